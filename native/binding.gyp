@@ -1,0 +1,43 @@
+{
+  "targets": [
+    {
+      "target_name": "sluice",
+      "conditions": [
+        ["OS!='linux'", {
+          # The zero-copy engines are Linux system calls. Elsewhere the
+          # target builds nothing, install still succeeds, and the copy
+          # engine serves.
+          "type": "none"
+        }, {
+          "sources": [
+            "src/addon.cc",
+            "src/addon_state.cc",
+            "src/bind_sendfile.cc",
+            "src/js_error.cc",
+            "src/transfer.cc",
+            "src/core/pump.cc",
+            "src/core/sendfile.cc",
+            "src/core/write.cc"
+          ],
+          "include_dirs": [
+            "<!(node -p \"require('node-addon-api').include_dir\")",
+            "src"
+          ],
+          "defines": [
+            "NAPI_VERSION=8",
+            "NAPI_DISABLE_CPP_EXCEPTIONS",
+            "NODE_ADDON_API_DISABLE_DEPRECATED"
+          ],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+          "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fvisibility=hidden"],
+          "conditions": [
+            ["'<!(node -p \"process.env.SLUICE_WERROR || ''\")'=='1'", {
+              "cflags_cc": ["-Werror"]
+            }]
+          ]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,30 @@
+// Module init: registers exports, nothing else.
+#include <napi.h>
+
+#include "bind_sendfile.h"
+#include "core/progress.h"
+#include "transfer.h"
+
+namespace sluice {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("sendfile", Napi::Function::New(env, SendfileFile, "sendfile"));
+  exports.Set("sendSegments", Napi::Function::New(env, SendSegments, "sendSegments"));
+  exports.Set("cancel", Napi::Function::New(env, CancelTransfer, "cancel"));
+  exports.Set("pendingTransfers", Napi::Function::New(env, PendingTransfers, "pendingTransfers"));
+  exports.Set("DONE", Napi::Number::New(env, core::kDone));
+  exports.Set("EOF", Napi::Number::New(env, core::kEof));
+  exports.Set("PENDING", Napi::Number::New(env, kPending));
+  exports.Set("MOVER_SENDFILE", Napi::Number::New(env, kMoverSendfile));
+  exports.Set("MOVER_SPLICE", Napi::Number::New(env, kMoverSplice));
+  return exports;
+}
+
+}  // namespace sluice
+
+// The macro pastes its argument into a name, so it takes an unqualified one.
+static Napi::Object InitSluice(Napi::Env env, Napi::Object exports) {
+  return sluice::Init(env, exports);
+}
+
+NODE_API_MODULE(sluice, InitSluice)

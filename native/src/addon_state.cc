@@ -1,0 +1,25 @@
+#include "addon_state.h"
+
+#include "transfer.h"
+
+namespace sluice {
+
+namespace {
+
+void DestroyState(Napi::Env /*env*/, AddonState* state) {
+  Transfer::CloseAll(state);
+  delete state;
+}
+
+}  // namespace
+
+AddonState* GetState(Napi::Env env) {
+  AddonState* state = env.GetInstanceData<AddonState>();
+  if (state != nullptr) return state;
+  state = new AddonState();
+  napi_get_uv_event_loop(env, &state->loop);
+  env.SetInstanceData<AddonState, DestroyState>(state);
+  return state;
+}
+
+}  // namespace sluice

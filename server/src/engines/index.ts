@@ -1,0 +1,71 @@
+// The engine table: what this machine supports, and the choice made once at
+// construction (nginx picks its event and send methods the same way).
+import { SluiceError } from '../errors';
+import { native } from '../native';
+import { copyEngine } from './copy';
+import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
+import type { Engine, EngineName } from './types';
+
+export type { Engine, EngineName, SendDone } from './types';
+
+export interface EngineReport {
+  name: EngineName;
+  available: boolean;
+  /** Why not, when unavailable ('' when available). */
+  reason: string;
+}
+
+/** Fallback order for 'auto', fastest first. */
+export const AUTO_ORDER: readonly EngineName[] = ['sendfile', 'copy'];
+export const ENGINE_NAMES: readonly EngineName[] = ['io_uring', 'splice', 'sendfile', 'copy'];
+
+function probe(name: EngineName): EngineReport {
+  if (name === 'copy') return { name, available: true, reason: '' };
+  if (!native.binding) return { name, available: false, reason: native.reason };
+  if (name === 'sendfile') return { name, available: true, reason: '' };
+  return { name, available: false, reason: `the ${name} engine is not part of this build` };
+}
+
+/** What each engine can do on this machine, and why not. */
+export function engines(): EngineReport[] {
+  return ENGINE_NAMES.map(probe);
+}
+
+function build(name: EngineName, opts: NativeEngineOptions): Engine {
+  const binding = native.binding;
+  if (name === 'sendfile' && binding) {
+    return nativeTransferEngine('sendfile', binding, binding.MOVER_SENDFILE, 'sendfile', opts);
+  }
+  return copyEngine;
+}
+
+export interface EngineChoice {
+  engine: Engine;
+  /** One line for logs: what was chosen and why. */
+  note: string;
+}
+
+/**
+ * Resolves an engine name. A named engine must be available, else this
+ * throws ERR_SLUICE_ENGINE_UNAVAILABLE with the reason; 'auto' falls back
+ * and says what it chose.
+ */
+export function chooseEngine(choice: EngineName | 'auto', opts: NativeEngineOptions): EngineChoice {
+  if (choice !== 'auto') {
+    const report = probe(choice);
+    if (!report.available) {
+      throw new SluiceError('ERR_SLUICE_ENGINE_UNAVAILABLE', `The ${choice} engine is not available: ${report.reason}`);
+    }
+    return { engine: build(choice, opts), note: `engine ${choice}` };
+  }
+  const skipped: string[] = [];
+  for (const name of AUTO_ORDER) {
+    const report = probe(name);
+    if (report.available) {
+      const why = skipped.length ? ` (${skipped.join('; ')})` : '';
+      return { engine: build(name, opts), note: `engine ${name} (auto)${why}` };
+    }
+    skipped.push(`${name}: ${report.reason}`);
+  }
+  return { engine: copyEngine, note: 'engine copy (auto)' };
+}

@@ -1,0 +1,77 @@
+// The only module that touches Node's socket internals: it finds the fd
+// behind a response and decides when the body may start on it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+interface HandleWithFd {
+  fd?: number;
+}
+
+/**
+ * The kernel fd of a plain TCP or Unix-socket connection, or -1 where bytes
+ * cannot go straight to the socket: TLS (Node encrypts in user space),
+ * HTTP/2 (frames), a socket without a native handle (tests' fake sockets).
+ */
+export function socketFd(socket: Socket | null | undefined): number {
+  if (!socket || socket.destroyed) return -1;
+  if ((socket as Socket & { encrypted?: boolean }).encrypted) return -1;
+  const handle = (socket as unknown as { _handle?: HandleWithFd | null })._handle;
+  const fd = handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+/**
+ * Calls `ready(socket)` once this response owns its socket and every head
+ * byte has left Node's buffers, so native writes on the fd come after the
+ * head and before any later pipelined response. Calls `ready(null)` if the
+ * connection closes first. Exactly one call either way.
+ *
+ * Writing an empty chunk with a callback does both: Node queues a pipelined
+ * response's output until the earlier response finishes, and calls write
+ * callbacks in order, after the bytes were handed to the kernel.
+ */
+export function whenBodyMayStart(req: IncomingMessage, res: ServerResponse, ready: (socket: Socket | null) => void): void {
+  let settled = false;
+  const settle = (socket: Socket | null): void => {
+    if (settled) return;
+    settled = true;
+    req.off('close', onClose);
+    res.off('close', onClose);
+    ready(socket);
+  };
+  const onClose = (): void => {
+    if (connectionGone(req, res)) settle(null);
+  };
+  req.on('close', onClose);
+  res.on('close', onClose);
+  res.write('', (err?: Error | null) => {
+    const socket = res.socket;
+    if (err || !socket || socket.destroyed) {
+      settle(null);
+      return;
+    }
+    settle(socket);
+  });
+}
+
+/**
+ * Whether the response can no longer reach the client: its connection (or,
+ * for HTTP/2, its stream) was destroyed.
+ */
+export function connectionGone(req: IncomingMessage, res: ServerResponse): boolean {
+  const stream = (res as unknown as { stream?: { destroyed?: boolean } }).stream;
+  if (stream) return stream.destroyed === true;
+  const socket = res.socket ?? req.socket;
+  return !socket || socket.destroyed;
+}
+
+/** Bytes Node still holds for this socket (must be 0 before native sends). */
+export function pendingBytes(socket: Socket): number {
+  return socket.writableLength;
+}
+
+/** Calls `onClose` when the connection closes; returns the remover. */
+export function onSocketClose(socket: Socket, onClose: () => void): () => void {
+  socket.once('close', onClose);
+  return () => socket.off('close', onClose);
+}

@@ -1,0 +1,142 @@
+/**
+ * Request target → absolute file-system path inside root, or the HTTP error
+ * that refuses it. Pure: string work only, no fs, so it cannot be raced.
+ *
+ * The checks follow send's order (decode → NUL → ".." → join + containment →
+ * dotfiles) and are stricter in one place: any ".." segment is refused, even
+ * one that would normalise back inside root.
+ */
+import { posix } from 'node:path';
+
+export type DotfilePolicy = 'allow' | 'deny' | 'ignore';
+
+export type Resolution =
+  // Absolute path inside root. It keeps a trailing slash when the request had
+  // one, so a file requested as a directory fails stat with ENOTDIR (404) as in send.
+  | { kind: 'path'; path: string; trailingSlash: boolean }
+  | { kind: 'error'; status: 400 | 403 | 404; reason: string };
+
+/** Longest raw pathname we look at; beyond it we answer 400 without decoding. */
+export const MAX_PATH_LENGTH = 8 * 1024;
+
+// send's UP_PATH_REGEXP: a ".." segment delimited by either slash or an end.
+const UP_PATH = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
+// `scheme://authority` of an absolute-form target (RFC 9112 §3.2.2).
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+
+
+export function resolvePath(root: string, rawUrl: string, opts: { dotfiles: DotfilePolicy }): Resolution {
+  const pathname = urlPathname(rawUrl);
+  if (pathname.length > MAX_PATH_LENGTH) return fail(400, 'URI too long');
+  if (!pathname.startsWith('/')) return fail(400, 'Bad Request');
+
+  const decoded = decodePath(pathname);
+  // A NUL would truncate the path in the kernel; it can come raw or as %00.
+  if (decoded === null || decoded.includes('\0')) return fail(400, 'Bad Request');
+  if (UP_PATH.test(decoded)) return fail(403, 'Forbidden');
+
+  const path = posix.normalize(root + decoded);
+  const below = pathBelowRoot(root, path);
+  if (below === null) return fail(403, 'Forbidden');
+
+  if (opts.dotfiles !== 'allow' && hasDotSegment(below)) {
+    return opts.dotfiles === 'deny' ? fail(403, 'Forbidden') : fail(404, 'Not Found');
+  }
+  return { kind: 'path', path, trailingSlash: decoded.endsWith('/') };
+}
+
+/**
+ * The raw (still percent-encoded) pathname of a request target: origin-form
+ * up to `?`/`#`, or the path of an absolute-form target ('/' if it has none).
+ * Returns '' for asterisk-form, authority-form and anything else.
+ */
+export function urlPathname(rawUrl: string): string {
+  let start = 0;
+  if (!rawUrl.startsWith('/')) {
+    const m = ABSOLUTE_FORM.exec(rawUrl);
+    if (m === null) return '';
+    start = m[0].length;
+  }
+  const end = endOfPath(rawUrl, start);
+  return start === end ? '/' : rawUrl.slice(start, end);
+}
+
+/**
+ * Location for a directory requested without its trailing slash: pathname +
+ * '/' + original query, relative to this origin. Leading slashes collapse to
+ * one and backslashes are encoded, so browsers cannot read it as `//host`;
+ * the host of an absolute-form target is dropped for the same reason.
+ */
+export function redirectLocation(rawUrl: string): string {
+  const pathname = urlPathname(rawUrl) || '/';
+  const end = pathEndIndex(rawUrl);
+  const hash = rawUrl.indexOf('#');
+  const query = end < rawUrl.length && rawUrl[end] === '?' ? rawUrl.slice(end, hash < 0 ? undefined : hash) : '';
+  return encodeUrl(collapseLeadingSlashes(pathname + '/') + query);
+}
+
+function pathEndIndex(rawUrl: string): number {
+  if (rawUrl.startsWith('/')) return endOfPath(rawUrl, 0);
+  const m = ABSOLUTE_FORM.exec(rawUrl);
+  return m === null ? rawUrl.length : endOfPath(rawUrl, m[0].length);
+}
+
+function endOfPath(s: string, from: number): number {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x3f /* ? */ || c === 0x23 /* # */) return i;
+  }
+  return s.length;
+}
+
+/** decodeURIComponent, with null for bad escapes and invalid or overlong UTF-8 (URIError). */
+function decodePath(pathname: string): string | null {
+  if (!pathname.includes('%')) return pathname;
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The part of `path` below root ('' for root itself), or null if it escapes.
+ * The prefix is `root + '/'`, never plain `root`, or /srv/public would admit
+ * /srv/public-other.
+ */
+function pathBelowRoot(root: string, path: string): string | null {
+  if (path === root) return '';
+  const prefix = root.endsWith('/') ? root : root + '/';
+  return path.startsWith(prefix) ? path.slice(prefix.length) : null;
+}
+
+/** send's containsDotFile: a segment of two or more characters starting with '.'. */
+function hasDotSegment(below: string): boolean {
+  for (const segment of below.split('/')) {
+    if (segment.length > 1 && segment.charCodeAt(0) === 0x2e) return true;
+  }
+  return false;
+}
+
+/** serve-static's collapseLeadingSlashes: `//evil.com/` would be a network-path reference. */
+function collapseLeadingSlashes(path: string): string {
+  let i = 0;
+  while (i < path.length && path.charCodeAt(i) === 0x2f) i++;
+  return i > 1 ? '/' + path.slice(i) : path;
+}
+
+// encodeurl's rule (encode what is not a URL code point, and '%' not starting a
+// valid escape), with '\' (0x5C) also encoded: browsers read `/\host` as `//host`.
+const ENCODE_CHARS = /[^\x21\x23-\x3B\x3D\x3F-\x5B\x5D-\x5F\x61-\x7A\x7C\x7E]+|%(?![0-9A-Fa-f]{2})/g;
+const SURROGATES = /([\uD800-\uDBFF][\uDC00-\uDFFF])|[\uD800-\uDFFF]/g;
+
+/** Like the `encodeurl` package: keeps valid escapes, never throws on lone surrogates. */
+function encodeUrl(url: string): string {
+  return url
+    .replace(SURROGATES, (_match: string, pair: string | undefined) => pair ?? '\uFFFD')
+    .replace(ENCODE_CHARS, encodeURI);
+}
+
+function fail(status: 400 | 403 | 404, reason: string): Resolution {
+  return { kind: 'error', status, reason };
+}
