@@ -1,0 +1,118 @@
+// The CLI contract other tools drive: flags, the first line, exit codes.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { request } from 'undici';
+import { fixtures, sha256 } from '../helpers/fixtures';
+import { engineCases } from '../helpers/server';
+
+const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
+
+interface Started {
+  child: ChildProcess;
+  firstLine: string;
+}
+
+/** Starts the CLI and resolves with its first stdout line. */
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve({ child, firstLine: out.slice(0, nl) });
+    });
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+describe('cli', () => {
+  const fx = fixtures();
+
+  it('should print the URL and the engine on the first line, and serve', async () => {
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1']);
+    try {
+      const url = /http:\/\/127\.0\.0\.1:(\d+)/.exec(firstLine)?.[0];
+      assert.ok(url, firstLine);
+      assert.match(firstLine, /engine=(sendfile|splice|io_uring|copy)/);
+      const res = await request(`${url}/size-1048579.bin`);
+      assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-1048579.bin')));
+    } finally {
+      assert.equal(await stop(child), 0, 'SIGTERM should exit 0');
+    }
+  });
+
+  it('should honour PORT and HOST from the environment', async () => {
+    const { child, firstLine } = await start([fx.root], { PORT: '0', HOST: '127.0.0.1' });
+    try {
+      assert.match(firstLine, /http:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  for (const c of engineCases()) {
+    if (c.available) {
+      it(`should serve with --engine ${c.name}`, async () => {
+        const { child, firstLine } = await start([fx.root, '--port', '0', '--engine', c.name]);
+        try {
+          assert.match(firstLine, new RegExp(`engine=${c.name}\\b`));
+        } finally {
+          await stop(child);
+        }
+      });
+    } else {
+      it(`should refuse --engine ${c.name} with the reason (${c.reason})`, () => {
+        const r = spawnSync(process.execPath, [CLI, fx.root, '--port', '0', '--engine', c.name], { encoding: 'utf8', timeout: 10_000 });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, new RegExp(`${c.name} engine is not available`));
+      });
+    }
+  }
+
+  it('should refuse an unknown engine, a bad port and a missing root', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000 });
+    const unknown = run([fx.root, '--engine', 'warp']);
+    assert.notEqual(unknown.status, 0);
+    assert.match(unknown.stderr, /engine/);
+    const port = run([fx.root, '--port', '99999']);
+    assert.notEqual(port.status, 0);
+    assert.match(port.stderr, /invalid port/);
+    const missing = run([path.join(fx.root, 'nope'), '--port', '0']);
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /ENOENT/);
+  });
+
+  it('should document every flag in --help', () => {
+    const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    for (const flag of ['--host', '--port', '--engine', '--engines', '--dotfiles', '--max-age', '--max-chunk', '--no-index', '--help', '--version']) {
+      assert.ok(r.stdout.includes(flag), flag);
+    }
+  });
+
+  it('should list engines with --engines', () => {
+    const r = spawnSync(process.execPath, [CLI, '--engines'], { encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    for (const name of ['io_uring', 'splice', 'sendfile', 'copy']) assert.match(r.stdout, new RegExp(`^${name}\\s`, 'm'));
+  });
+});
+
+describe('package', () => {
+  it('should export the public API through require()', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sluice = require(path.resolve(__dirname, '..', '..', '..')) as Record<string, unknown>;
+    for (const name of ['createServer', 'createHandler', 'serveStatic', 'engines']) assert.equal(typeof sluice[name], 'function', name);
+  });
+});

@@ -1,0 +1,57 @@
+// Servers on 127.0.0.1:0 for the integration suites, one engine each, and
+// the engine list every suite is parametrised over.
+import type { AddressInfo } from 'node:net';
+import { createServer, engines, type EngineName, type SluiceOptions } from '../../server/src/index';
+
+export interface TestServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startServer(root: string, opts: SluiceOptions): Promise<TestServer> {
+  const server = createServer(root, opts);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface EngineCase {
+  name: EngineName;
+  available: boolean;
+  reason: string;
+}
+
+/** Every engine, copy (the oracle) first. */
+export function engineCases(): EngineCase[] {
+  const reports = engines();
+  const order: EngineName[] = ['copy', 'sendfile', 'splice', 'io_uring'];
+  return order.map((name) => {
+    const r = reports.find((x) => x.name === name);
+    return { name, available: r?.available ?? false, reason: r?.reason ?? 'unknown engine' };
+  });
+}
+
+/**
+ * Runs `suite` once per engine. An engine this machine cannot run is
+ * reported as a pending test that names the reason, never passed silently.
+ */
+export function forEachEngine(title: string, suite: (engine: EngineName) => void): void {
+  for (const c of engineCases()) {
+    describe(`${title} [engine ${c.name}]`, function () {
+      if (!c.available) {
+        it.skip(`skipped: engine ${c.name} unavailable here (${c.reason})`, () => {});
+        return;
+      }
+      suite(c.name);
+    });
+  }
+}
