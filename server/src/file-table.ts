@@ -1,39 +1,191 @@
-// Open files, each held by reference count: a file stays open until the
-// last transfer that uses its fd has called back, so an fd number can never
-// be closed (and reused by another open) under a transfer.
+// The open-file table (nginx's open_file_cache, sirv's startup scan made
+// safe for files that change): hot files keep their fd and stat, so a
+// request for a cached file costs no open, stat or close.
+//
+// Every fd is held by reference count: the table holds one reference while
+// a file is cached, each response holds one until its transfer has called
+// back. An fd is closed only when no reference is left, so its number can
+// never be reused under a transfer.
+//
+// Freshness: an entry is trusted for `revalidateMs` after it was opened or
+// last checked; after that the next request stats the path before using it.
+// A changed file (another inode after an atomic rename, or a new size,
+// mtime or ctime after an in-place write) is reopened. Headers and bytes
+// come from the same fd and the same stat, so a response never pairs one
+// version's headers with another version's bytes (a file rewritten in place
+// while being sent can still shrink: engines close the connection then).
 import * as fs from 'node:fs';
 
 export interface OpenFile {
   readonly path: string;
   readonly fd: number;
   readonly stat: fs.Stats;
+  /**
+   * Values derived from this exact stat (header strings), computed once per
+   * version of the file. Dropped with the entry when the file changes.
+   */
+  readonly derived: Map<string, unknown>;
   /** Releases one reference; the fd is closed when none are left. */
   release(): void;
+  /**
+   * Takes this version out of the table (say, a send found it shorter than
+   * its stat): the next request opens the path afresh.
+   */
+  invalidate(): void;
 }
 
-class FileRef implements OpenFile {
-  private refs = 1;
-  constructor(readonly path: string, readonly fd: number, readonly stat: fs.Stats) {}
+export type OpenCallback = (err: NodeJS.ErrnoException | null, file?: OpenFile) => void;
+
+export interface FileTableOptions {
+  /** Most files kept open by the table (and so fds it holds). */
+  maxFiles: number;
+  /** How long an entry is trusted before the path is checked again. */
+  revalidateMs: number;
+}
+
+// O_NONBLOCK: opening a FIFO must not park a thread-pool thread; it has no
+// effect on regular files.
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
+class Entry implements OpenFile {
+  readonly derived = new Map<string, unknown>();
+  refs = 1;
+  cached = false;
+  checkedAt = 0;
+  constructor(
+    private readonly table: FileTable,
+    readonly path: string,
+    readonly fd: number,
+    readonly stat: fs.Stats,
+  ) {}
+
+  invalidate(): void {
+    this.table.drop(this);
+  }
+
   release(): void {
     if (--this.refs === 0) fs.close(this.fd, () => {});
   }
 }
 
-/**
- * Opens `filePath` read-only and stats the opened fd (never the path again:
- * the stat describes exactly the file whose bytes will be sent).
- */
-export function openFile(filePath: string, cb: (err: NodeJS.ErrnoException | null, file?: OpenFile) => void): void {
-  // O_NONBLOCK: opening a FIFO must not park a thread-pool thread; it has
-  // no effect on regular files.
-  fs.open(filePath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK, (err, fd) => {
-    if (err) return cb(err);
-    fs.fstat(fd, (statErr, stat) => {
-      if (statErr) {
-        fs.close(fd, () => {});
-        return cb(statErr);
+/** Whether `now` (a path stat) describes another version than `then` (the fd's stat). */
+function isChanged(then: fs.Stats, now: fs.Stats): boolean {
+  return (
+    then.ino !== now.ino ||
+    then.dev !== now.dev ||
+    then.size !== now.size ||
+    then.mtimeMs !== now.mtimeMs ||
+    then.ctimeMs !== now.ctimeMs
+  );
+}
+
+export class FileTable {
+  // Map order is recency order: a hit moves its entry to the end.
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxFiles: number;
+  private readonly revalidateMs: number;
+
+  constructor(opts: FileTableOptions) {
+    this.maxFiles = opts.maxFiles;
+    this.revalidateMs = opts.revalidateMs;
+  }
+
+  /** Files currently cached (each holds an fd). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Opens `path` for reading, from the table when it holds a fresh entry
+   * (then `cb` runs before this returns), else with open + fstat.
+   */
+  open(path: string, cb: OpenCallback): void {
+    const entry = this.entries.get(path);
+    if (entry === undefined) return this.openFresh(path, cb, true);
+    if (Date.now() - entry.checkedAt < this.revalidateMs) {
+      this.touch(entry);
+      entry.refs++;
+      return cb(null, entry);
+    }
+    fs.stat(path, (err, now) => {
+      if (!err && !isChanged(entry.stat, now) && entry.cached) {
+        entry.checkedAt = Date.now();
+        this.touch(entry);
+        entry.refs++;
+        return cb(null, entry);
       }
-      cb(null, new FileRef(filePath, fd, stat));
+      this.drop(entry);
+      this.openFresh(path, cb, true);
     });
-  });
+  }
+
+  /** Closes every idle cached fd (in-flight responses keep theirs). */
+  clear(): void {
+    for (const entry of [...this.entries.values()]) this.drop(entry);
+  }
+
+  private openFresh(path: string, cb: OpenCallback, retry: boolean): void {
+    fs.open(path, OPEN_FLAGS, (err, fd) => {
+      if (err) {
+        // Out of fds: give back the idle half of the table and try once
+        // more, so a burst degrades to misses before it becomes 503s.
+        if (retry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.shed() > 0) {
+          return this.openFresh(path, cb, false);
+        }
+        return cb(err);
+      }
+      fs.fstat(fd, (statErr, stat) => {
+        if (statErr) {
+          fs.close(fd, () => {});
+          return cb(statErr);
+        }
+        const entry = new Entry(this, path, fd, stat);
+        // Only regular files are worth an fd: directories are looked at once
+        // (for their index) and everything else is refused.
+        if (stat.isFile() && this.maxFiles > 0) this.insert(entry);
+        cb(null, entry);
+      });
+    });
+  }
+
+  private insert(entry: Entry): void {
+    const previous = this.entries.get(entry.path);
+    if (previous) this.drop(previous);
+    entry.cached = true;
+    entry.refs++;
+    entry.checkedAt = Date.now();
+    this.entries.set(entry.path, entry);
+    while (this.entries.size > this.maxFiles) {
+      const oldest = this.entries.values().next().value as Entry;
+      this.drop(oldest);
+    }
+  }
+
+  private touch(entry: Entry): void {
+    this.entries.delete(entry.path);
+    this.entries.set(entry.path, entry);
+  }
+
+  /** Removes an entry and gives back the table's reference (idempotent). */
+  drop(entry: Entry): void {
+    if (!entry.cached) return;
+    entry.cached = false;
+    if (this.entries.get(entry.path) === entry) this.entries.delete(entry.path);
+    entry.release();
+  }
+
+  /** Drops the least recently used half of the idle entries; returns how many. */
+  private shed(): number {
+    const idle = [...this.entries.values()].filter((e) => e.refs === 1);
+    const victims = idle.slice(0, Math.max(1, Math.ceil(idle.length / 2)));
+    for (const entry of victims) this.drop(entry);
+    return victims.length;
+  }
+}
+
+/** The process-wide table: fds are a process resource, so one budget. */
+export const fileTable = new FileTable({ maxFiles: 1000, revalidateMs: 1000 });
+
+export function openFile(path: string, cb: OpenCallback): void {
+  fileTable.open(path, cb);
 }

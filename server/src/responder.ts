@@ -166,6 +166,8 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
       return;
     }
     engine.send(req, res, body, (err) => {
+      // The file is shorter than its stat: never serve that version again.
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') file.invalidate();
       file.release();
       if (err) {
         // Head and possibly body bytes are out: the only honest end is to

@@ -66,3 +66,17 @@ export function scratchDir(): string {
 export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
+
+/** The files under `dir` this process holds open, sorted. */
+export function fdsUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir + path.sep)) found.push(target);
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return found.sort();
+}
