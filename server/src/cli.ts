@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // argv → options → listen. No logic of its own beyond start-up checks.
+import cluster from 'node:cluster';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServer, engines, type SluiceOptions } from './index';
+import { logResponse } from './access-log';
 import { ENGINE_NAMES } from './engines';
 
 const HELP = `Usage: sluice [root] [options]
@@ -22,6 +25,9 @@ Options:
   --max-age T       Cache-Control max-age, in ms or as '1d', '2h' (default: 0)
   --max-chunk B     bytes one transfer sends before yielding (default: 2097152)
   --no-index        do not serve index.html for directories
+  --workers N       serve from N worker processes (node:cluster); 'auto' = one per CPU
+                    (default: 1, no cluster). A worker that dies is replaced.
+  --log             write an access log line per response (combined format) to stdout
   -h, --help        show this help
   -v, --version     print the version
 
@@ -39,6 +45,70 @@ function parsePort(value: string): number {
   return port;
 }
 
+function parseWorkers(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return Math.max(1, os.availableParallelism());
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1024) fail(`invalid --workers '${value}' (expected 1-1024 or auto)`);
+  return n;
+}
+
+/** The start-up line other tools read: URL first, then engine, workers, root. */
+function startLine(url: string, engine: string, workers: number, root: string): string {
+  return `sluice listening on ${url} engine=${engine} workers=${workers} root=${root}\n`;
+}
+
+interface ListeningMessage {
+  sluice: 'listening';
+  url: string;
+  engine: string;
+  note: string;
+}
+
+function isListeningMessage(m: unknown): m is ListeningMessage {
+  return typeof m === 'object' && m !== null && (m as ListeningMessage).sluice === 'listening';
+}
+
+/**
+ * The cluster primary: forks the workers, prints the start-up line once they
+ * all listen (workers share the port, so --port 0 works), replaces
+ * workers that die, and on SIGTERM/SIGINT lets every worker drain and exit.
+ */
+function runPrimary(count: number, root: string): void {
+  let announced = false;
+  let listening = 0;
+  let stopping = false;
+  const fork = (): void => {
+    const worker = cluster.fork();
+    worker.on('message', (m: unknown) => {
+      // Announce once every first-generation worker listens: then the port
+      // is held by the primary for good (with --port 0 it would change if
+      // all workers sharing it died before the others registered).
+      if (!isListeningMessage(m) || announced || ++listening < count) return;
+      announced = true;
+      process.stdout.write(startLine(m.url, m.engine, count, root));
+      if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
+    });
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    if (!announced) fail(`worker exited during start-up (code ${code})`);
+    process.stderr.write(`sluice: worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting another\n`);
+    fork();
+  });
+  for (let i = 0; i < count; i++) fork();
+  const stop = (): void => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 12_000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
 function main(): void {
   let parsed;
   try {
@@ -53,6 +123,8 @@ function main(): void {
         'max-age': { type: 'string' },
         'max-chunk': { type: 'string' },
         'no-index': { type: 'boolean' },
+        workers: { type: 'string' },
+        log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -95,6 +167,17 @@ function main(): void {
   if (values['max-age'] !== undefined) opts.maxAge = values['max-age'];
   if (values['max-chunk'] !== undefined) opts.maxChunk = Number(values['max-chunk']);
   if (values['no-index']) opts.index = false;
+  const workers = parseWorkers(values.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    // Check the options here, so a bad flag fails once, not in every worker.
+    try {
+      createServer(root, opts);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    runPrimary(workers, root);
+    return;
+  }
 
   let server;
   try {
@@ -102,13 +185,24 @@ function main(): void {
   } catch (err) {
     fail((err as Error).message);
   }
+  if (values.log) {
+    const write = (line: string): void => void process.stdout.write(line);
+    server.prependListener('request', (req, res) => logResponse(req, res, write));
+  }
   server.on('error', (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
   server.listen(port, host, () => {
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const urlHost = host.includes(':') ? `[${host}]` : host;
-    process.stdout.write(`sluice listening on http://${urlHost}:${actualPort} engine=${server.sluice.engine} root=${root}\n`);
-    if (server.sluice.engineNote.includes('(auto) (')) process.stdout.write(`sluice: ${server.sluice.engineNote}\n`);
+    const url = `http://${urlHost}:${actualPort}`;
+    // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
+    const note = server.sluice.engineNote.includes('(auto) (') ? server.sluice.engineNote : '';
+    if (cluster.isWorker) {
+      process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note } satisfies ListeningMessage);
+      return;
+    }
+    process.stdout.write(startLine(url, server.sluice.engine, 1, root));
+    if (note) process.stdout.write(`sluice: ${note}\n`);
   });
 
   // Graceful shutdown: stop accepting, let transfers in flight finish, and

@@ -81,6 +81,49 @@ describe('cli', () => {
     }
   }
 
+  it('should serve from --workers 2, replace a killed worker, and exit 0 on SIGTERM', async () => {
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--workers', '2']);
+    let exited = false;
+    try {
+      assert.match(firstLine, /workers=2/);
+      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
+      for (let i = 0; i < 4; i++) {
+        const res = await request(`${url}/hello.txt`, { reset: true });
+        assert.equal(await res.body.text(), 'hello, world\n');
+      }
+      let stderr = '';
+      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+      const workers = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n');
+      process.kill(Number(workers[0]), 'SIGKILL');
+      const until = Date.now() + 10_000;
+      while (!/starting another/.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      assert.match(stderr, /starting another/);
+      const res = await request(`${url}/hello.txt`, { reset: true });
+      assert.equal(res.statusCode, 200);
+      await res.body.arrayBuffer();
+      assert.equal(await stop(child), 0);
+      exited = true;
+    } finally {
+      if (!exited) child.kill('SIGKILL');
+    }
+  });
+
+  it('should write one combined-format access log line per response with --log', async () => {
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--log']);
+    try {
+      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      const res = await request(`${url}/hello.txt`, { headers: { 'user-agent': 'evil"\tagent' } });
+      await res.body.arrayBuffer();
+      const until = Date.now() + 5000;
+      while (!out.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/hello\.txt HTTP\/1\.1" 200 13 "-" "evil\\x22\\x09agent"\n$/);
+    } finally {
+      await stop(child);
+    }
+  });
+
   it('should refuse an unknown engine, a bad port and a missing root', () => {
     const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000 });
     const unknown = run([fx.root, '--engine', 'warp']);
@@ -97,7 +140,7 @@ describe('cli', () => {
   it('should document every flag in --help', () => {
     const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
-    for (const flag of ['--host', '--port', '--engine', '--engines', '--dotfiles', '--max-age', '--max-chunk', '--no-index', '--help', '--version']) {
+    for (const flag of ['--host', '--port', '--engine', '--engines', '--dotfiles', '--max-age', '--max-chunk', '--no-index', '--workers', '--log', '--help', '--version']) {
       assert.ok(r.stdout.includes(flag), flag);
     }
   });

@@ -1,0 +1,44 @@
+// Access log lines in the combined format (Apache/nginx), one per response,
+// written when the response finishes or its connection closes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `25/Nov/2026:22:05:01 +0000` */
+export function clfDate(d: Date): string {
+  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+}
+
+/** Quotes, backslashes and control bytes escaped as nginx does (\xHH), so a hostile URL or agent cannot forge a log line. */
+export function escapeLogField(value: string): string {
+  return value.replace(/[\x00-\x1f"\\\x7f-\uffff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? c : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+export function formatCombined(req: IncomingMessage, res: ServerResponse, completed: boolean, now: Date): string {
+  const length = res.getHeader('content-length');
+  const bytes = completed && req.method !== 'HEAD' && res.statusCode !== 304 && length !== undefined && Number(length) > 0 ? String(length) : '-';
+  const referer = req.headers.referer ?? '-';
+  const agent = req.headers['user-agent'] ?? '-';
+  const request = `${req.method ?? '-'} ${req.url ?? '-'} HTTP/${req.httpVersion}`;
+  const remote = req.socket.remoteAddress ?? '-';
+  return `${remote} - - [${clfDate(now)}] "${escapeLogField(request)}" ${res.statusCode} ${bytes} "${escapeLogField(referer)}" "${escapeLogField(agent)}"\n`;
+}
+
+/** Logs `res` once, when it finishes (bytes from Content-Length) or is cut off ('-'). */
+export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void): void {
+  let logged = false;
+  const log = (completed: boolean): void => {
+    if (logged) return;
+    logged = true;
+    write(formatCombined(req, res, completed, new Date()));
+  };
+  res.once('finish', () => log(true));
+  res.once('close', () => log(res.writableFinished));
+}
