@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run bench`: the entry point. Parses the options, prepares fixtures,
+// the C reference and the load generator, runs every case, then prints the
+// Markdown report and writes JSON + Markdown + SVG to bench/results/.
+
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const { runCase } = require('./case');
+const envInfo = require('./env');
+const { makeFixtures } = require('./fixtures');
+const { startLoadGenerator } = require('./load');
+const nginx = require('./nginx');
+const options = require('./options');
+const procs = require('./procs');
+const { buildSendfileServer } = require('./ref/build');
+const report = require('./report');
+const { median } = require('./stats');
+const { SUBJECTS, CLI } = require('./subjects');
+const targets = require('./targets');
+
+const QUICK_BUDGET_SEC = 160; // the quick run must finish in under 3 minutes
+const t0 = Date.now();
+const progress = (msg) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
+
+function selectSubjects(names) {
+  if (!names) return SUBJECTS;
+  const picked = new Set();
+  for (const n of names) {
+    const hits = SUBJECTS.filter((s) => s.name === n || s.name.startsWith(`${n}-`));
+    if (hits.length === 0) throw new Error(`--subjects: unknown subject '${n}' (known: ${SUBJECTS.map((s) => s.name).join(', ')})`);
+    for (const h of hits) picked.add(h);
+  }
+  return SUBJECTS.filter((s) => picked.has(s));
+}
+
+/** The two CPUs to use (server, client) from this process's affinity, or why not. */
+function pinning(opts, nproc) {
+  if (!opts.pin) return { enabled: false, reason: '--no-pin' };
+  if (!procs.TASKSET) return { enabled: false, reason: 'taskset not found' };
+  let cpus = [];
+  try {
+    const m = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(\S+)/m);
+    for (const part of m[1].split(',')) {
+      const [a, b = a] = part.split('-').map(Number);
+      for (let c = a; c <= b; c++) cpus.push(c);
+    }
+  } catch {
+    cpus = Array.from({ length: nproc }, (_, i) => i);
+  }
+  if (cpus.length < 2) return { enabled: false, reason: `only ${cpus.length} CPU available` };
+  return { enabled: true, serverCpu: cpus[0], clientCpu: cpus[1] };
+}
+
+/** Engines `dist/cli.js --engines` reports unavailable: name → reason (for the time estimate). */
+function unavailableEngines() {
+  try {
+    const out = execFileSync(process.execPath, [CLI, '--engines'], { encoding: 'utf8', timeout: 15000 });
+    const map = new Map();
+    for (const line of out.split('\n')) {
+      const m = line.match(/^(\S+)\s+unavailable:\s*(.*)$/);
+      if (m) map.set(`sluice-${m[1]}`, m[2]);
+    }
+    return map;
+  } catch {
+    return new Map();
+  }
+}
+
+/** Seconds a run will take, roughly. */
+function estimate(caseList, subjectsFor, opts) {
+  let sec = 5;
+  for (const kase of caseList) {
+    const n = subjectsFor(kase).length;
+    const perRun = kase.durationSec + 0.15;
+    sec += 2 + n * (kase.size >= 64 * 2 ** 20 ? 0.9 : 0.15);
+    sec += n * (kase.warmupSec + (opts.repeats - 1) * kase.rewarmSec + opts.repeats * perRun);
+  }
+  return sec;
+}
+
+/**
+ * Quick mode: shortens, in this order, the large-file warm-up and runs, the other runs
+ * (to no less than 1 s), the re-warm-ups and the first warm-up, until the
+ * estimate fits the budget.
+ */
+function fit(caseList, subjectsFor, opts) {
+  const fits = () => estimate(caseList, subjectsFor, opts) <= QUICK_BUDGET_SEC;
+  const steps = [
+    () => caseList.forEach((k) => { if (k.kind === 'bulk') k.warmupSec = Math.min(k.warmupSec, 0.5); }),
+    ...[1.75, 1.5, 1.25, 1].map((d) => () => caseList.forEach((k) => { if (k.kind === 'bulk') k.durationSec = Math.min(k.durationSec, d); })),
+    ...[1.75, 1.5, 1.25, 1].map((d) => () => caseList.forEach((k) => { k.durationSec = Math.min(k.durationSec, d); })),
+    () => caseList.forEach((k) => { k.rewarmSec = Math.min(k.rewarmSec, 0.25); }),
+    () => caseList.forEach((k) => { k.warmupSec = Math.min(k.warmupSec, 0.5); }),
+  ];
+  for (const step of steps) {
+    if (fits()) return;
+    step();
+  }
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = options.parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message}\n\n${options.HELP}`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    process.stdout.write(options.HELP);
+    return;
+  }
+  const selected = selectSubjects(opts.subjects);
+  if (opts.list) {
+    for (const s of SUBJECTS) process.stdout.write(`${s.name.padEnd(16)} ${s.group.padEnd(8)} ${s.label}\n`);
+    return;
+  }
+  procs.installExitHandlers();
+
+  if (selected.some((s) => s.group === 'sluice') && !fs.existsSync(CLI)) {
+    throw new Error(`${path.relative(process.cwd(), CLI)} is missing: build sluice first (npx tsc -p tsconfig.json)`);
+  }
+  if (opts.loadgen === 'wrk' && !procs.onPath('wrk')) throw new Error('--loadgen wrk: wrk is not installed');
+
+  const env = envInfo.collect();
+  const pin = pinning(opts, env.nproc);
+  if (pin.enabled) procs.pinSelf(pin.clientCpu);
+  progress(`${env.os}, ${env.cpuModel} × ${env.nproc}, node ${env.node}; ${pin.enabled ? `server on CPU ${pin.serverCpu}, client on CPU ${pin.clientCpu}` : `not pinned (${pin.reason})`}`);
+
+  const caseList = options.cases(opts);
+  const skip = new Map();
+  const ctx = { root: null, pin: pin.enabled, serverCpu: pin.serverCpu, clientCpu: pin.clientCpu, nginx: { skip: 'not selected' }, cref: { skip: 'not selected' } };
+  if (selected.some((s) => s.name === 'nginx')) {
+    ctx.nginx = nginx.findNginx();
+    if (ctx.nginx.skip) { skip.set('nginx', ctx.nginx.skip); progress(`nginx: skipped: ${ctx.nginx.skip}`); }
+  }
+  const wantsC = selected.some((s) => s.name === 'c-sendfile') && caseList.some((k) => k.kind === 'bulk' && k.connections === 1);
+  if (wantsC) {
+    ctx.cref = buildSendfileServer();
+    if (ctx.cref.skip) { skip.set('c-sendfile', ctx.cref.skip); progress(`c-sendfile: skipped: ${ctx.cref.skip}`); }
+    else procs.onExit(ctx.cref.cleanup);
+  }
+
+  // Durations: quick runs are fitted into the time budget.
+  const unavailable = unavailableEngines();
+  const subjectsFor = (kase) => selected.filter((s) => (!s.appliesTo || s.appliesTo(kase)) && !skip.has(s.name) && !unavailable.has(s.name));
+  for (const kase of caseList) {
+    kase.durationSec = opts.durationSec;
+    kase.warmupSec = kase.kind === 'bulk' ? Math.min(opts.warmupSec, 1) : opts.warmupSec;
+    kase.rewarmSec = Math.min(0.5, kase.warmupSec);
+  }
+  if (!opts.full && !opts.durationExplicit) fit(caseList, subjectsFor, opts);
+  progress(`${caseList.length} cases × up to ${selected.length} subjects, ${opts.repeats} rounds of ${[...new Set(caseList.map((k) => k.durationSec))].join('/')} s; estimated ${Math.round(estimate(caseList, subjectsFor, opts))} s`);
+
+  const fixtures = makeFixtures([...new Set(caseList.map((k) => k.sizeKey))]);
+  procs.onExit(fixtures.cleanup);
+  ctx.root = fixtures.dir;
+  progress(`fixtures in ${fixtures.dir}: ${Object.values(fixtures.files).map((f) => f.label).join(', ')}`);
+
+  const loadgen = await startLoadGenerator(pin.enabled ? pin.clientCpu : null);
+  const cases = [];
+  for (const kase of caseList) {
+    const file = fixtures.files[kase.sizeKey];
+    kase.file = file;
+    const subjects = selected.filter((s) => !s.appliesTo || s.appliesTo(kase));
+    cases.push(await runCase(kase, subjects, { ctx, opts, loadgen, file, progress, skip }));
+  }
+  await loadgen.close();
+
+  const results = {
+    env,
+    options: { ...opts },
+    pinning: pin,
+    nginx: ctx.nginx.skip ? { skip: ctx.nginx.skip } : { version: ctx.nginx.version },
+    cref: ctx.cref.skip ? { skip: ctx.cref.skip } : { binary: 'bench/ref/sendfile_server.c (cc -O2)' },
+    skipped: Object.fromEntries(skip),
+    fixtures: Object.fromEntries(Object.values(fixtures.files).map((f) => [f.key, { size: f.size, sha256: f.sha256 }])),
+    cases,
+    elapsedSec: (Date.now() - t0) / 1000,
+  };
+  results.targets = targets.check(results);
+  const others = cases.flatMap((k) => k.rows.flatMap((r) => r.runs.map((m) => m.otherOnServerCpu))).filter((v) => typeof v === 'number');
+  results.noise = others.length
+    ? { maxOtherOnServerCpu: Math.max(...others), medianOtherOnServerCpu: median(others) }
+    : null;
+  const md = report.markdown(results);
+  process.stdout.write(md);
+  const written = report.write(results, md, { dir: path.join(__dirname, 'results'), jsonPath: opts.json });
+  progress(`done in ${Math.round(results.elapsedSec)} s; wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+}
+
+main().then(() => {
+  procs.killAll();
+}, (err) => {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exitCode = 1;
+});

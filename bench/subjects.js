@@ -1,0 +1,162 @@
+'use strict';
+// The subjects: how to start each server as a child process (pinned to the
+// server CPU) and learn its URL. Every server binds 127.0.0.1 only.
+
+const net = require('node:net');
+const path = require('node:path');
+const procs = require('./procs');
+const nginx = require('./nginx');
+
+const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const SERVERS = path.join(__dirname, 'servers');
+const URL_RE = /http:\/\/127\.0\.0\.1:(\d+)/;
+const NODE_ENV = { NODE_ENV: 'production' };
+
+const SLUICE_ENGINES = ['sendfile', 'splice', 'io_uring', 'copy'];
+
+function nodeScript(script, args) {
+  return { cmd: process.execPath, args: [path.join(SERVERS, script), ...args], env: NODE_ENV };
+}
+
+/**
+ * Every subject. group: 'sluice' (the thing measured), 'peer' (what users
+ * would otherwise pick), 'ceiling' (bare Node from memory), 'ref' (C).
+ * `ratio` names the column a subject gets in the ratio part of the table.
+ */
+const SUBJECTS = [
+  ...SLUICE_ENGINES.map((engine) => ({
+    name: `sluice-${engine}`,
+    label: `sluice --engine ${engine}`,
+    group: 'sluice',
+    engine,
+    ratio: engine === 'copy' ? 'copy' : null,
+    command: (ctx) => ({
+      cmd: process.execPath,
+      args: [CLI, ctx.root, '--host', '127.0.0.1', '--port', '0', '--engine', engine],
+      env: NODE_ENV,
+    }),
+  })),
+  {
+    name: 'sluice-express',
+    label: 'express + sluice serveStatic (auto)',
+    group: 'sluice',
+    command: (ctx) => nodeScript('express-app.js', [ctx.root, 'sluice', 'auto']),
+  },
+  {
+    name: 'express',
+    label: 'express 5 + serve-static',
+    group: 'peer',
+    ratio: 'express',
+    command: (ctx) => nodeScript('express-app.js', [ctx.root, 'serve-static']),
+  },
+  {
+    name: 'sirv',
+    label: 'sirv (dev: false, etag: true)',
+    group: 'peer',
+    ratio: 'sirv',
+    command: (ctx) => nodeScript('sirv.js', [ctx.root]),
+  },
+  {
+    name: 'fastify',
+    label: 'fastify + @fastify/static',
+    group: 'peer',
+    ratio: 'fastify',
+    command: (ctx) => nodeScript('fastify-static.js', [ctx.root]),
+  },
+  {
+    name: 'node-mem',
+    label: 'node http from memory (ceiling)',
+    group: 'ceiling',
+    ratio: 'node-mem',
+    command: (ctx, kase) => nodeScript('node-memory.js', [ctx.root, kase.file.name]),
+  },
+  {
+    name: 'nginx',
+    label: 'nginx (sendfile on)',
+    group: 'peer',
+    ratio: 'nginx',
+    available: (ctx) => (ctx.nginx.skip ? ctx.nginx.skip : null),
+    fixedPort: true,
+    command: (ctx, kase, port) => {
+      const prepared = nginx.prepare(ctx.nginx, ctx.root, port);
+      return { cmd: prepared.bin, args: prepared.args, cleanup: prepared.cleanup };
+    },
+  },
+  {
+    name: 'c-sendfile',
+    label: 'C sendfile loop (reference)',
+    group: 'ref',
+    ratio: 'C',
+    ranges: false, // answers every GET with the whole file
+    sampleInLoad: false, // one connection at a time: a sampler would queue behind the load
+    // single-threaded and blocking: only meaningful for one connection on one file
+    appliesTo: (kase) => kase.kind === 'bulk' && kase.connections === 1,
+    available: (ctx) => (ctx.cref.skip ? ctx.cref.skip : null),
+    command: (ctx, kase) => ({ cmd: ctx.cref.binary, args: [kase.file.path, '0'] }),
+  },
+];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(child, port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exited) throw new Error(`${procs.describeExit(child)}: ${procs.tail(child.stderrTail) || '(no output)'}`);
+    if (await canConnect(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listening on port ${port} after ${timeoutMs} ms`);
+}
+
+/**
+ * Starts `subject` for `kase`. Resolves { child, url, port, engine, cleanup }
+ * or rejects; an error with `.unavailable` means "skip with this message".
+ */
+async function launch(subject, ctx, kase) {
+  const why = subject.available ? subject.available(ctx) : null;
+  if (why) throw Object.assign(new Error(why), { unavailable: true });
+  const port = subject.fixedPort ? await freePort() : 0;
+  const spec = subject.command(ctx, kase, port);
+  const child = procs.start(spec.cmd, spec.args, {
+    cpu: ctx.pin ? ctx.serverCpu : null,
+    env: spec.env,
+    cwd: ROOT,
+    name: subject.name,
+  });
+  const cleanup = spec.cleanup || (() => {});
+  try {
+    if (subject.fixedPort) {
+      await waitForPort(child, port, 10000);
+      return { child, port, url: `http://127.0.0.1:${port}`, engine: null, cleanup };
+    }
+    const m = await procs.waitForLine(child, new RegExp(`${URL_RE.source}.*`), 15000);
+    const engine = (m[0].match(/engine=(\S+)/) || [])[1] || null;
+    return { child, port: Number(m[1]), url: `http://127.0.0.1:${m[1]}`, engine, cleanup };
+  } catch (err) {
+    await procs.stop(child, 500);
+    cleanup();
+    // A sluice engine this machine cannot run exits non-zero at start-up.
+    if (err.exitedEarly && subject.group === 'sluice') err.unavailable = true;
+    throw err;
+  }
+}
+
+module.exports = { SUBJECTS, SLUICE_ENGINES, launch, CLI };
