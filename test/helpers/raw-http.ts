@@ -23,7 +23,10 @@ export function connect(port: number): Promise<net.Socket> {
 export function readResponses(socket: net.Socket, count: number, headOnly: boolean[] = [], timeoutMs = 30_000): Promise<RawResponse[]> {
   return new Promise((resolve, reject) => {
     const responses: RawResponse[] = [];
-    let buffer: Buffer = Buffer.alloc(0);
+    // Bytes not yet assigned to a response, kept as a list so that large
+    // bodies are joined once, not once per chunk.
+    let pending: Buffer[] = [];
+    let pendingLength = 0;
     let current: { status: number; headers: Record<string, string>; length: number } | null = null;
     const timer = setTimeout(() => finish(new Error(`timed out after ${responses.length} of ${count} responses`)), timeoutMs);
 
@@ -34,12 +37,22 @@ export function readResponses(socket: net.Socket, count: number, headOnly: boole
       if (err) reject(err);
       else resolve(responses);
     };
+    const take = (n: number): Buffer => {
+      const all = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
+      const out = Buffer.from(all.subarray(0, n));
+      const rest = all.subarray(n);
+      pending = rest.length ? [rest] : [];
+      pendingLength = rest.length;
+      return out;
+    };
     const parse = (): void => {
       for (;;) {
         if (!current) {
-          const end = buffer.indexOf('\r\n\r\n');
+          const joined = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
+          pending = joined.length ? [joined] : [];
+          const end = joined.indexOf('\r\n\r\n');
           if (end < 0) return;
-          const lines = buffer.subarray(0, end).toString('latin1').split('\r\n');
+          const lines = take(end + 4).subarray(0, end).toString('latin1').split('\r\n');
           const status = Number(lines[0]?.split(' ')[1]);
           const headers: Record<string, string> = {};
           for (const line of lines.slice(1)) {
@@ -48,17 +61,16 @@ export function readResponses(socket: net.Socket, count: number, headOnly: boole
           }
           const bodyless = headOnly[responses.length] === true || status === 304 || status === 204;
           current = { status, headers, length: bodyless ? 0 : Number(headers['content-length'] ?? 0) };
-          buffer = buffer.subarray(end + 4);
         }
-        if (buffer.length < current.length) return;
-        responses.push({ status: current.status, headers: current.headers, body: Buffer.from(buffer.subarray(0, current.length)) });
-        buffer = buffer.subarray(current.length);
+        if (pendingLength < current.length) return;
+        responses.push({ status: current.status, headers: current.headers, body: take(current.length) });
         current = null;
         if (responses.length === count) return finish(null);
       }
     };
     const onData = (chunk: Buffer): void => {
-      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      pending.push(chunk);
+      pendingLength += chunk.length;
       parse();
     };
     const onClose = (): void => finish(new Error(`connection closed after ${responses.length} of ${count} responses`));
