@@ -12,11 +12,21 @@
           "sources": [
             "src/addon.cc",
             "src/addon_state.cc",
+            "src/bind_args.cc",
             "src/bind_sendfile.cc",
+            "src/bind_splice.cc",
+            "src/bind_uring.cc",
             "src/js_error.cc",
             "src/transfer.cc",
+            "src/uring_transfer.cc",
+            "src/core/force_errno.cc",
+            "src/core/pipe_pool.cc",
             "src/core/pump.cc",
             "src/core/sendfile.cc",
+            "src/core/splice.cc",
+            "src/core/uring/body.cc",
+            "src/core/uring/engine.cc",
+            "src/core/uring/ring.cc",
             "src/core/write.cc"
           ],
           "include_dirs": [

@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include "bind_sendfile.h"
+#include "bind_splice.h"
+#include "bind_uring.h"
 #include "core/progress.h"
 #include "transfer.h"
 
@@ -12,6 +14,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendSegments", Napi::Function::New(env, SendSegments, "sendSegments"));
   exports.Set("cancel", Napi::Function::New(env, CancelTransfer, "cancel"));
   exports.Set("pendingTransfers", Napi::Function::New(env, PendingTransfers, "pendingTransfers"));
+  exports.Set("pipePoolStats", Napi::Function::New(env, PipePoolStats, "pipePoolStats"));
+  exports.Set("uringProbe", Napi::Function::New(env, UringProbe, "uringProbe"));
+  exports.Set("uringSend", Napi::Function::New(env, UringSend, "uringSend"));
+  exports.Set("uringStats", Napi::Function::New(env, UringStats, "uringStats"));
   exports.Set("DONE", Napi::Number::New(env, core::kDone));
   exports.Set("EOF", Napi::Number::New(env, core::kEof));
   exports.Set("PENDING", Napi::Number::New(env, kPending));

@@ -1,6 +1,7 @@
 #include "addon_state.h"
 
 #include "transfer.h"
+#include "uring_transfer.h"
 
 namespace sluice {
 
@@ -8,6 +9,7 @@ namespace {
 
 void DestroyState(Napi::Env /*env*/, AddonState* state) {
   Transfer::CloseAll(state);
+  DestroyUringTransfers(state);
   delete state;
 }
 

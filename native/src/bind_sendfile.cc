@@ -3,44 +3,26 @@
 #include "bind_sendfile.h"
 
 #include <cerrno>
-#include <cmath>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "bind_args.h"
 #include "core/pump.h"
+#include "core/splice.h"
 #include "transfer.h"
+#include "uring_transfer.h"
 
 namespace sluice {
 
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-bool IsWholeNumber(const Napi::Value& v, double min, double max) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
-  return std::isfinite(d) && std::floor(d) == d && d >= min && d <= max;
-}
-
-// Reads argument i as a whole number in [min, max] or throws a TypeError.
-bool ReadWhole(const Napi::CallbackInfo& info, size_t i, const char* name,
-               double min, double max, double* out) {
-  if (!IsWholeNumber(info[i], min, max)) {
-    Napi::TypeError::New(info.Env(), std::string("The \"") + name +
-                                         "\" argument must be a whole number "
-                                         "in range")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = info[i].As<Napi::Number>().DoubleValue();
-  return true;
-}
-
-std::unique_ptr<core::FileMover> NewMover(int kind) {
+std::unique_ptr<core::FileMover> NewMover(Napi::Env env, int kind) {
   switch (kind) {
     case kMoverSendfile:
       return std::make_unique<core::SendfileMover>();
+    case kMoverSplice:
+      return std::make_unique<core::SpliceMover>(&GetState(env)->pipes);
     default:
       return nullptr;
   }
@@ -61,7 +43,7 @@ Napi::Value StartTransfer(const Napi::CallbackInfo& info, size_t first,
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::unique_ptr<core::FileMover> mover = NewMover(mover_kind);
+  std::unique_ptr<core::FileMover> mover = NewMover(env, mover_kind);
   if (!mover) {
     Napi::TypeError::New(env, "Unknown mover").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -102,57 +84,31 @@ Napi::Value SendSegments(const Napi::CallbackInfo& info) {
       !ReadWhole(info, 1, "outFd", 0, 2147483647, &out_fd)) {
     return env.Undefined();
   }
-  if (!info[2].IsArray()) {
-    Napi::TypeError::New(env, "The \"segments\" argument must be an array")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Napi::Array list = info[2].As<Napi::Array>();
   std::vector<core::Segment> segments;
-  segments.reserve(list.Length());
-  for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Value item = list[i];
-    if (item.IsBuffer()) {
-      Napi::Buffer<char> buf = item.As<Napi::Buffer<char>>();
-      segments.push_back(core::Segment{-1, 0, buf.Length(),
-                                       std::string(buf.Data(), buf.Length())});
-      continue;
-    }
-    Napi::Array triple = item.IsArray() ? item.As<Napi::Array>() : Napi::Array();
-    if (item.IsArray() && triple.Length() == 3 &&
-        IsWholeNumber(triple[0u], 0, 2147483647) &&
-        IsWholeNumber(triple[1u], 0, kMaxSafeInteger) &&
-        IsWholeNumber(triple[2u], 0, kMaxSafeInteger)) {
-      segments.push_back(core::Segment{
-          static_cast<int>(triple.Get(0u).As<Napi::Number>().Int32Value()),
-          static_cast<int64_t>(triple.Get(1u).As<Napi::Number>().DoubleValue()),
-          static_cast<uint64_t>(triple.Get(2u).As<Napi::Number>().DoubleValue()),
-          {}});
-      continue;
-    }
-    Napi::TypeError::New(env, "Each segment must be a Buffer or an "
-                              "[fd, offset, count] array")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!ReadSegments(info, 2, &segments)) return env.Undefined();
   return StartTransfer(info, 3, static_cast<int>(mover),
                        static_cast<int>(out_fd), std::move(segments));
 }
 
-// cancel(id) → whether a pending transfer was stopped
+// cancel(id) → whether a pending transfer was stopped (poll-driven or
+// io_uring: they share one id space)
 Napi::Value CancelTransfer(const Napi::CallbackInfo& info) {
   double id;
   if (!ReadWhole(info, 0, "id", 0, kMaxSafeInteger, &id)) {
     return info.Env().Undefined();
   }
+  Napi::Env env = info.Env();
+  int64_t key = static_cast<int64_t>(id);
   return Napi::Boolean::New(
-      info.Env(), Transfer::Cancel(info.Env(), static_cast<int64_t>(id)));
+      env, Transfer::Cancel(env, key) || CancelUringTransfer(env, key));
 }
 
 // pendingTransfers() → how many transfers wait on the loop (for tests)
 Napi::Value PendingTransfers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   return Napi::Number::New(
-      info.Env(), static_cast<double>(GetState(info.Env())->transfers.size()));
+      env, static_cast<double>(GetState(env)->transfers.size() +
+                               PendingUringTransfers(env)));
 }
 
 }  // namespace sluice

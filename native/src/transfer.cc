@@ -12,12 +12,14 @@ int Transfer::Start(Napi::Env env, int64_t id, int sock_fd,
                     std::vector<core::Segment> segments,
                     std::unique_ptr<core::FileMover> mover, uint64_t max_chunk,
                     Napi::Function callback) {
+  // Refuse a duplicate id before any byte goes out: after that the only
+  // honest outcome would be a broken connection.
+  AddonState* state = GetState(env);
+  if (state->transfers.count(id) != 0) return -EEXIST;
   core::Cursor cursor;
   int status = core::Pump(sock_fd, &segments, &cursor, mover.get(), max_chunk);
   if (status != core::kAgain && status != core::kYield) return status;
 
-  AddonState* state = GetState(env);
-  if (state->transfers.count(id) != 0) return -EEXIST;
   int dup_fd = fcntl(sock_fd, F_DUPFD_CLOEXEC, 0);
   if (dup_fd < 0) return -errno;
   Transfer* t = new Transfer(env, state, id, dup_fd, std::move(segments),
@@ -81,6 +83,10 @@ void Transfer::Step(int poll_status) {
 void Transfer::Finish(int status) {
   finishing_ = true;
   status_ = status;
+  // Give back the mover's resources now, before the callback can start
+  // another transfer: an empty pipe returns to the pool, one with bytes
+  // left in it is closed.
+  mover_.reset();
   uv_poll_stop(&poll_);
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnClosed);
 }
@@ -113,6 +119,8 @@ void Transfer::CloseAll(AddonState* state) {
   for (auto& entry : state->transfers) {
     Transfer* t = entry.second;
     t->state_ = nullptr;
+    // The pipe pool dies with the state; OnClosed may run later or never.
+    t->mover_.reset();
     if (!t->finishing_) {
       t->finishing_ = true;
       uv_poll_stop(&t->poll_);

@@ -6,6 +6,38 @@ import * as path from 'node:path';
 /** Called once per pending transfer: status is DONE, EOF or -errno. */
 export type TransferCallback = (status: number, bytes: number) => void;
 
+/** The splice engine's pipe pool on this event loop (for tests and leak checks). */
+export interface PipePoolStats {
+  /** Empty pipes kept for reuse (at most 64). */
+  idle: number;
+  /** Pipes held by transfers: a chunk in flight or bytes waiting for the socket. */
+  inUse: number;
+  /** Pipes ever created. */
+  created: number;
+  /** Pipes ever closed: surplus idle ones and any that still held bytes. */
+  closed: number;
+  /** Capacity F_SETPIPE_SZ granted the last pipe created (0 before any). */
+  pipeSize: number;
+}
+
+/** Whether this process can run the io_uring engine (uringProbe()). */
+export interface UringProbeResult {
+  /** 0, or -errno from the call that failed. */
+  rc: number;
+  /** The failing syscall ('io_uring_setup', 'io_uring_register'...), '' when rc is 0. */
+  syscall: string;
+}
+
+/** The io_uring engine on this event loop (for tests and leak checks). */
+export interface UringStats {
+  /** SQEs submitted (or queued) whose completion has not arrived yet. */
+  inFlight: number;
+  /** io_uring transfers not yet finished. */
+  transfers: number;
+  /** Pipes those transfers hold (drawn from the pool pipePoolStats reports). */
+  pipes: number;
+}
+
 /** A body piece for sendSegments: literal bytes or [fd, offset, count]. */
 export type NativeSegment = Buffer | [number, number, number];
 
@@ -19,10 +51,25 @@ export interface NativeBinding {
   sendfile(outFd: number, inFd: number, offset: number, count: number, maxChunk: number, id: number, callback: TransferCallback): number;
   /** Same contract for a list of segments moved by `mover`. */
   sendSegments(mover: number, outFd: number, segments: NativeSegment[], maxChunk: number, id: number, callback: TransferCallback): number;
-  /** Stops a pending transfer; its callback then runs with -ECANCELED. */
+  /**
+   * Makes a small io_uring, checks IORING_OP_SPLICE, POLL_ADD and
+   * ASYNC_CANCEL, and destroys it. Honours SLUICE_FORCE_ERRNO. Cache it.
+   */
+  uringProbe(): UringProbeResult;
+  /**
+   * Same contract as sendSegments, moved by io_uring (linked SPLICE
+   * file→pipe→socket, POLL_ADD when the socket is full) on this event
+   * loop's ring. Cancel it with cancel(id).
+   */
+  uringSend(outFd: number, segments: NativeSegment[], maxChunk: number, id: number, callback: TransferCallback): number;
+  /** What the io_uring engine holds right now. */
+  uringStats(): UringStats;
+  /** Stops a pending transfer (any engine); its callback then runs with -ECANCELED. */
   cancel(id: number): boolean;
-  /** Transfers waiting on the event loop (for tests and leak checks). */
+  /** Transfers waiting on the event loop, io_uring ones included (for tests and leak checks). */
   pendingTransfers(): number;
+  /** Counts of the pipe pool that MOVER_SPLICE transfers draw from. */
+  pipePoolStats(): PipePoolStats;
   readonly DONE: number;
   readonly EOF: number;
   readonly PENDING: number;

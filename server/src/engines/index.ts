@@ -4,6 +4,7 @@ import { SluiceError } from '../errors';
 import { native } from '../native';
 import { copyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
+import { uringEngine, uringUnavailableReason } from './uring';
 import type { Engine, EngineName } from './types';
 
 export type { Engine, EngineName, SendDone } from './types';
@@ -19,10 +20,17 @@ export interface EngineReport {
 export const AUTO_ORDER: readonly EngineName[] = ['sendfile', 'copy'];
 export const ENGINE_NAMES: readonly EngineName[] = ['io_uring', 'splice', 'sendfile', 'copy'];
 
+/** io_uring's probe makes a ring: run it once per process. */
+let uringReason: string | undefined;
+
 function probe(name: EngineName): EngineReport {
   if (name === 'copy') return { name, available: true, reason: '' };
   if (!native.binding) return { name, available: false, reason: native.reason };
-  if (name === 'sendfile') return { name, available: true, reason: '' };
+  if (name === 'io_uring') {
+    uringReason ??= uringUnavailableReason(native.binding);
+    return { name, available: uringReason === '', reason: uringReason };
+  }
+  if (name === 'sendfile' || name === 'splice') return { name, available: true, reason: '' };
   return { name, available: false, reason: `the ${name} engine is not part of this build` };
 }
 
@@ -36,6 +44,10 @@ function build(name: EngineName, opts: NativeEngineOptions): Engine {
   if (name === 'sendfile' && binding) {
     return nativeTransferEngine('sendfile', binding, binding.MOVER_SENDFILE, 'sendfile', opts);
   }
+  if (name === 'splice' && binding) {
+    return nativeTransferEngine('splice', binding, binding.MOVER_SPLICE, 'splice', opts);
+  }
+  if (name === 'io_uring' && binding) return uringEngine(binding, opts);
   return copyEngine;
 }
 

@@ -1,15 +1,21 @@
-// Zero-copy engines built on the addon's poll-driven transfers (sendfile,
-// splice): the head goes out through Node, then the addon moves the body
-// from the page cache to the socket on a duplicate of its fd.
+// Zero-copy engines built on the addon's transfers: the head goes out
+// through Node, then the addon moves the body from the page cache to the
+// socket on a duplicate of its fd. zeroCopyEngine() is the part every native
+// engine shares (handoff, fallback to copy, cancel on close, outcome);
+// nativeTransferEngine() drives the poll-driven movers (sendfile, splice),
+// uring.ts the io_uring engine.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFileSegment, type Body } from '../body';
 import { errnoError } from '../errors';
-import type { NativeBinding, NativeSegment } from '../native';
+import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
 import { abortedError, copyEngine, truncatedError } from './copy';
 import { onSocketClose, pendingBytes, socketFd, whenBodyMayStart } from './socket';
 import type { Engine, EngineName, SendDone } from './types';
 
-/** Transfer ids name pending transfers for cancel(); unique per process. */
+/**
+ * Transfer ids name pending transfers for cancel(); unique per process and
+ * shared by every native engine (the addon keeps one id space).
+ */
 let nextId = 1;
 
 export interface NativeEngineOptions {
@@ -17,22 +23,39 @@ export interface NativeEngineOptions {
   maxChunk: number;
 }
 
+/**
+ * Starts one native transfer of `body` on the socket `fd`: returns DONE, EOF
+ * or -errno when it finished in the call, or PENDING and then calls `cb`
+ * exactly once.
+ */
+export type StartTransfer = (fd: number, body: Body, id: number, cb: TransferCallback) => number;
+
+/** The body as the addon takes it: Buffers and [fd, offset, count] triples. */
+export function toNativeSegments(body: Body): NativeSegment[] {
+  return body.segments.map((s) => (isFileSegment(s) ? [s.fd, s.offset, s.length] : s));
+}
+
 export function nativeTransferEngine(name: EngineName, binding: NativeBinding, mover: number, syscall: string, opts: NativeEngineOptions): Engine {
   const { maxChunk } = opts;
-
-  const outcome = (status: number): Error | null => {
-    if (status === binding.DONE) return null;
-    if (status === binding.EOF) return truncatedError();
-    return errnoError(status, syscall);
-  };
-
-  const start = (fd: number, body: Body, id: number, cb: (status: number) => void): number => {
+  const start: StartTransfer = (fd, body, id, cb) => {
     const only = body.segments.length === 1 ? body.segments[0] : undefined;
     if (only !== undefined && isFileSegment(only) && mover === binding.MOVER_SENDFILE) {
       return binding.sendfile(fd, only.fd, only.offset, only.length, maxChunk, id, cb);
     }
-    const segments: NativeSegment[] = body.segments.map((s) => (isFileSegment(s) ? [s.fd, s.offset, s.length] : s));
-    return binding.sendSegments(mover, fd, segments, maxChunk, id, cb);
+    return binding.sendSegments(mover, fd, toNativeSegments(body), maxChunk, id, cb);
+  };
+  return zeroCopyEngine(name, binding, syscall, start);
+}
+
+/**
+ * An engine whose bodies the addon moves with `start`. Errors from the
+ * addon are reported as if from `syscall`.
+ */
+export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall: string, start: StartTransfer): Engine {
+  const outcome = (status: number): Error | null => {
+    if (status === binding.DONE) return null;
+    if (status === binding.EOF) return truncatedError();
+    return errnoError(status, syscall);
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {

@@ -1,0 +1,268 @@
+#include "core/uring/body.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "core/splice.h"
+#include "core/uring/sqe.h"
+#include "core/write.h"
+
+namespace sluice {
+namespace core {
+
+namespace {
+
+// SPLICE_F_NONBLOCK on both sides (ring.h point 4: without it a fill into a
+// full pipe parks an io-wq worker). SPLICE_F_MOVE is only a hint.
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+// -ERESTARTSYS: what a splice cancelled inside an io-wq worker completes
+// with (ring.h point 6). Kernel-internal, not an errno JS could name.
+constexpr int kRestartSys = -512;
+
+unsigned Bit(UringOp op) { return 1U << static_cast<unsigned>(op); }
+
+uint64_t PageSize() {
+  static const uint64_t size = [] {
+    long v = sysconf(_SC_PAGESIZE);  // NOLINT(runtime/int): sysconf's type
+    return v > 0 ? static_cast<uint64_t>(v) : uint64_t{4096};
+  }();
+  return size;
+}
+
+uint64_t Min(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+}  // namespace
+
+UringBody::UringBody(uint64_t key, int sock_fd, std::vector<Segment> segments,
+                     uint64_t max_chunk, PipePool* pipes)
+    : key_(key),
+      sock_fd_(sock_fd),
+      segments_(std::move(segments)),
+      max_chunk_(max_chunk > 0 ? max_chunk : 1),
+      pipes_(pipes) {
+  for (const Segment& seg : segments_) length_ += seg.length;
+}
+
+UringBody::~UringBody() {
+  if (has_pipe_) {
+    // A pipe the kernel may still write into (teardown with ops in flight),
+    // or one that holds bytes, must never reach another transfer.
+    if (inflight_ == 0 && pipe_bytes_ == 0 && status_ == kDone) {
+      pipes_->Release(pipe_);
+    } else {
+      pipes_->Discard(pipe_);
+    }
+  }
+  close(sock_fd_);
+}
+
+bool UringBody::Advance(Ring* ring) {
+  if (stopping_) return QueueCancels(ring);
+  if (inflight_ > 0) return true;  // the chain's CQEs say what comes next
+  while (cursor_.index < segments_.size()) {
+    if (pipe_bytes_ > 0) return QueueDrain(ring);
+    const Segment& seg = segments_[cursor_.index];
+    uint64_t left = seg.length - cursor_.done_in_segment;
+    if (left == 0) {
+      NextSegment();
+      continue;
+    }
+    if (seg.file_fd >= 0) return QueueChunk(ring, seg, left);
+    if (need_poll_) return QueuePoll(ring);
+    const uint8_t* data = reinterpret_cast<const uint8_t*>(seg.bytes.data()) +
+                          cursor_.done_in_segment;
+    Progress p = WriteSome(sock_fd_, data, left);
+    cursor_.done_in_segment += p.bytes;
+    cursor_.total += p.bytes;
+    if (p.status == kDone) continue;
+    if (p.status == kAgain) {
+      need_poll_ = true;
+      return QueuePoll(ring);
+    }
+    Stop(p.status);
+    return true;
+  }
+  ReleasePipe();
+  Stop(kDone);
+  return true;
+}
+
+void UringBody::OnCompletion(UringOp op, int32_t res) {
+  --inflight_;
+  if (op == UringOp::kCancel) return;  // 0, -ENOENT or -EALREADY: no news
+  ops_ &= ~Bit(op);
+  // Only a cancel (ours, or the ring's teardown) produces it.
+  if (res == kRestartSys) res = -ECANCELED;
+  switch (op) {
+    case UringOp::kFill:
+      if (res > 0) {
+        // A short fill is fine: its drain comes back -ECANCELED and the
+        // next Advance pushes what the pipe holds.
+        pipe_bytes_ += static_cast<uint64_t>(res);
+      } else if (res == 0) {
+        Stop(kEof);  // the file ended before the promised length
+      } else {
+        Stop(res);
+      }
+      return;
+    case UringOp::kDrain:
+      if (res > 0) {
+        uint64_t sent = static_cast<uint64_t>(res);
+        pipe_bytes_ -= sent;
+        cursor_.done_in_segment += sent;
+        cursor_.total += sent;
+        // On an O_NONBLOCK socket a short count means it filled up.
+        if (sent < drain_asked_) need_poll_ = true;
+      } else if (res == -EAGAIN) {
+        need_poll_ = true;
+      } else if (res == -ECANCELED) {
+        // The link broke before us (a short fill, a failed poll) or we
+        // were cancelled: the op that broke it reported what happened.
+      } else if (res == 0) {
+        Stop(-EIO);  // cannot happen with bytes in a pipe we own
+      } else {
+        Stop(res);   // -EPIPE, -ECONNRESET...
+      }
+      return;
+    case UringOp::kPoll:
+      // A ready mask (even POLLERR / POLLHUP) lets the next send or drain
+      // report the real error; a failed poll stops the body.
+      if (res < 0) Stop(res);
+      return;
+    case UringOp::kCancel:
+      return;
+  }
+}
+
+void UringBody::Abort(int status) {
+  if (stopping_) return;
+  Stop(status);
+  cancel_pending_ = ops_ != 0;
+}
+
+void UringBody::Stop(int status) {
+  if (stopping_) return;
+  stopping_ = true;
+  status_ = status;
+}
+
+void UringBody::NextSegment() {
+  cursor_.index++;
+  cursor_.done_in_segment = 0;
+  // The pipe is empty here: hand it back while literal bytes (or another
+  // transfer's turn) come next.
+  ReleasePipe();
+}
+
+bool UringBody::QueueChunk(Ring* ring, const Segment& seg, uint64_t left) {
+  if (!has_pipe_) {
+    int rc = pipes_->Acquire(&pipe_);
+    if (rc < 0) {
+      Stop(rc);
+      return true;
+    }
+    has_pipe_ = true;
+    // Per pipe, not from the pool's last figure: past the per-user pipe
+    // budget a new pipe may get far fewer pages than the one before it.
+    int size = fcntl(pipe_.write_fd, F_GETPIPE_SZ);
+    pipe_capacity_ = size > 0 ? static_cast<uint64_t>(size) : PageSize();
+  }
+  uint64_t offset = static_cast<uint64_t>(seg.offset) + cursor_.done_in_segment;
+  // A pipe holds pages, not bytes: from an unaligned offset the first page
+  // is partial (ring.h point 3). Asking for no more than fits keeps the
+  // chain from breaking on every chunk.
+  uint64_t fits = pipe_capacity_ - offset % PageSize();
+  uint64_t want = Min(Min(left, max_chunk_), Min(fits, kMaxSpliceCall));
+
+  io_uring_sqe* sqe[2];
+  if (!ring->GetSqes(2, sqe)) return false;
+  PrepSplice(sqe[0], seg.file_fd, offset, pipe_.write_fd, kSpliceNoOffset,
+             static_cast<unsigned>(want), kSpliceFlags);
+  SetUserData(sqe[0], UringUserData(key_, UringOp::kFill));
+  SetLink(sqe[0]);
+  // SPLICE_F_MORE (MSG_MORE) only while body bytes follow: on the last
+  // bytes it would hold a partial frame back until a send that never comes.
+  PrepSplice(sqe[1], pipe_.read_fd, kSpliceNoOffset, sock_fd_,
+             kSpliceNoOffset, static_cast<unsigned>(want),
+             kSpliceFlags | (MoreAfter(want) ? SPLICE_F_MORE : 0));
+  SetUserData(sqe[1], UringUserData(key_, UringOp::kDrain));
+  drain_asked_ = want;
+  ops_ |= Bit(UringOp::kFill) | Bit(UringOp::kDrain);
+  inflight_ += 2;
+  return true;
+}
+
+bool UringBody::QueueDrain(Ring* ring) {
+  unsigned n = need_poll_ ? 2 : 1;
+  io_uring_sqe* sqe[2];
+  if (!ring->GetSqes(n, sqe)) return false;
+  io_uring_sqe* drain = sqe[0];
+  if (need_poll_) {
+    // io_uring does not arm its own poll for splice (-EAGAIN is final,
+    // ring.h point 2): the wait is ours to queue.
+    PrepPollAdd(sqe[0], sock_fd_, POLLOUT);
+    SetUserData(sqe[0], UringUserData(key_, UringOp::kPoll));
+    SetLink(sqe[0]);
+    ops_ |= Bit(UringOp::kPoll);
+    drain = sqe[1];
+  }
+  PrepSplice(drain, pipe_.read_fd, kSpliceNoOffset, sock_fd_, kSpliceNoOffset,
+             static_cast<unsigned>(pipe_bytes_),
+             kSpliceFlags | (MoreAfter(pipe_bytes_) ? SPLICE_F_MORE : 0));
+  SetUserData(drain, UringUserData(key_, UringOp::kDrain));
+  drain_asked_ = pipe_bytes_;
+  ops_ |= Bit(UringOp::kDrain);
+  inflight_ += n;
+  need_poll_ = false;
+  return true;
+}
+
+bool UringBody::QueuePoll(Ring* ring) {
+  io_uring_sqe* sqe = ring->GetSqe();
+  if (sqe == nullptr) return false;
+  PrepPollAdd(sqe, sock_fd_, POLLOUT);
+  SetUserData(sqe, UringUserData(key_, UringOp::kPoll));
+  ops_ |= Bit(UringOp::kPoll);
+  inflight_ += 1;
+  need_poll_ = false;
+  return true;
+}
+
+bool UringBody::QueueCancels(Ring* ring) {
+  if (!cancel_pending_) return true;
+  unsigned targets = ops_;  // at most fill, drain and poll
+  unsigned n = static_cast<unsigned>(__builtin_popcount(targets));
+  io_uring_sqe* sqe[3];
+  if (!ring->GetSqes(n, sqe)) return false;
+  unsigned i = 0;
+  for (UringOp op : {UringOp::kFill, UringOp::kDrain, UringOp::kPoll}) {
+    if ((targets & Bit(op)) == 0) continue;
+    PrepAsyncCancel(sqe[i], UringUserData(key_, op));
+    SetUserData(sqe[i], UringUserData(key_, UringOp::kCancel));
+    ++i;
+  }
+  inflight_ += n;
+  cancel_pending_ = false;
+  return true;
+}
+
+void UringBody::ReleasePipe() {
+  if (!has_pipe_) return;
+  // Release re-checks emptiness with FIONREAD before pooling.
+  if (pipe_bytes_ == 0) {
+    pipes_->Release(pipe_);
+  } else {
+    pipes_->Discard(pipe_);
+  }
+  has_pipe_ = false;
+  pipe_ = Pipe();
+  pipe_bytes_ = 0;
+}
+
+}  // namespace core
+}  // namespace sluice

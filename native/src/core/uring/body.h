@@ -1,0 +1,139 @@
+// One response body sent through io_uring: the per-transfer state machine of
+// the io_uring engine. Plain C++ over core/uring (no Node-API, no libuv).
+//
+// A body is a list of segments (file ranges and literal bytes). File bytes
+// move in chains of SQEs, one chain in flight at a time:
+//
+//   [SPLICE file->pipe (LINK), SPLICE pipe->socket]     a fresh chunk
+//   [POLL_ADD POLLOUT (LINK), SPLICE pipe->socket]      the socket was full
+//   [SPLICE pipe->socket]                               a fill came up short
+//   [POLL_ADD POLLOUT]                                  literal bytes wait
+//
+// Literal bytes (multipart boundaries and part headers, ~100 bytes each) are
+// sent with a plain nonblocking send() from the completion handler when the
+// cursor reaches them: they are tiny, already in user memory, and a send()
+// on the loop thread costs less than handing a buffer to an io-wq worker
+// (IORING_OP_SEND would also need the buffer pinned until its CQE).
+//
+// Why each chain looks the way it does is in ring.h (what Linux 6.18 really
+// does); the points that shape this file:
+//  - a short splice breaks its link: the rest of the chain is -ECANCELED,
+//    so state changes only from the CQEs of the ops that ran;
+//  - the fill asks for at most `pipe capacity - offset % page` bytes, so a
+//    page-aligned pipe never comes up short for lack of slots;
+//  - -EAGAIN or a short count on the socket side means "full": the remainder
+//    waits in the pipe behind a linked POLL_ADD(POLLOUT), never a retry loop;
+//  - an aborted body queues IORING_OP_ASYNC_CANCEL for every op it has in
+//    flight and is finished only when every CQE it is owed has arrived
+//    (cancels included): until then the kernel may still use its socket
+//    duplicate and its pipe, and its user_data must not be reused.
+#ifndef SLUICE_CORE_URING_BODY_H_
+#define SLUICE_CORE_URING_BODY_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "core/pipe_pool.h"
+#include "core/pump.h"
+#include "core/uring/ring.h"
+
+namespace sluice {
+namespace core {
+
+// What a CQE completes. user_data = key << kUringOpBits | op, so a CQE is
+// routed to its body by key and to its step by op (ring.h point 9: never
+// by position).
+enum class UringOp : uint8_t {
+  kFill = 1,    // SPLICE file -> pipe
+  kDrain = 2,   // SPLICE pipe -> socket
+  kPoll = 3,    // POLL_ADD(POLLOUT) on the socket
+  kCancel = 4,  // ASYNC_CANCEL of one of the above
+};
+constexpr unsigned kUringOpBits = 3;
+// Keys must fit above the op bits (JS ids are at most 2^53).
+constexpr uint64_t kMaxUringKey = (~static_cast<uint64_t>(0)) >> kUringOpBits;
+
+inline uint64_t UringUserData(uint64_t key, UringOp op) {
+  return (key << kUringOpBits) | static_cast<uint64_t>(op);
+}
+
+class UringBody {
+ public:
+  // Takes ownership of `sock_fd` (the transfer's duplicate of the socket;
+  // O_NONBLOCK, which the kernel relies on: ring.h point 2). `pipes` must
+  // outlive the body; a pipe is taken from it for each run of file bytes.
+  UringBody(uint64_t key, int sock_fd, std::vector<Segment> segments,
+            uint64_t max_chunk, PipePool* pipes);
+  // Closes the socket duplicate and gives the pipe back: pooled only if the
+  // body finished cleanly with the pipe empty, else closed. Normally runs
+  // once finished(); at teardown the ring is destroyed first.
+  ~UringBody();
+
+  UringBody(const UringBody&) = delete;
+  UringBody& operator=(const UringBody&) = delete;
+
+  // Moves the body on as far as it can without waiting: sends literal bytes
+  // and queues the next chain (or, once aborted, the cancels). Does nothing
+  // while a chain is in flight. Returns false only when the SQ had no room;
+  // nothing was then taken from the ring, so Submit and call again.
+  bool Advance(Ring* ring);
+
+  // Accounts for one CQE of this body.
+  void OnCompletion(UringOp op, int32_t res);
+
+  // Stops the body from outside (cancel): its status becomes `status` and
+  // the next Advance queues an ASYNC_CANCEL for every op in flight.
+  void Abort(int status);
+
+  // Stopped and owed no more CQEs: status() is final and the body may go.
+  bool finished() const { return stopping_ && inflight_ == 0; }
+  bool stopping() const { return stopping_; }
+  // kDone, kEof or -errno once stopping().
+  int status() const { return status_; }
+  // Bytes that reached the socket.
+  uint64_t total() const { return cursor_.total; }
+  // SQEs queued and not yet completed.
+  unsigned inflight() const { return inflight_; }
+  uint64_t key() const { return key_; }
+  bool holds_pipe() const { return has_pipe_; }
+
+ private:
+  // Stops with `status`; what is in flight finishes by itself (an internal
+  // stop always comes from a CQE, and the ops after it in its chain get
+  // -ECANCELED from the broken link).
+  void Stop(int status);
+  void NextSegment();
+  bool QueueChunk(Ring* ring, const Segment& seg, uint64_t left);
+  bool QueueDrain(Ring* ring);
+  bool QueuePoll(Ring* ring);
+  bool QueueCancels(Ring* ring);
+  // Whether body bytes follow the next `n` bytes to the socket.
+  bool MoreAfter(uint64_t n) const { return cursor_.total + n < length_; }
+  void ReleasePipe();
+
+  uint64_t key_;
+  int sock_fd_;
+  std::vector<Segment> segments_;
+  uint64_t length_ = 0;  // sum of segment lengths
+  uint64_t max_chunk_;
+  PipePool* pipes_;
+  Cursor cursor_;  // counts bytes on the socket, not bytes in the pipe
+
+  Pipe pipe_;
+  bool has_pipe_ = false;
+  uint64_t pipe_capacity_ = 0;
+  uint64_t pipe_bytes_ = 0;  // filled, not yet on the socket
+  uint64_t drain_asked_ = 0;
+
+  bool need_poll_ = false;  // the socket said it was full
+  unsigned ops_ = 0;        // bit (1 << op) per op in flight
+  unsigned inflight_ = 0;   // CQEs owed, cancels included
+  bool stopping_ = false;
+  bool cancel_pending_ = false;
+  int status_ = kDone;
+};
+
+}  // namespace core
+}  // namespace sluice
+
+#endif  // SLUICE_CORE_URING_BODY_H_

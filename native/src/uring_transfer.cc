@@ -1,0 +1,178 @@
+#include "uring_transfer.h"
+
+#include <fcntl.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+
+#include "transfer.h"
+
+namespace sluice {
+
+namespace {
+
+// A JS callback waiting for its transfer, with the async context it was
+// started in (so AsyncLocalStorage and async_hooks see the right parent).
+struct PendingCallback {
+  PendingCallback(Napi::Env env, Napi::Function fn)
+      : callback(Napi::Persistent(fn)), context(env, "sluice:uring") {}
+  Napi::FunctionReference callback;
+  Napi::AsyncContext context;
+};
+
+}  // namespace
+
+// Per-environment io_uring state (AddonState::uring).
+struct UringLoop {
+  Napi::Env env;
+  std::unique_ptr<core::UringEngine> engine;
+  // On the heap: uv_close finishes on a later loop turn, possibly after
+  // this struct is gone, and frees it then.
+  uv_poll_t* poll = nullptr;
+  bool polling = false;
+  std::unordered_map<int64_t, std::unique_ptr<PendingCallback>> pending;
+
+  explicit UringLoop(Napi::Env e) : env(e) {}
+};
+
+namespace {
+
+void FreePoll(uv_handle_t* handle) {
+  delete reinterpret_cast<uv_poll_t*>(handle);
+}
+
+void OnRingReady(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  // A poll error on an eventfd is not expected; draining is harmless
+  // either way, and the CQ is the only source of truth.
+  UringLoop* loop = static_cast<UringLoop*>(handle->data);
+  std::vector<core::UringFinished> finished = loop->engine->OnWake();
+  Napi::Env env = loop->env;
+  for (const core::UringFinished& f : finished) {
+    auto it = loop->pending.find(static_cast<int64_t>(f.key));
+    if (it == loop->pending.end()) continue;
+    std::unique_ptr<PendingCallback> cb = std::move(it->second);
+    loop->pending.erase(it);
+    Napi::HandleScope scope(env);
+    napi_value args[] = {Napi::Number::New(env, f.status),
+                         Napi::Number::New(env, static_cast<double>(f.total))};
+    cb->callback.MakeCallback(env.Global(), 2, args, cb->context);
+    if (env.IsExceptionPending()) {
+      Napi::Error err = env.GetAndClearPendingException();
+      napi_fatal_exception(env, err.Value());
+    }
+  }
+  // The watch keeps the loop alive, exactly while transfers are pending
+  // (as each sendfile transfer's own poll does).
+  if (loop->pending.empty() && loop->polling) {
+    uv_poll_stop(loop->poll);
+    loop->polling = false;
+  }
+}
+
+// The environment's UringLoop, creating the ring and the poll handle on
+// first use. Returns 0 or -errno; a failure is not remembered (the next
+// transfer tries again: EMFILE, for one, can pass).
+int GetLoop(Napi::Env env, AddonState* state, UringLoop** out) {
+  if (state->uring != nullptr) {
+    *out = state->uring;
+    return 0;
+  }
+  core::UringEngine* engine = nullptr;
+  const char* failed = nullptr;
+  int rc = core::UringEngine::Create(&state->pipes, &engine, &failed);
+  if (rc < 0) return rc;
+  auto loop = std::make_unique<UringLoop>(env);
+  loop->engine.reset(engine);
+  loop->poll = new uv_poll_t;
+  rc = uv_poll_init(state->loop, loop->poll, engine->eventfd());
+  if (rc != 0) {
+    // Never joined the loop: free by hand, not with uv_close.
+    delete loop->poll;
+    return rc;
+  }
+  loop->poll->data = loop.get();
+  state->uring = loop.release();
+  *out = state->uring;
+  return 0;
+}
+
+bool IsEmpty(const std::vector<core::Segment>& segments) {
+  for (const core::Segment& seg : segments) {
+    if (seg.length > 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
+                       std::vector<core::Segment> segments,
+                       uint64_t max_chunk, Napi::Function callback) {
+  AddonState* state = GetState(env);
+  // One id space with the poll-driven transfers: cancel(id) serves both.
+  if (state->transfers.count(id) != 0 ||
+      (state->uring != nullptr && state->uring->pending.count(id) != 0)) {
+    return -EEXIST;
+  }
+  if (id < 0 || static_cast<uint64_t>(id) > core::kMaxUringKey) return -EINVAL;
+  if (IsEmpty(segments)) return core::kDone;  // no ring needed
+  UringLoop* loop = nullptr;
+  int rc = GetLoop(env, state, &loop);
+  if (rc < 0) return rc;
+  // Watch before starting: a body in flight that nobody would wake up for
+  // could never finish.
+  if (!loop->polling) {
+    rc = uv_poll_start(loop->poll, UV_READABLE, OnRingReady);
+    if (rc != 0) return rc;
+    loop->polling = true;
+  }
+  int dup_fd = fcntl(sock_fd, F_DUPFD_CLOEXEC, 0);
+  int status = dup_fd < 0 ? -errno
+                          : loop->engine->Start(static_cast<uint64_t>(id),
+                                                dup_fd, std::move(segments),
+                                                max_chunk);
+  if (status == core::kInFlight) {
+    loop->pending.emplace(id, std::make_unique<PendingCallback>(env, callback));
+    return kPending;
+  }
+  if (loop->pending.empty()) {
+    uv_poll_stop(loop->poll);
+    loop->polling = false;
+  }
+  return status;
+}
+
+bool CancelUringTransfer(Napi::Env env, int64_t id) {
+  UringLoop* loop = GetState(env)->uring;
+  if (loop == nullptr || id < 0 || loop->pending.count(id) == 0) return false;
+  return loop->engine->Cancel(static_cast<uint64_t>(id), -ECANCELED);
+}
+
+size_t PendingUringTransfers(Napi::Env env) {
+  UringLoop* loop = GetState(env)->uring;
+  return loop == nullptr ? 0 : loop->pending.size();
+}
+
+core::UringEngineStats UringTransferStats(Napi::Env env) {
+  UringLoop* loop = GetState(env)->uring;
+  if (loop == nullptr) return core::UringEngineStats{0, 0, 0};
+  return loop->engine->Stats();
+}
+
+void DestroyUringTransfers(AddonState* state) {
+  UringLoop* loop = state->uring;
+  if (loop == nullptr) return;
+  state->uring = nullptr;
+  uv_poll_stop(loop->poll);
+  loop->poll->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(loop->poll), FreePoll);
+  // Ring first, then the bodies' fds and pipes (see ~UringEngine). The
+  // callbacks are dropped unrun: there is no JS left to call.
+  loop->engine.reset();
+  delete loop;
+}
+
+}  // namespace sluice
