@@ -1,15 +1,17 @@
 // Public API: createHandler(), createServer(), serveStatic(), engines().
 import * as http from 'node:http';
-import * as path from 'node:path';
-import { chooseEngine, engines, type EngineName, type EngineReport } from './engines';
-import { resolveOptions, type SluiceOptions } from './options';
-import { createResponder, type Next } from './responder';
+import { engines, type EngineName, type EngineReport } from './engines';
+import type { SluiceOptions, SymlinkPolicy } from './options';
+import type { Next } from './responder';
+import { build } from './setup';
 
-export type { EngineName, EngineReport, SluiceOptions };
+export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
+export type { ContentCoding } from './negotiate';
 export { engines };
 export { SluiceError } from './errors';
+export { HttpError } from './http-error';
 
-/** A request handler for http.createServer (or https: TLS uses copy). */
+/** A request handler for http.createServer (or https / http2: those use copy). */
 export interface Handler {
   (req: http.IncomingMessage, res: http.ServerResponse): void;
   /** The engine this handler sends bodies with. */
@@ -25,32 +27,20 @@ export interface Middleware {
   readonly engineNote: string;
 }
 
-function checkRoot(root: unknown): string {
-  // serve-static's messages, so code that matches on them keeps working.
-  if (!root) throw new TypeError('root path required');
-  if (typeof root !== 'string') throw new TypeError('root path must be a string');
-  return path.resolve(root);
-}
-
-function build(root: unknown, opts: SluiceOptions | undefined) {
-  const absRoot = checkRoot(root);
-  const resolved = resolveOptions(opts);
-  const choice = chooseEngine(resolved.engine, { maxChunk: resolved.maxChunk });
-  return { respond: createResponder(absRoot, resolved, choice.engine), choice };
-}
-
 /** A handler for a bare `http.createServer`: answers every request itself. */
-export function createHandler(root: string, opts?: SluiceOptions): Handler {
-  const { respond, choice } = build(root, opts);
+export function createHandler(root: string, opts?: SluiceOptions | null): Handler {
+  const { responder, engine, engineNote } = build(root, opts);
+  const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
-  return Object.assign(handler, { engine: choice.engine.name, engineNote: choice.note });
+  return Object.assign(handler, { engine, engineNote });
 }
 
 /** A drop-in for Express's serve-static: same options, next() semantics. */
-export function serveStatic(root: string, opts?: SluiceOptions): Middleware {
-  const { respond, choice } = build(root, opts);
+export function serveStatic(root: string, opts?: SluiceOptions | null): Middleware {
+  const { responder, engine, engineNote } = build(root, opts);
+  const { respond } = responder;
   const middleware = (req: http.IncomingMessage, res: http.ServerResponse, next: Next): void => respond(req, res, next);
-  return Object.assign(middleware, { engine: choice.engine.name, engineNote: choice.note });
+  return Object.assign(middleware, { engine, engineNote });
 }
 
 export interface SluiceServer extends http.Server {
@@ -58,8 +48,9 @@ export interface SluiceServer extends http.Server {
 }
 
 /** An http.Server that serves `root` (call .listen() yourself). */
-export function createServer(root: string, opts?: SluiceOptions): SluiceServer {
-  const handler = createHandler(root, opts);
-  const server = http.createServer(handler);
-  return Object.assign(server, { sluice: { engine: handler.engine, engineNote: handler.engineNote, root: path.resolve(root) } });
+export function createServer(root: string, opts?: SluiceOptions | null): SluiceServer {
+  const { responder, engine, engineNote, root: absRoot } = build(root, opts);
+  const { respond } = responder;
+  const server = http.createServer((req, res) => respond(req, res));
+  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot } });
 }

@@ -2,7 +2,7 @@
 // are literal segments between file segments, so the file bytes of every
 // part still move zero-copy.
 import { randomBytes } from 'node:crypto';
-import type { Body, Segment } from './body';
+import type { Body, BodySource, Segment } from './body';
 import { contentRange } from './headers';
 import type { ByteRange } from './range';
 
@@ -19,7 +19,7 @@ export interface MultipartBody {
   contentType: string;
 }
 
-export function multipartBody(fd: number, ranges: readonly ByteRange[], size: number, partType: string): MultipartBody {
+export function multipartBody(fd: number, ranges: readonly ByteRange[], size: number, partType: string, source?: BodySource): MultipartBody {
   const boundary = nextBoundary();
   const segments: Segment[] = [];
   let length = 0;
@@ -35,5 +35,6 @@ export function multipartBody(fd: number, ranges: readonly ByteRange[], size: nu
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
   segments.push(tail);
   length += tail.length;
-  return { body: { segments, length }, contentType: `multipart/byteranges; boundary=${boundary}` };
+  const body: Body = source ? { segments, length, source } : { segments, length };
+  return { body, contentType: `multipart/byteranges; boundary=${boundary}` };
 }

@@ -5,6 +5,9 @@
 
 export type Encoding = 'br' | 'zstd' | 'gzip' | 'identity';
 
+/** A content coding a precompressed file on disk can carry. */
+export type ContentCoding = Exclude<Encoding, 'identity'>;
+
 /** Members we look at; more is hostile, and the first ones decide anyway. */
 export const MAX_ACCEPT_ENCODING_MEMBERS = 64;
 

@@ -1,9 +1,15 @@
 // Options are validated and normalised once, at construction; the request
-// path only reads the resolved form.
+// path only reads the resolved form. Defaults, coercions and the TypeErrors
+// for bad values are serve-static 2.x's (and send 1.x's), so an options
+// object written for serve-static means the same thing here.
 import type { Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
+import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
+
+/** What to do with a symbolic link met on the way to a file below root. */
+export type SymlinkPolicy = 'follow' | 'deny' | 'within-root';
 
 export interface SluiceOptions {
   /** 'auto' (default) picks the fastest available engine. */
@@ -12,21 +18,35 @@ export interface SluiceOptions {
   cacheControl?: boolean;
   dotfiles?: DotfilePolicy;
   etag?: boolean;
-  /** Extensions tried when a path has none, e.g. ['html']. */
-  extensions?: string[] | false;
+  /** Extensions tried when a path has none and is not found, e.g. ['html']. */
+  extensions?: string[] | string | false;
   /** Middleware only: pass 404s and other methods to next(). */
   fallthrough?: boolean;
   immutable?: boolean;
   index?: string[] | string | false;
   lastModified?: boolean;
-  /** Milliseconds, or a string such as '1d' or '2h'. */
+  /** Milliseconds, or a string such as '1d' or '2h' (the `ms` package's syntax). */
   maxAge?: number | string;
+  /** serve-static's lower-case alias of maxAge. */
+  maxage?: number | string;
   redirect?: boolean;
   setHeaders?: (res: ServerResponse, path: string, stat: Stats) => void;
   /** Bytes a transfer sends per wake-up before other connections get a turn. */
   maxChunk?: number;
   /** Most parts a multi-range request may ask for (after coalescing). */
   maxRanges?: number;
+  /**
+   * Serve `x.br` / `x.zst` / `x.gz` next to `x` to clients that accept them.
+   * true (default) = ['br', 'zstd', 'gzip'], in that order of preference on
+   * ties; an array picks codings and their order; false turns it off.
+   */
+  precompressed?: boolean | ContentCoding[];
+  /**
+   * 'follow' (default, as serve-static): links are followed anywhere.
+   * 'within-root': a file whose real path leaves the real root is refused (403).
+   * 'deny': a file reached through any link below root is refused (403).
+   */
+  symlinks?: SymlinkPolicy;
 }
 
 export interface ResolvedOptions {
@@ -45,9 +65,14 @@ export interface ResolvedOptions {
   setHeaders: ((res: ServerResponse, path: string, stat: Stats) => void) | null;
   maxChunk: number;
   maxRanges: number;
+  /** Codings to look for, in server preference order; [] when off. */
+  precompressed: ContentCoding[];
+  symlinks: SymlinkPolicy;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
+const CODINGS: readonly ContentCoding[] = ['br', 'zstd', 'gzip'];
+const SYMLINK_POLICIES: readonly SymlinkPolicy[] = ['follow', 'deny', 'within-root'];
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 const UNIT_MS: Record<string, number> = {
   ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
@@ -58,79 +83,107 @@ const UNIT_MS: Record<string, number> = {
   w: 604800000, week: 604800000, weeks: 604800000,
   y: 31557600000, yr: 31557600000, yrs: 31557600000, year: 31557600000, years: 31557600000,
 };
+// The `ms` package's grammar: a number, optional spaces, an optional unit.
+const DURATION = /^(-?(?:\d+)?\.?\d+) *([a-z]*)$/i;
 
-/** Parses '1d', '2 hours', '500' (ms) like the `ms` package; NaN if not. */
+/** Parses '1d', '2 hours', '500' (ms) exactly as the `ms` package does; NaN if not. */
 export function parseDuration(value: string): number {
-  const match = /^\s*(-?(?:\d+)?\.?\d+)\s*([a-z]*)\s*$/i.exec(value);
+  if (value.length > 100) return NaN;
+  const match = DURATION.exec(value);
   if (!match) return NaN;
   const unit = (match[2] ?? '').toLowerCase() || 'ms';
   const factor = UNIT_MS[unit];
-  return factor === undefined ? NaN : Number(match[1]) * factor;
+  return factor === undefined ? NaN : parseFloat(match[1]) * factor;
 }
 
-function invalid(name: string, expected: string, value: unknown): TypeError {
-  const err = new TypeError(`The "${name}" option must be ${expected}. Received ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+function invalid(message: string): TypeError {
+  const err = new TypeError(message);
   (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
   return err;
 }
 
-function bool(opts: SluiceOptions, name: keyof SluiceOptions, fallback: boolean): boolean {
-  const value = opts[name];
-  if (value === undefined) return fallback;
-  return Boolean(value);
+function show(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : String(value);
 }
 
-function positiveInt(opts: SluiceOptions, name: 'maxChunk' | 'maxRanges', fallback: number): number {
-  const value = opts[name];
+/** send's rule: an option left undefined takes its default, anything else is coerced. */
+function bool(value: unknown, fallback: boolean): boolean {
+  return value === undefined ? fallback : Boolean(value);
+}
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalid(name, 'a positive integer', value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw invalid(`The "${name}" option must be a positive integer. Received ${show(value)}`);
+  }
   return value;
 }
 
-export function resolveOptions(opts: SluiceOptions = {}): ResolvedOptions {
-  if (opts === null || typeof opts !== 'object') throw invalid('options', 'an object', opts);
+/** send's normalizeList: a string or an array of strings; false/'' mean none. */
+function stringList(value: unknown, name: string): string[] {
+  const list: unknown[] = ([] as unknown[]).concat(value || []);
+  for (const item of list) {
+    if (typeof item !== 'string') throw invalid(`${name} option must be array of strings or false`);
+  }
+  return list as string[];
+}
+
+function maxAgeMs(value: unknown): number {
+  const ms = typeof value === 'string' ? parseDuration(value) : Number(value);
+  return Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), ONE_YEAR_MS);
+}
+
+function codings(value: unknown): ContentCoding[] {
+  if (value === undefined || value === true) return [...CODINGS];
+  if (value === false) return [];
+  if (!Array.isArray(value) || !value.every((c) => CODINGS.includes(c as ContentCoding))) {
+    throw invalid(`The "precompressed" option must be a boolean or an array of ${CODINGS.map(show).join(', ')}. Received ${show(value)}`);
+  }
+  return [...new Set(value as ContentCoding[])];
+}
+
+export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions {
+  // serve-static copies its options with Object.create(options || null).
+  const opts: SluiceOptions = options ?? {};
+  if (typeof opts !== 'object') throw invalid(`The "options" argument must be an object. Received ${show(opts)}`);
+
   const engine = opts.engine ?? 'auto';
-  if (!ENGINE_CHOICES.includes(engine)) throw invalid('engine', `one of ${ENGINE_CHOICES.join(', ')}`, engine);
+  if (!ENGINE_CHOICES.includes(engine)) {
+    throw invalid(`The "engine" option must be one of ${ENGINE_CHOICES.join(', ')}. Received ${show(engine)}`);
+  }
 
   const dotfiles = opts.dotfiles ?? 'ignore';
   if (dotfiles !== 'allow' && dotfiles !== 'deny' && dotfiles !== 'ignore') {
-    throw invalid('dotfiles', "'allow', 'deny' or 'ignore'", dotfiles);
+    throw invalid('dotfiles option must be "allow", "deny", or "ignore"');
   }
 
-  let index: string[];
-  if (opts.index === undefined || opts.index === true as unknown) index = ['index.html'];
-  else if (opts.index === false) index = [];
-  else index = Array.isArray(opts.index) ? opts.index.map(String) : [String(opts.index)];
-
-  let extensions: string[] = [];
-  if (opts.extensions) {
-    if (!Array.isArray(opts.extensions)) throw invalid('extensions', 'an array of strings or false', opts.extensions);
-    extensions = opts.extensions.map((e) => String(e).replace(/^\./, ''));
+  if (opts.setHeaders && typeof opts.setHeaders !== 'function') {
+    throw invalid('option setHeaders must be function');
   }
 
-  const rawMaxAge = opts.maxAge ?? 0;
-  let maxAge = typeof rawMaxAge === 'string' ? parseDuration(rawMaxAge) : Number(rawMaxAge);
-  maxAge = Number.isNaN(maxAge) ? 0 : Math.min(Math.max(0, maxAge), ONE_YEAR_MS);
-
-  if (opts.setHeaders !== undefined && typeof opts.setHeaders !== 'function') {
-    throw invalid('setHeaders', 'a function', opts.setHeaders);
+  const symlinks = opts.symlinks ?? 'follow';
+  if (!SYMLINK_POLICIES.includes(symlinks)) {
+    throw invalid(`The "symlinks" option must be one of ${SYMLINK_POLICIES.map(show).join(', ')}. Received ${show(symlinks)}`);
   }
 
   return {
     engine,
-    acceptRanges: bool(opts, 'acceptRanges', true),
-    cacheControl: bool(opts, 'cacheControl', true),
+    acceptRanges: bool(opts.acceptRanges, true),
+    cacheControl: bool(opts.cacheControl, true),
     dotfiles,
-    etag: bool(opts, 'etag', true),
-    extensions,
-    fallthrough: bool(opts, 'fallthrough', true),
-    immutable: bool(opts, 'immutable', false),
-    index,
-    lastModified: bool(opts, 'lastModified', true),
-    maxAge,
-    redirect: bool(opts, 'redirect', true),
-    setHeaders: opts.setHeaders ?? null,
-    maxChunk: positiveInt(opts, 'maxChunk', 2 * 1024 * 1024),
-    maxRanges: positiveInt(opts, 'maxRanges', 50),
+    etag: bool(opts.etag, true),
+    extensions: opts.extensions === undefined ? [] : stringList(opts.extensions, 'extensions'),
+    // serve-static: only an explicit false turns these off.
+    fallthrough: opts.fallthrough !== false,
+    immutable: bool(opts.immutable, false),
+    index: opts.index === undefined ? ['index.html'] : stringList(opts.index, 'index'),
+    lastModified: bool(opts.lastModified, true),
+    maxAge: maxAgeMs(opts.maxAge || opts.maxage),
+    redirect: opts.redirect !== false,
+    setHeaders: opts.setHeaders || null,
+    maxChunk: positiveInt(opts.maxChunk, 'maxChunk', 2 * 1024 * 1024),
+    maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
+    precompressed: codings(opts.precompressed),
+    symlinks,
   };
 }

@@ -2,9 +2,12 @@
  * Request target → absolute file-system path inside root, or the HTTP error
  * that refuses it. Pure: string work only, no fs, so it cannot be raced.
  *
- * The checks follow send's order (decode → NUL → ".." → join + containment →
- * dotfiles) and are stricter in one place: any ".." segment is refused, even
- * one that would normalise back inside root.
+ * The checks follow send's order: decode → NUL → normalise → ".." →
+ * join + containment → dotfiles. As in send, the path is normalised as a
+ * relative path first, so `/a/../b.txt` is `b.txt`, and a ".." that is left
+ * (one that would climb above root, `/a/../../b`) is refused with 403; so is
+ * any segment `..` next to a backslash. Containment is then checked again on
+ * the joined path, against root + '/'.
  */
 import { posix } from 'node:path';
 
@@ -16,7 +19,11 @@ export type Resolution =
   | { kind: 'path'; path: string; trailingSlash: boolean }
   | { kind: 'error'; status: 400 | 403 | 404; reason: string };
 
-/** Longest raw pathname we look at; beyond it we answer 400 without decoding. */
+/**
+ * Longest raw pathname we look at. Beyond it we answer 404 without decoding:
+ * no such file can exist (PATH_MAX is 4 KiB), and serve-static says 404 too
+ * (its stat fails with ENAMETOOLONG).
+ */
 export const MAX_PATH_LENGTH = 8 * 1024;
 
 // send's UP_PATH_REGEXP: a ".." segment delimited by either slash or an end.
@@ -27,15 +34,19 @@ const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 
 export function resolvePath(root: string, rawUrl: string, opts: { dotfiles: DotfilePolicy }): Resolution {
   const pathname = urlPathname(rawUrl);
-  if (pathname.length > MAX_PATH_LENGTH) return fail(400, 'URI too long');
+  if (pathname.length > MAX_PATH_LENGTH) return fail(404, 'Name too long');
   if (!pathname.startsWith('/')) return fail(400, 'Bad Request');
 
   const decoded = decodePath(pathname);
   // A NUL would truncate the path in the kernel; it can come raw or as %00.
   if (decoded === null || decoded.includes('\0')) return fail(400, 'Bad Request');
-  if (UP_PATH.test(decoded)) return fail(403, 'Forbidden');
+  // send: normalize('.' + sep + path), then refuse a ".." that survived.
+  const relative = posix.normalize('.' + decoded);
+  if (UP_PATH.test(relative)) return fail(403, 'Forbidden');
 
-  const path = posix.normalize(root + decoded);
+  // `relative` is normalised and climbs nowhere: joining needs no second pass.
+  const base = root.endsWith('/') ? root.slice(0, -1) : root;
+  const path = relative === '.' ? root : relative === './' ? `${base}/` : `${base}/${relative}`;
   const below = pathBelowRoot(root, path);
   if (below === null) return fail(403, 'Forbidden');
 

@@ -17,18 +17,19 @@ function clearHeaders(res: ServerResponse): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
 }
 
-function writeHtml(res: ServerResponse, status: number, doc: string, headers: Record<string, string>): void {
+function writeHtml(res: ServerResponse, status: number, doc: string, headers: Record<string, string> | undefined): void {
   res.statusCode = status;
-  res.setHeader('Content-Security-Policy', "default-src 'none'");
+  // A policy set earlier (an app's own CSP) is kept; else nothing may load.
+  if (!res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "default-src 'none'");
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Type', 'text/html; charset=UTF-8');
   res.setHeader('Content-Length', Buffer.byteLength(doc));
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  if (headers !== undefined) for (const name of Object.keys(headers)) res.setHeader(name, headers[name]);
   res.end(res.req?.method === 'HEAD' ? undefined : doc);
 }
 
 /** An error page: status text only, never a path or a stack. */
-export function sendError(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+export function sendError(res: ServerResponse, status: number, headers?: Record<string, string>): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -38,8 +39,11 @@ export function sendError(res: ServerResponse, status: number, headers: Record<s
   writeHtml(res, status, htmlDocument('Error', escapeHtml(message)), headers);
 }
 
+/**
+ * 301 to the directory's slash form. Headers set earlier are kept, as
+ * serve-static keeps them (an app's CSP, CORS or cookies).
+ */
 export function sendRedirect(res: ServerResponse, location: string): void {
-  clearHeaders(res);
   const doc = htmlDocument('Redirecting', `Redirecting to ${escapeHtml(location)}`);
   writeHtml(res, 301, doc, { Location: location });
 }

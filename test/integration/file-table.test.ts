@@ -61,6 +61,8 @@ describe('open-file table', () => {
         );
       for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, `f${i}`), String(i));
       for (let i = 0; i < 20; i++) await open(`f${i}`);
+      // Evicted fds are closed asynchronously (fs.close); let that land.
+      await new Promise((r) => setTimeout(r, 50));
       assert.equal(table.size, 5);
       assert.deepEqual(fdsUnder(dir), ['f15', 'f16', 'f17', 'f18', 'f19'].map((f) => path.join(dir, f)));
       table.clear();

@@ -116,7 +116,7 @@ forEachEngine('http', (engine) => {
     it('should answer 404 for a missing file, leaking no path', async () => {
       const res = await get('/missing.txt');
       assert.equal(res.status, 404);
-      assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+      assert.equal(res.headers['content-type'], 'text/html; charset=UTF-8');
       assert.ok(!res.body.toString().includes(fx.root));
     });
 

@@ -87,8 +87,9 @@ describe('resolvePath', () => {
     runTable([
       { url: '/../etc/passwd', expected: FORBIDDEN },
       { url: '/..', expected: FORBIDDEN },
-      { url: '/a/../b', expected: FORBIDDEN },
-      { url: '/a/..', expected: FORBIDDEN },
+      { url: '/a/../../b', expected: FORBIDDEN },
+      { url: '/a/b/../../../etc/passwd', expected: FORBIDDEN },
+      { url: '/a/%2e%2e/%2e%2e/b', expected: FORBIDDEN },
       { url: '/%2e%2e/etc/passwd', expected: FORBIDDEN },
       { url: '/%2E%2E/etc/passwd', expected: FORBIDDEN },
       { url: '/.%2e/etc/passwd', expected: FORBIDDEN },
@@ -100,6 +101,24 @@ describe('resolvePath', () => {
       { url: '/a/..%5c', expected: FORBIDDEN },
       { url: '/%252e%252e/etc', expected: file('/srv/public/%2e%2e/etc') },
       { url: 'http://evil.com/../etc/passwd', expected: FORBIDDEN },
+    ]);
+  });
+
+  // send normalises first: a ".." that stays below root is just a path.
+  describe('with a ".." that stays inside root', () => {
+    runTable([
+      { url: '/a/../b', expected: file('/srv/public/b') },
+      { url: '/a/..', expected: file('/srv/public') },
+      { url: '/a/../', expected: file('/srv/public/', true) },
+      { url: '/a/b/../c/', expected: file('/srv/public/a/c/', true) },
+      { url: '/a/%2e%2e/b.txt', expected: file('/srv/public/b.txt') },
+      { url: '/a%2f..%2fb', expected: file('/srv/public/b') },
+      // Dotfiles are judged after normalising, as in send.
+      { url: '/.git/../a', dotfiles: 'deny', expected: file('/srv/public/a') },
+      { url: '/a/../.env', dotfiles: 'deny', expected: FORBIDDEN },
+      { url: '/x', root: '/', expected: file('/x') },
+      { url: '/a/../x', root: '/', expected: file('/x') },
+      { url: '/../x', root: '/', expected: FORBIDDEN },
     ]);
   });
 
@@ -152,7 +171,7 @@ describe('resolvePath', () => {
   });
 
   describe('with a very long path', () => {
-    const tooLong: Resolution = { kind: 'error', status: 400, reason: 'URI too long' };
+    const tooLong: Resolution = { kind: 'error', status: 404, reason: 'Name too long' };
     const longest = '/' + 'a'.repeat(MAX_PATH_LENGTH - 1);
     runTable([
       { url: longest, expected: file(ROOT + longest) },
