@@ -13,7 +13,7 @@ const SERVERS = path.join(__dirname, 'servers');
 const URL_RE = /http:\/\/127\.0\.0\.1:(\d+)/;
 const NODE_ENV = { NODE_ENV: 'production' };
 
-const SLUICE_ENGINES = ['sendfile', 'splice', 'io_uring', 'copy'];
+const SLUICE_ENGINES = ['auto', 'sendfile', 'splice', 'io_uring', 'copy'];
 
 function nodeScript(script, args) {
   return { cmd: process.execPath, args: [path.join(SERVERS, script), ...args], env: NODE_ENV };

@@ -42,16 +42,18 @@ bool ReadSegments(const Napi::CallbackInfo& info, size_t i,
                                    std::string(buf.Data(), buf.Length())});
       continue;
     }
-    Napi::Array triple = item.IsArray() ? item.As<Napi::Array>() : Napi::Array();
+    Napi::Array triple =
+        item.IsArray() ? item.As<Napi::Array>() : Napi::Array();
     if (item.IsArray() && triple.Length() == 3 &&
         IsWholeNumber(triple[0u], 0, kMaxFd) &&
         IsWholeNumber(triple[1u], 0, kMaxSafeInteger) &&
         IsWholeNumber(triple[2u], 0, kMaxSafeInteger)) {
-      out->push_back(core::Segment{
-          static_cast<int>(triple.Get(0u).As<Napi::Number>().Int32Value()),
-          static_cast<int64_t>(triple.Get(1u).As<Napi::Number>().DoubleValue()),
-          static_cast<uint64_t>(triple.Get(2u).As<Napi::Number>().DoubleValue()),
-          {}});
+      double fd = triple.Get(0u).As<Napi::Number>().DoubleValue();
+      double offset = triple.Get(1u).As<Napi::Number>().DoubleValue();
+      double count = triple.Get(2u).As<Napi::Number>().DoubleValue();
+      out->push_back(core::Segment{static_cast<int>(fd),
+                                   static_cast<int64_t>(offset),
+                                   static_cast<uint64_t>(count), {}});
       continue;
     }
     Napi::TypeError::New(env, "Each segment must be a Buffer or an "

@@ -55,10 +55,17 @@ export function fixtures(): Fixtures {
   return made;
 }
 
+const scratchDirs: string[] = [];
+
 /** A scratch directory of its own, removed at exit. */
 export function scratchDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-scratch-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (scratchDirs.length === 0) {
+    process.on('exit', () => {
+      for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  scratchDirs.push(dir);
   return dir;
 }
 

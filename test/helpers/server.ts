@@ -24,27 +24,32 @@ export async function startServer(root: string, opts: SluiceOptions): Promise<Te
   };
 }
 
+/** An engine, or 'auto': what users get by default (engine + small files from memory). */
+export type EngineChoice = EngineName | 'auto';
+
 export interface EngineCase {
-  name: EngineName;
+  name: EngineChoice;
   available: boolean;
   reason: string;
 }
 
-/** Every engine, copy (the oracle) first. */
+/** Every engine, copy (the oracle) first, then auto. */
 export function engineCases(): EngineCase[] {
   const reports = engines();
   const order: EngineName[] = ['copy', 'sendfile', 'splice', 'io_uring'];
-  return order.map((name) => {
+  const cases: EngineCase[] = order.map((name) => {
     const r = reports.find((x) => x.name === name);
     return { name, available: r?.available ?? false, reason: r?.reason ?? 'unknown engine' };
   });
+  cases.push({ name: 'auto', available: true, reason: '' });
+  return cases;
 }
 
 /**
  * Runs `suite` once per engine. An engine this machine cannot run is
  * reported as a pending test that names the reason, never passed silently.
  */
-export function forEachEngine(title: string, suite: (engine: EngineName) => void): void {
+export function forEachEngine(title: string, suite: (engine: EngineChoice) => void): void {
   for (const c of engineCases()) {
     describe(`${title} [engine ${c.name}]`, function () {
       if (!c.available) {

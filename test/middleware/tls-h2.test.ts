@@ -62,7 +62,12 @@ function close(server: http.Server | https.Server | http2.Http2Server | http2.Ht
 }
 
 /** The checks every transport gets: bodies exact, ranges, multipart, HEAD, 304. */
-function bodyChecks(get: (path: string, headers?: Record<string, string>, method?: string) => Promise<Reply>, copies: () => number): void {
+/**
+ * `copied`: how many of the four whole-file bodies go through the copy
+ * engine. Under auto the two small ones are written from memory instead,
+ * through Node's stream all the same.
+ */
+function bodyChecks(get: (path: string, headers?: Record<string, string>, method?: string) => Promise<Reply>, copies: () => number, copied = 4): void {
   const fx = fixtures();
 
   it('should send whole files exactly, through the copy engine', async () => {
@@ -73,7 +78,7 @@ function bodyChecks(get: (path: string, headers?: Record<string, string>, method
       assert.equal(res.headers['content-length'], String(fx.bytes(name).length));
       assert.equal(sha256(res.body), sha256(fx.bytes(name)), name);
     }
-    assert.equal(copies() - before, 4, 'every body went through copy');
+    assert.equal(copies() - before, copied, 'every body went through copy');
   });
 
   it('should send a single range exactly', async () => {
@@ -145,7 +150,7 @@ forEachEngine('https', (engine) => {
   bodyChecks(async (path, headers = {}, method = 'GET') => {
     const res = await agent.request({ origin, path, method: method as 'GET', headers });
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
-  }, () => counter.count());
+  }, () => counter.count(), engine === 'auto' ? 2 : 4);
 
   it('should send 64 MiB exactly over TLS', async () => {
     const res = await agent.request({ origin, path: '/size-67108864.bin', method: 'GET' });
@@ -200,7 +205,7 @@ forEachEngine('http2 over TLS (allowHTTP1)', (engine) => {
     bodyChecks(async (path, headers = {}, method = 'GET') => {
       const res = await agent.request({ origin: `https://127.0.0.1:${port}`, path, method: method as 'GET', headers });
       return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
-    }, () => counter.count());
+    }, () => counter.count(), engine === 'auto' ? 2 : 4);
   });
 });
 

@@ -4,6 +4,7 @@ import { SluiceError } from '../errors';
 import { native } from '../native';
 import { copyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
+import { smallBodyEngine } from './small';
 import { uringEngine, uringUnavailableReason } from './uring';
 import type { Engine, EngineName } from './types';
 
@@ -15,6 +16,13 @@ export interface EngineReport {
   /** Why not, when unavailable ('' when available). */
   reason: string;
 }
+
+/**
+ * Under 'auto', files up to this size are written from memory together with
+ * the head (engines/small.ts); larger ones go zero-copy. See README for the
+ * figures behind it.
+ */
+export const AUTO_SMALL_FILE_MAX = 16 * 1024;
 
 /** Fallback order for 'auto', fastest first. */
 export const AUTO_ORDER: readonly EngineName[] = ['sendfile', 'copy'];
@@ -75,9 +83,9 @@ export function chooseEngine(choice: EngineName | 'auto', opts: NativeEngineOpti
     const report = probe(name);
     if (report.available) {
       const why = skipped.length ? ` (${skipped.join('; ')})` : '';
-      return { engine: build(name, opts), note: `engine ${name} (auto)${why}` };
+      return { engine: smallBodyEngine(build(name, opts), AUTO_SMALL_FILE_MAX), note: `engine ${name} (auto)${why}` };
     }
     skipped.push(`${name}: ${report.reason}`);
   }
-  return { engine: copyEngine, note: 'engine copy (auto)' };
+  return { engine: smallBodyEngine(copyEngine, AUTO_SMALL_FILE_MAX), note: 'engine copy (auto)' };
 }
