@@ -103,6 +103,20 @@ Napi::Value CancelTransfer(const Napi::CallbackInfo& info) {
       env, Transfer::Cancel(env, key) || CancelUringTransfer(env, key));
 }
 
+// transferProgress(id) → bytes a pending transfer (any native engine) has
+// sent so far, or -1 when `id` is not pending
+Napi::Value TransferProgress(const Napi::CallbackInfo& info) {
+  double id;
+  if (!ReadWhole(info, 0, "id", 0, kMaxSafeInteger, &id)) {
+    return info.Env().Undefined();
+  }
+  Napi::Env env = info.Env();
+  int64_t key = static_cast<int64_t>(id);
+  int64_t bytes = Transfer::Progress(env, key);
+  if (bytes < 0) bytes = UringTransferProgress(env, key);
+  return Napi::Number::New(env, static_cast<double>(bytes));
+}
+
 // pendingTransfers() → how many transfers wait on the loop (for tests)
 Napi::Value PendingTransfers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -12,6 +12,7 @@ constexpr int kMoverSplice = 1;
 Napi::Value SendfileFile(const Napi::CallbackInfo& info);
 Napi::Value SendSegments(const Napi::CallbackInfo& info);
 Napi::Value CancelTransfer(const Napi::CallbackInfo& info);
+Napi::Value TransferProgress(const Napi::CallbackInfo& info);
 Napi::Value PendingTransfers(const Napi::CallbackInfo& info);
 
 }  // namespace sluice

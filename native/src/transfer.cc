@@ -62,6 +62,13 @@ bool Transfer::Cancel(Napi::Env env, int64_t id) {
   return true;
 }
 
+int64_t Transfer::Progress(Napi::Env env, int64_t id) {
+  AddonState* state = GetState(env);
+  auto it = state->transfers.find(id);
+  if (it == state->transfers.end()) return -1;
+  return static_cast<int64_t>(it->second->cursor_.total);
+}
+
 void Transfer::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   static_cast<Transfer*>(handle->data)->Step(status);
 }

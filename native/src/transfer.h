@@ -36,6 +36,9 @@ class Transfer {
   // Stops a pending transfer; its callback runs later with -ECANCELED.
   static bool Cancel(Napi::Env env, int64_t id);
 
+  // Bytes a pending transfer has sent so far, or -1 if `id` is not pending.
+  static int64_t Progress(Napi::Env env, int64_t id);
+
   // Closes every pending transfer of an environment that is being torn
   // down; their callbacks are not called.
   static void CloseAll(AddonState* state);

@@ -151,6 +151,12 @@ bool CancelUringTransfer(Napi::Env env, int64_t id) {
   return loop->engine->Cancel(static_cast<uint64_t>(id), -ECANCELED);
 }
 
+int64_t UringTransferProgress(Napi::Env env, int64_t id) {
+  UringLoop* loop = GetState(env)->uring;
+  if (loop == nullptr || id < 0 || loop->pending.count(id) == 0) return -1;
+  return loop->engine->Progress(static_cast<uint64_t>(id));
+}
+
 size_t PendingUringTransfers(Napi::Env env) {
   UringLoop* loop = GetState(env)->uring;
   return loop == nullptr ? 0 : loop->pending.size();

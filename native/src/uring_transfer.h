@@ -34,6 +34,9 @@ int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
 // -ECANCELED, after the kernel has returned every request of it.
 bool CancelUringTransfer(Napi::Env env, int64_t id);
 
+// Bytes a pending io_uring transfer has sent so far, or -1 if not pending.
+int64_t UringTransferProgress(Napi::Env env, int64_t id);
+
 // Transfers whose callback has not run yet.
 size_t PendingUringTransfers(Napi::Env env);
 

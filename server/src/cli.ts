@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createServer, engines, type SluiceOptions } from './index';
+import { createServer, engines, type ServerOptions } from './index';
 import { logResponse } from './access-log';
 import { ENGINE_NAMES } from './engines';
 
@@ -25,6 +25,11 @@ Options:
   --max-age T       Cache-Control max-age, in ms or as '1d', '2h' (default: 0)
   --max-chunk B     bytes one transfer sends before yielding (default: 2097152)
   --no-index        do not serve index.html for directories
+  --send-timeout MS       close a connection whose client reads nothing for MS ms
+                    while a body is sent (default: 60000; 0 = never)
+  --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
+  --headers-timeout MS    time a client has to send the request head (default: 20000)
+  --request-timeout MS    time a client has to send the whole request (default: 30000)
   --workers N       serve from N worker processes (node:cluster); 'auto' = one per CPU
                     (default: 1, no cluster). A worker that dies is replaced.
   --log             write an access log line per response (combined format) to stdout
@@ -124,6 +129,10 @@ function main(): void {
         'max-chunk': { type: 'string' },
         'no-index': { type: 'boolean' },
         workers: { type: 'string' },
+        'send-timeout': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
         log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -161,12 +170,25 @@ function main(): void {
 
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
   const port = parsePort(values.port ?? process.env.PORT ?? '8080');
-  const opts: SluiceOptions = {};
-  if (values.engine !== undefined) opts.engine = values.engine as SluiceOptions['engine'];
-  if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as SluiceOptions['dotfiles'];
+  const opts: ServerOptions = {};
+  if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
+  if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
   if (values['max-age'] !== undefined) opts.maxAge = values['max-age'];
   if (values['max-chunk'] !== undefined) opts.maxChunk = Number(values['max-chunk']);
   if (values['no-index']) opts.index = false;
+  const ms = (flag: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value)) fail(`invalid --${flag} '${value}' (expected milliseconds)`);
+    return Number(value);
+  };
+  const sendTimeout = ms('send-timeout', values['send-timeout']);
+  if (sendTimeout !== undefined) opts.sendTimeout = sendTimeout;
+  const keepAliveTimeout = ms('keep-alive-timeout', values['keep-alive-timeout']);
+  if (keepAliveTimeout !== undefined) opts.keepAliveTimeout = keepAliveTimeout;
+  const headersTimeout = ms('headers-timeout', values['headers-timeout']);
+  if (headersTimeout !== undefined) opts.headersTimeout = headersTimeout;
+  const requestTimeout = ms('request-timeout', values['request-timeout']);
+  if (requestTimeout !== undefined) opts.requestTimeout = requestTimeout;
   const workers = parseWorkers(values.workers);
   if (workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.

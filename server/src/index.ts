@@ -47,10 +47,45 @@ export interface SluiceServer extends http.Server {
   readonly sluice: { engine: EngineName; engineNote: string; root: string };
 }
 
+/** createServer's own options: the connection timeouts of the http.Server. */
+export interface ServerOptions extends SluiceOptions {
+  /** Idle time (ms) before a kept-alive connection is closed. Default 5000. */
+  keepAliveTimeout?: number;
+  /** Time (ms) a client has to send the request head (slowloris). Default 20000. */
+  headersTimeout?: number;
+  /** Time (ms) a client has to send the whole request. Default 30000. */
+  requestTimeout?: number;
+}
+
+function timeout(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    const err = new TypeError(`The "${name}" option must be a non-negative integer (ms). Received ${String(value)}`);
+    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
+    throw err;
+  }
+  return value;
+}
+
 /** An http.Server that serves `root` (call .listen() yourself). */
-export function createServer(root: string, opts?: SluiceOptions | null): SluiceServer {
-  const { responder, engine, engineNote, root: absRoot } = build(root, opts);
+export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
+  const { keepAliveTimeout, headersTimeout, requestTimeout, ...rest } = opts ?? {};
+  const keepAlive = timeout(keepAliveTimeout, 'keepAliveTimeout', 5000);
+  const headers = timeout(headersTimeout, 'headersTimeout', 20_000);
+  const request = timeout(requestTimeout, 'requestTimeout', 30_000);
+  const { responder, engine, engineNote, root: absRoot } = build(root, rest);
   const { respond } = responder;
-  const server = http.createServer((req, res) => respond(req, res));
+  const server = http.createServer(
+    {
+      keepAliveTimeout: keepAlive,
+      headersTimeout: headers,
+      requestTimeout: request,
+      // Node looks for expired heads and requests on this period (30 s by
+      // default), so a slowloris would outlive headersTimeout by that much.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, headers || 1000, request || 1000)),
+    },
+    (req, res) => respond(req, res),
+  );
+  server.keepAliveTimeout = keepAlive;
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot } });
 }

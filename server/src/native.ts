@@ -66,6 +66,8 @@ export interface NativeBinding {
   uringStats(): UringStats;
   /** Stops a pending transfer (any engine); its callback then runs with -ECANCELED. */
   cancel(id: number): boolean;
+  /** Bytes a pending transfer (any engine) has sent so far, or -1 when `id` is not pending. */
+  transferProgress(id: number): number;
   /** Transfers waiting on the event loop, io_uring ones included (for tests and leak checks). */
   pendingTransfers(): number;
   /** Counts of the pipe pool that MOVER_SPLICE transfers draw from. */

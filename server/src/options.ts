@@ -33,6 +33,12 @@ export interface SluiceOptions {
   setHeaders?: (res: ServerResponse, path: string, stat: Stats) => void;
   /** Bytes a transfer sends per wake-up before other connections get a turn. */
   maxChunk?: number;
+  /**
+   * Milliseconds a body transfer may go without moving a byte (a client
+   * that stopped reading) before its connection is closed; 0 disables.
+   * Default 60000 (nginx's send_timeout).
+   */
+  sendTimeout?: number;
   /** Most parts a multi-range request may ask for (after coalescing). */
   maxRanges?: number;
   /**
@@ -64,6 +70,7 @@ export interface ResolvedOptions {
   redirect: boolean;
   setHeaders: ((res: ServerResponse, path: string, stat: Stats) => void) | null;
   maxChunk: number;
+  sendTimeout: number;
   maxRanges: number;
   /** Codings to look for, in server preference order; [] when off. */
   precompressed: ContentCoding[];
@@ -182,6 +189,7 @@ export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions 
     redirect: opts.redirect !== false,
     setHeaders: opts.setHeaders || null,
     maxChunk: positiveInt(opts.maxChunk, 'maxChunk', 2 * 1024 * 1024),
+    sendTimeout: opts.sendTimeout === 0 ? 0 : positiveInt(opts.sendTimeout, 'sendTimeout', 60_000),
     maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
     precompressed: codings(opts.precompressed),
     symlinks,

@@ -22,7 +22,7 @@ export interface Built {
 export function build(root: unknown, opts: SluiceOptions | null | undefined): Built {
   const absRoot = checkRoot(root);
   const resolved = resolveOptions(opts);
-  const choice = chooseEngine(resolved.engine, { maxChunk: resolved.maxChunk });
+  const choice = chooseEngine(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
   return {
     responder: createResponder(absRoot, resolved, choice.engine),
     root: absRoot,

@@ -140,7 +140,7 @@ describe('cli', () => {
   it('should document every flag in --help', () => {
     const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
-    for (const flag of ['--host', '--port', '--engine', '--engines', '--dotfiles', '--max-age', '--max-chunk', '--no-index', '--workers', '--log', '--help', '--version']) {
+    for (const flag of ['--host', '--port', '--engine', '--engines', '--dotfiles', '--max-age', '--max-chunk', '--no-index', '--workers', '--log', '--send-timeout', '--keep-alive-timeout', '--headers-timeout', '--request-timeout', '--help', '--version']) {
       assert.ok(r.stdout.includes(flag), flag);
     }
   });

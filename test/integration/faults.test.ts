@@ -117,6 +117,60 @@ forEachEngine('faults', (engine) => {
     });
   });
 
+  describe('with an idle-send timeout', () => {
+    let timed: TestServer;
+    before(async () => {
+      timed = await startServer(fx.root, { engine, sendTimeout: 1000 });
+    });
+    after(() => timed.close());
+
+    it('should close a connection whose client reads nothing, and free everything', async () => {
+      await downloadExact(BIG);
+      const baseline = openFdCount();
+      const socket = await connect(timed.port);
+      try {
+        socket.pause();
+        socket.write(requestText('GET', BIG));
+        const started = Date.now();
+        // The client keeps its own fd; the server's side must go: its socket
+        // fd, any duplicate, pipe or ring entry, and its transfer.
+        await eventually(() => Date.now() - started > 300 && openFdCount() <= baseline + 1, 8000, 'the stalled download to be cut off');
+        const after = Date.now() - started;
+        assert.ok(after >= 900, `cut off after ${after} ms, before the 1000 ms timeout`);
+        if (native.binding) assert.equal(native.binding.pendingTransfers(), 0);
+      } finally {
+        socket.destroy();
+      }
+      await eventually(() => openFdCount() <= baseline, 5000, `fd count back to ${baseline}`);
+    });
+
+    it('should not cut off a slow client that keeps reading', async () => {
+      const file = '/size-1048579.bin';
+      const socket = await connect(timed.port);
+      try {
+        const chunks: Buffer[] = [];
+        const ended = new Promise<void>((resolve, reject) => {
+          socket.on('data', (c: Buffer) => chunks.push(c));
+          socket.once('end', resolve);
+          socket.once('error', reject);
+        });
+        socket.pause();
+        socket.write(requestText('GET', file, { connection: 'close' }));
+        // Read in short bursts: slow overall, but never idle for long.
+        const pacer = setInterval(() => {
+          socket.resume();
+          setTimeout(() => socket.pause(), 5);
+        }, 200);
+        await ended;
+        clearInterval(pacer);
+        const { body } = splitHead(Buffer.concat(chunks));
+        assert.equal(sha256(body), sha256(fx.bytes(file)));
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+
   describe('when the file shrinks while it is sent', () => {
     it('should close the connection short of Content-Length, and keep serving', async () => {
       const dir = scratchDir();

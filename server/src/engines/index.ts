@@ -2,7 +2,7 @@
 // construction (nginx picks its event and send methods the same way).
 import { SluiceError } from '../errors';
 import { native } from '../native';
-import { copyEngine } from './copy';
+import { createCopyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
 import { smallBodyEngine } from './small';
 import { uringEngine, uringUnavailableReason } from './uring';
@@ -56,7 +56,7 @@ function build(name: EngineName, opts: NativeEngineOptions): Engine {
     return nativeTransferEngine('splice', binding, binding.MOVER_SPLICE, 'splice', opts);
   }
   if (name === 'io_uring' && binding) return uringEngine(binding, opts);
-  return copyEngine;
+  return createCopyEngine(opts.sendTimeout);
 }
 
 export interface EngineChoice {
@@ -87,5 +87,5 @@ export function chooseEngine(choice: EngineName | 'auto', opts: NativeEngineOpti
     }
     skipped.push(`${name}: ${report.reason}`);
   }
-  return { engine: smallBodyEngine(copyEngine, AUTO_SMALL_FILE_MAX), note: 'engine copy (auto)' };
+  return { engine: smallBodyEngine(createCopyEngine(opts.sendTimeout), AUTO_SMALL_FILE_MAX), note: 'engine copy (auto)' };
 }

@@ -8,9 +8,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFileSegment, type Body } from '../body';
 import { errnoError } from '../errors';
 import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
-import { abortedError, copyEngine, truncatedError } from './copy';
+import { abortedError, createCopyEngine, sendTimeoutError, truncatedError } from './copy';
 import { onSocketClose, pendingBytes, socketFd, whenBodyMayStart } from './socket';
 import type { Engine, EngineName, SendDone } from './types';
+import { watchTransfer } from './watchdog';
 
 /**
  * Transfer ids name pending transfers for cancel(); unique per process and
@@ -21,6 +22,8 @@ let nextId = 1;
 export interface NativeEngineOptions {
   /** Bytes sent per wake-up before yielding to other connections. */
   maxChunk: number;
+  /** A transfer that moves no byte for this long (ms) is cut off; 0 = never. */
+  sendTimeout: number;
 }
 
 /**
@@ -44,14 +47,15 @@ export function nativeTransferEngine(name: EngineName, binding: NativeBinding, m
     }
     return binding.sendSegments(mover, fd, toNativeSegments(body), maxChunk, id, cb);
   };
-  return zeroCopyEngine(name, binding, syscall, start);
+  return zeroCopyEngine(name, binding, syscall, start, opts.sendTimeout);
 }
 
 /**
  * An engine whose bodies the addon moves with `start`. Errors from the
  * addon are reported as if from `syscall`.
  */
-export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall: string, start: StartTransfer): Engine {
+export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall: string, start: StartTransfer, sendTimeout: number): Engine {
+  const copy = createCopyEngine(sendTimeout);
   const outcome = (status: number): Error | null => {
     if (status === binding.DONE) return null;
     if (status === binding.EOF) return truncatedError();
@@ -63,17 +67,23 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
       if (!socket) return done(abortedError());
       const fd = socketFd(socket);
       // TLS, HTTP/2 or bytes still queued in Node: only Node may write.
-      if (fd < 0 || pendingBytes(socket) > 0) return copyEngine.send(req, res, body, done);
+      if (fd < 0 || pendingBytes(socket) > 0) return copy.send(req, res, body, done);
       const id = nextId++;
       let stopWatching: (() => void) | null = null;
+      let unwatch: (() => void) | null = null;
+      let timedOut = false;
       const status = start(fd, body, id, (final) => {
         stopWatching?.();
-        done(outcome(final));
+        unwatch?.();
+        done(timedOut ? sendTimeoutError(sendTimeout) : outcome(final));
       });
       if (status === binding.PENDING) {
         // A closed connection cancels the transfer; the addon still calls
         // back once, after its duplicate fd is closed.
         stopWatching = onSocketClose(socket, () => binding.cancel(id));
+        // So does a client that stops reading for sendTimeout ms.
+        const progress = (): number => binding.transferProgress(id);
+        unwatch = watchTransfer({ progress, onStall: () => (timedOut = binding.cancel(id)) }, sendTimeout);
         return;
       }
       done(outcome(status));

@@ -129,6 +129,12 @@ void UringEngine::WakeSoon() {
   (void)n;
 }
 
+int64_t UringEngine::Progress(uint64_t key) const {
+  auto it = bodies_.find(key);
+  if (it == bodies_.end()) return -1;
+  return static_cast<int64_t>(it->second->total());
+}
+
 UringEngineStats UringEngine::Stats() const {
   UringEngineStats stats{bodies_.size(), 0, 0};
   for (const auto& entry : bodies_) {

@@ -72,6 +72,10 @@ class UringEngine {
 
   bool Has(uint64_t key) const { return bodies_.count(key) != 0; }
 
+  // Bytes a body in flight has put on its socket so far, or -1 if `key` is
+  // unknown (for the idle-send timeout).
+  int64_t Progress(uint64_t key) const;
+
   // Call when eventfd() is readable: clears it, drains every CQE, moves
   // each body on, submits, and returns the bodies that finished (each once,
   // already destroyed: fd closed, pipe returned).
