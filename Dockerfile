@@ -9,8 +9,9 @@
 # --init gives the server a PID 1 that forwards SIGTERM, so `docker stop` is prompt.
 #
 # io_uring under Docker: the default seccomp profile blocks io_uring_setup, which
-# then returns EPERM. `--engine auto` (the default here) sees that, falls back to
-# splice or sendfile, and says why in its first lines of output; `--engine io_uring`
+# then returns EPERM. `--engine auto` (the default here) serves with sendfile and
+# says on its second line of output that io_uring is unavailable and why
+# (`io_uring: io_uring_setup: EPERM`); `--engine io_uring`
 # refuses to start with `io_uring_setup: EPERM`. To let io_uring run, start the
 # container with a seccomp profile that also allows io_uring_setup, io_uring_enter
 # and io_uring_register (a copy of Docker's default profile with those three names

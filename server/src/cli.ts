@@ -218,7 +218,7 @@ function main(): void {
     const urlHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${urlHost}:${actualPort}`;
     // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
-    const note = server.sluice.engineNote.includes('(auto) (') ? server.sluice.engineNote : '';
+    const note = server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '';
     if (cluster.isWorker) {
       process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note } satisfies ListeningMessage);
       return;

@@ -21,12 +21,27 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
     let err = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
+      printed.set(child, out);
       const nl = out.indexOf('\n');
       if (nl >= 0) resolve({ child, firstLine: out.slice(0, nl) });
     });
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
   });
+}
+
+/** Everything a started child printed on stdout so far (start() records it). */
+const printed = new WeakMap<ChildProcess, string>();
+
+/** The second stdout line (the first is the start line). */
+async function nextLine(child: ChildProcess): Promise<string> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const lines = (printed.get(child) ?? '').split('\n');
+    if (lines.length > 2) return lines[1] as string;
+    if (Date.now() > until) throw new Error(`no second line (got ${JSON.stringify(printed.get(child))})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
@@ -119,6 +134,29 @@ describe('cli', () => {
       const until = Date.now() + 5000;
       while (!out.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       assert.match(out, /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/hello\.txt HTTP\/1\.1" 200 13 "-" "evil\\x22\\x09agent"\n$/);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('should say why auto did without io_uring (io_uring_setup: EPERM, as under Docker)', async () => {
+    const { child } = await start([fx.root, '--port', '0'], { SLUICE_FORCE_ERRNO: 'io_uring_setup:EPERM' });
+    try {
+      const second = await nextLine(child);
+      assert.match(second, /unavailable here: .*io_uring: io_uring_setup: EPERM/);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('should serve on copy, saying so once, when the addon is missing', async () => {
+    const { child, firstLine } = await start([fx.root, '--port', '0'], { SLUICE_DISABLE_NATIVE: '1' });
+    try {
+      assert.match(firstLine, /engine=copy/);
+      assert.match(await nextLine(child), /engine copy \(auto\) \(unavailable here: .*sendfile: native addon disabled/);
+      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
+      const res = await request(`${url}/size-1048579.bin`);
+      assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-1048579.bin')));
     } finally {
       await stop(child);
     }

@@ -78,14 +78,10 @@ export function chooseEngine(choice: EngineName | 'auto', opts: NativeEngineOpti
     }
     return { engine: build(choice, opts), note: `engine ${choice}` };
   }
-  const skipped: string[] = [];
-  for (const name of AUTO_ORDER) {
-    const report = probe(name);
-    if (report.available) {
-      const why = skipped.length ? ` (${skipped.join('; ')})` : '';
-      return { engine: smallBodyEngine(build(name, opts), AUTO_SMALL_FILE_MAX), note: `engine ${name} (auto)${why}` };
-    }
-    skipped.push(`${name}: ${report.reason}`);
-  }
-  return { engine: smallBodyEngine(createCopyEngine(opts.sendTimeout), AUTO_SMALL_FILE_MAX), note: 'engine copy (auto)' };
+  // Say which engines this machine lacks and why (io_uring_setup: EPERM
+  // under Docker's default seccomp profile, say), chosen or not.
+  const missing = ENGINE_NAMES.map(probe).filter((r) => !r.available);
+  const why = missing.length ? ` (unavailable here: ${missing.map((r) => `${r.name}: ${r.reason}`).join('; ')})` : '';
+  const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
+  return { engine: smallBodyEngine(build(name, opts), AUTO_SMALL_FILE_MAX), note: `engine ${name} (auto)${why}` };
 }
