@@ -2,27 +2,16 @@
 // connections are closed by timeouts; thousands of idle connections are
 // held with bounded memory while active clients are served exactly.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { Agent, request } from 'undici';
+import { startCli, type StartedCli } from '../helpers/cli';
 import { fixtures, sha256 } from '../helpers/fixtures';
 import { connect, readResponses, requestText } from '../helpers/raw-http';
 
-const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
 
-function start(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, fixtures().root, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, port: Number(port) });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+function start(args: string[]): Promise<StartedCli> {
+  return startCli([fixtures().root, '--port', '0', ...args]);
 }
 
 function rssMiB(pid: number): number {
@@ -44,7 +33,7 @@ function closedWithin(socket: net.Socket, limit: number): Promise<number> {
 }
 
 describe('connection timeouts', () => {
-  let server: { child: ChildProcess; port: number };
+  let server: StartedCli;
   before(async () => {
     server = await start(['--headers-timeout', '1000', '--request-timeout', '2000', '--keep-alive-timeout', '500']);
   });

@@ -2,26 +2,15 @@
 // Retry-After, connections that cannot be accepted are closed (never left
 // hanging), and the server recovers by itself when fds free up.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type * as net from 'node:net';
-import * as path from 'node:path';
+import { CLI, startCli, type StartedCli } from '../helpers/cli';
 import { fixtures } from '../helpers/fixtures';
 import { connect, readResponses, requestText, type RawResponse } from '../helpers/raw-http';
 
-const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
 const FD_LIMIT = 64;
 
-function startLimited(root: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `ulimit -n ${FD_LIMIT} && exec "${process.execPath}" "${CLI}" "${root}" --port 0`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, port: Number(port) });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+function startLimited(root: string): Promise<StartedCli> {
+  return startCli([], 'bash', ['-c', `ulimit -n ${FD_LIMIT} && exec "${process.execPath}" "${CLI}" "${root}" --port 0`]);
 }
 
 /** One request on `socket`; null if the connection closed instead. */

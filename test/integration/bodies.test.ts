@@ -1,7 +1,8 @@
 // Byte-exact bodies on every engine, whole and ranged, compared with the
 // file on disk (what the copy engine, the oracle, also serves).
 import { strict as assert } from 'node:assert';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { getter } from '../helpers/http-client';
 import { fixtures, sha256, SIZES } from '../helpers/fixtures';
 import { forEachEngine, startServer, type TestServer } from '../helpers/server';
 
@@ -18,11 +19,7 @@ forEachEngine('bodies', (engine) => {
     await server.close();
   });
 
-  const get = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
-    const res = await request(`${server.url}${path}`, { method: method as 'GET', headers, dispatcher: agent });
-    const body = Buffer.from(await res.body.arrayBuffer());
-    return { status: res.statusCode, headers: res.headers, body };
-  };
+  const get = getter(() => server.url, () => agent);
 
   describe('when requesting a whole file', () => {
     for (const size of SIZES) {

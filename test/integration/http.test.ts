@@ -1,7 +1,8 @@
 // HTTP semantics of the standalone server on every engine: methods,
 // validators, conditionals, errors, path safety, directories.
 import { strict as assert } from 'node:assert';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { getter } from '../helpers/http-client';
 import { fixtures } from '../helpers/fixtures';
 import { connect, readResponses, requestText } from '../helpers/raw-http';
 import { forEachEngine, startServer, type TestServer } from '../helpers/server';
@@ -19,11 +20,7 @@ forEachEngine('http', (engine) => {
     await server.close();
   });
 
-  const get = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
-    const res = await request(`${server.url}${path}`, { method: method as 'GET', headers, dispatcher: agent });
-    const body = Buffer.from(await res.body.arrayBuffer());
-    return { status: res.statusCode, headers: res.headers, body };
-  };
+  const get = getter(() => server.url, () => agent);
 
   /** Sends a request target exactly as written (undici would normalise it). */
   const rawGet = async (target: string) => {

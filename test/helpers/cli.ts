@@ -1,0 +1,27 @@
+// Starting the CLI as a child process, as users and other tools run it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+
+export const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
+
+export interface StartedCli {
+  child: ChildProcess;
+  port: number;
+}
+
+/**
+ * Runs `command` with `args` (by default node on the CLI) and resolves once
+ * the start line names the port; rejects if the process exits first.
+ */
+export function startCli(args: string[], command: string = process.execPath, commandArgs: string[] = [CLI]): Promise<StartedCli> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...commandArgs, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+      if (port) resolve({ child, port: Number(port) });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
