@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { Client } from 'undici';
 import { fixtures, sha256 } from '../helpers/fixtures';
 import { connect, readResponses, requestText } from '../helpers/raw-http';
+import { handoffStats } from '../../server/src/engines/socket';
 import { forEachEngine, startServer, type TestServer } from '../helpers/server';
 
 forEachEngine('connections', (engine) => {
@@ -43,6 +44,23 @@ forEachEngine('connections', (engine) => {
         }
       }
       assert.equal(connects, 1, 'all requests should share one connection');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('should send head and body together from the addon when the socket is idle, in order', async function () {
+    if (engine === 'copy') return this.skip();
+    const client = new Client(server.url, { pipelining: 1 });
+    try {
+      const before = handoffStats.headsTaken;
+      for (let i = 0; i < 20; i++) {
+        const path = i % 2 ? '/size-1048579.bin' : '/size-65537.bin';
+        const res = await client.request({ path, method: 'GET' });
+        assert.equal(res.statusCode, 200);
+        assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes(path)));
+      }
+      assert.equal(handoffStats.headsTaken - before, 20, 'every response on an idle socket should take the head train');
     } finally {
       await client.close();
     }

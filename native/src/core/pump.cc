@@ -32,7 +32,10 @@ int Pump(int out_fd, std::vector<Segment>* segments, Cursor* cursor,
       const uint8_t* data =
           reinterpret_cast<const uint8_t*>(seg.bytes.data()) +
           cursor->done_in_segment;
-      p = WriteSome(out_fd, data, want);
+      // A literal followed by more of the body (a response head, a part
+      // header) goes out with MSG_MORE, in one segment with what follows.
+      bool more = cursor->index + 1 < segments->size();
+      p = WriteSome(out_fd, data, want, more);
     }
     cursor->done_in_segment += p.bytes;
     cursor->total += p.bytes;

@@ -5,11 +5,12 @@
 // nativeTransferEngine() drives the poll-driven movers (sendfile, splice),
 // uring.ts the io_uring engine.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { isFileSegment, type Body } from '../body';
 import { errnoError } from '../errors';
 import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
 import { abortedError, createCopyEngine, sendTimeoutError, truncatedError } from './copy';
-import { onSocketClose, pendingBytes, socketFd, whenBodyMayStart } from './socket';
+import { onSocketClose, pendingBytes, socketFd, takeHead, whenBodyMayStart } from './socket';
 import type { Engine, EngineName, SendDone } from './types';
 import { watchTransfer } from './watchdog';
 
@@ -62,31 +63,43 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
     return errnoError(status, syscall);
   };
 
+  /** Moves `body` on `socket` (whose head, if any, is the first segment). */
+  const transfer = (socket: Socket, fd: number, body: Body, done: SendDone): void => {
+    const id = nextId++;
+    let stopWatching: (() => void) | null = null;
+    let unwatch: (() => void) | null = null;
+    let timedOut = false;
+    const status = start(fd, body, id, (final) => {
+      stopWatching?.();
+      unwatch?.();
+      done(timedOut ? sendTimeoutError(sendTimeout) : outcome(final));
+    });
+    if (status === binding.PENDING) {
+      // A closed connection cancels the transfer; the addon still calls
+      // back once, after its duplicate fd is closed.
+      stopWatching = onSocketClose(socket, () => binding.cancel(id));
+      // So does a client that stops reading for sendTimeout ms.
+      const progress = (): number => binding.transferProgress(id);
+      unwatch = watchTransfer({ progress, onStall: () => (timedOut = binding.cancel(id)) }, sendTimeout);
+      return;
+    }
+    done(outcome(status));
+  };
+
   const send = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
+    // The common case: this response owns an idle socket, so its head and
+    // body leave together from the addon.
+    const idleFd = socketFd(res.socket);
+    const head = idleFd >= 0 ? takeHead(res) : null;
+    if (head !== null && res.socket) {
+      return transfer(res.socket, idleFd, { segments: [head, ...body.segments], length: head.length + body.length }, done);
+    }
     whenBodyMayStart(req, res, (socket) => {
       if (!socket) return done(abortedError());
       const fd = socketFd(socket);
       // TLS, HTTP/2 or bytes still queued in Node: only Node may write.
       if (fd < 0 || pendingBytes(socket) > 0) return copy.send(req, res, body, done);
-      const id = nextId++;
-      let stopWatching: (() => void) | null = null;
-      let unwatch: (() => void) | null = null;
-      let timedOut = false;
-      const status = start(fd, body, id, (final) => {
-        stopWatching?.();
-        unwatch?.();
-        done(timedOut ? sendTimeoutError(sendTimeout) : outcome(final));
-      });
-      if (status === binding.PENDING) {
-        // A closed connection cancels the transfer; the addon still calls
-        // back once, after its duplicate fd is closed.
-        stopWatching = onSocketClose(socket, () => binding.cancel(id));
-        // So does a client that stops reading for sendTimeout ms.
-        const progress = (): number => binding.transferProgress(id);
-        unwatch = watchTransfer({ progress, onStall: () => (timedOut = binding.cancel(id)) }, sendTimeout);
-        return;
-      }
-      done(outcome(status));
+      transfer(socket, fd, body, done);
     });
   };
 

@@ -65,6 +65,39 @@ export function connectionGone(req: IncomingMessage, res: ServerResponse): boole
   return !socket || socket.destroyed;
 }
 
+interface OutgoingInternals {
+  _header?: string | null;
+  _headerSent?: boolean;
+  outputData?: unknown[];
+  _implicitHeader?: () => void;
+}
+
+/**
+ * Takes the response head away from Node so the addon can send it in one
+ * segment train with the body (head with MSG_MORE, then the file), saving
+ * Node's head write and a turn of the event loop. Only when this response
+ * owns an idle socket: nothing queued in Node, nothing pending before it.
+ * Node is left believing it sent the head itself, so res.end() finishes the
+ * response (and keep-alive and pipelining go on) without writing anything.
+ * Returns null, changing nothing, whenever that is not certain.
+ */
+/** How often takeHead() took a head (for tests and stats). */
+export const handoffStats = { headsTaken: 0 };
+
+export function takeHead(res: ServerResponse): Buffer | null {
+  const socket = res.socket;
+  const out = res as unknown as OutgoingInternals;
+  if (!socket || socket.destroyed || socket.writableLength !== 0 || socket.writableCorked) return null;
+  if ((socket as unknown as { _httpMessage?: unknown })._httpMessage !== res) return null;
+  if (out._headerSent !== false || (out.outputData?.length ?? 1) !== 0 || typeof out._implicitHeader !== 'function') return null;
+  if (!out._header) out._implicitHeader();
+  const head = out._header;
+  if (typeof head !== 'string' || head.length === 0) return null;
+  out._headerSent = true;
+  handoffStats.headsTaken++;
+  return Buffer.from(head, 'latin1');
+}
+
 /** Bytes Node still holds for this socket (must be 0 before native sends). */
 export function pendingBytes(socket: Socket): number {
   return socket.writableLength;
