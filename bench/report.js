@@ -37,15 +37,25 @@ function notes(row) {
   return out.join('; ');
 }
 
+/** Header and alignment lines of a Markdown table (first and last columns left-aligned). */
+function tableHead(head) {
+  return [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 || i === head.length - 1 ? '---' : '---:')).join('|')}|`];
+}
+
+/** The row of a subject that was skipped or failed: empty cells, the reason in notes. */
+function unmeasuredRow(row, head) {
+  const what = row.status === 'skipped' ? `skipped: ${row.reason}` : `**FAILED**: ${row.reason}`;
+  return `| ${row.name} | ${head.slice(1, -1).map(() => '').join(' | ')} | ${cell(what)} |`;
+}
+
 function requestsTable(kase) {
   const refs = refsOf(kase);
   const head = ['subject', 'req/s (min–max)', 'MB/s', 'p50 ms', 'p99 ms', 'errors', 'CPU-s/GiB', 'CPU µs/req',
     'server cores', 'peak RSS MiB', 'client cores', ...refs.map(([k]) => `×${k}`), 'notes'];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 || i === head.length - 1 ? '---' : '---:')).join('|')}|`];
+  const lines = tableHead(head);
   for (const row of kase.rows) {
     if (row.status !== 'ok' || !row.summary) {
-      const what = row.status === 'skipped' ? `skipped: ${row.reason}` : `**FAILED**: ${row.reason}`;
-      lines.push(`| ${row.name} | ${head.slice(1, -1).map(() => '').join(' | ')} | ${cell(what)} |`);
+      lines.push(unmeasuredRow(row, head));
       continue;
     }
     const s = row.summary;
@@ -73,12 +83,11 @@ function bulkTable(kase) {
   const gbRefs = refs.filter(([k]) => ['copy', 'nginx', 'C'].includes(k));
   const head = ['subject', 'GB/s (min–max)', 'req/s', 'CPU-s/GiB (min–max)', 'p50 ms', 'p99 ms', 'errors', 'server cores',
     'peak RSS MiB', 'client cores', ...gbRefs.map(([k]) => `GB/s ×${k}`), ...refs.map(([k]) => `CPU ×${k}`), 'notes'];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 || i === head.length - 1 ? '---' : '---:')).join('|')}|`];
+  const lines = tableHead(head);
   const gb = (v) => (v === null ? '–' : (v / 1000).toFixed(2));
   for (const row of kase.rows) {
     if (row.status !== 'ok' || !row.summary) {
-      const what = row.status === 'skipped' ? `skipped: ${row.reason}` : `**FAILED**: ${row.reason}`;
-      lines.push(`| ${row.name} | ${head.slice(1, -1).map(() => '').join(' | ')} | ${cell(what)} |`);
+      lines.push(unmeasuredRow(row, head));
       continue;
     }
     const s = row.summary;

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { startCli } from '../helpers/cli';
 import { fixtures, SIZES } from '../helpers/fixtures';
+import { prng } from '../helpers/prng';
 
 const SECONDS = Number(process.env.SLUICE_SOAK_SECONDS ?? 20);
 const CLIENTS = 50;
@@ -54,18 +55,6 @@ function sample(pid: number): Sample {
     }
   }
   return { rssMiB, fds: fds.length, sockets };
-}
-
-/** A small seeded PRNG (mulberry32), so each client's mix is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** An integer in [lo, hi]. */

@@ -7,6 +7,7 @@ import type * as net from 'node:net';
 import { fixtures } from '../helpers/fixtures';
 import { connect, readResponses, requestText, type RawResponse } from '../helpers/raw-http';
 import { forEachEngine, startServer, type TestServer } from '../helpers/server';
+import { prng } from '../helpers/prng';
 
 const SECRET = 'outside the root';
 
@@ -40,18 +41,6 @@ const CORPUS = [
   '/hello.txt%00',
   '/hello.txt\x00',
 ];
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TARGET_PIECES = ['/', 'hello.txt', 'dir', 'sub', 'page.txt', '..', '.', '%2e', '%2f', '%5c', '%00', '%', '%c0%ae', '//', '\\', 'size-65537.bin', 'index.html', '.secret', '?', '#', '%20', 'é', '%ff', ';', '~'];
 const RANGE_PIECES = ['bytes=', 'BYTES=', 'items=', '0', '1', '-', ',', ' ', '65536', '65537', '99999999999999999999', '-0', '5-3', '=', 'x'];
