@@ -12,7 +12,10 @@ const { onPath } = require('./procs');
 function run({ url, connections, durationSec, timeoutSec = 10 }) {
   const bin = onPath('wrk');
   if (!bin) return Promise.reject(new Error('wrk is not installed (--loadgen wrk needs it on the PATH)'));
-  const args = ['-t1', `-c${connections}`, `-d${durationSec}s`, `--timeout`, `${timeoutSec}s`,
+  // wrk takes whole seconds only ("1.5s" is a usage error), so a shortened
+  // warm-up or measurement is rounded up; the rate uses wrk's own elapsed time.
+  const wholeSec = Math.max(1, Math.ceil(durationSec));
+  const args = ['-t1', `-c${connections}`, `-d${wholeSec}s`, `--timeout`, `${timeoutSec}s`,
     '-s', path.join(__dirname, 'wrk-report.lua'), url];
   return new Promise((resolve, reject) => {
     const cpu0 = selfChildrenCpuSeconds();
@@ -21,7 +24,7 @@ function run({ url, connections, durationSec, timeoutSec = 10 }) {
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
-    const killer = setTimeout(() => child.kill('SIGKILL'), (durationSec + timeoutSec + 15) * 1000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), (wholeSec + timeoutSec + 15) * 1000);
     child.on('error', (e) => { clearTimeout(killer); reject(e); });
     child.on('close', (code) => {
       clearTimeout(killer);

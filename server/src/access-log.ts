@@ -1,6 +1,7 @@
 // Access log lines in the combined format (Apache/nginx), one per response,
 // written when the response finishes or its connection closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headText } from './engines/socket';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -21,8 +22,18 @@ export function escapeLogField(value: string): string {
   });
 }
 
+const CONTENT_LENGTH_FIELD = /\r\ncontent-length:[ \t]*(\d+)/i;
+
+/** The Content-Length sent: a header, or a field of a head written from a list (the fast head). */
+function contentLength(res: ServerResponse): string | number | string[] | undefined {
+  const header = res.getHeader('content-length');
+  if (header !== undefined) return header;
+  const m = CONTENT_LENGTH_FIELD.exec(headText(res) ?? '');
+  return m === null ? undefined : m[1];
+}
+
 export function formatCombined(req: IncomingMessage, res: ServerResponse, completed: boolean, now: Date): string {
-  const length = res.getHeader('content-length');
+  const length = contentLength(res);
   const bytes = completed && req.method !== 'HEAD' && res.statusCode !== 304 && length !== undefined && Number(length) > 0 ? String(length) : '-';
   const referer = req.headers.referer ?? '-';
   const agent = req.headers['user-agent'] ?? '-';

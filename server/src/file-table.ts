@@ -52,6 +52,8 @@ class Entry implements OpenFile {
   refs = 1;
   cached = false;
   checkedAt = 0;
+  /** FileTable.inserts when this entry last moved to the recent end. */
+  touchedAt = -1;
   constructor(
     private readonly table: FileTable,
     readonly path: string,
@@ -84,6 +86,8 @@ export class FileTable {
   private readonly entries = new Map<string, Entry>();
   private readonly maxFiles: number;
   private readonly revalidateMs: number;
+  /** Entries inserted so far: recency only matters relative to inserts. */
+  private inserts = 0;
 
   constructor(opts: FileTableOptions) {
     this.maxFiles = opts.maxFiles;
@@ -154,6 +158,7 @@ export class FileTable {
     entry.cached = true;
     entry.refs++;
     entry.checkedAt = Date.now();
+    entry.touchedAt = ++this.inserts;
     this.entries.set(entry.path, entry);
     while (this.entries.size > this.maxFiles) {
       const oldest = this.entries.values().next().value as Entry;
@@ -161,7 +166,15 @@ export class FileTable {
     }
   }
 
+  /**
+   * Moves `entry` to the recent end, at most once between two inserts: only
+   * an insert evicts, and an entry already moved since the last one is
+   * behind every entry that was not, so moving it again would change no
+   * eviction that matters (and a hit stays two map operations cheaper).
+   */
   private touch(entry: Entry): void {
+    if (entry.touchedAt === this.inserts) return;
+    entry.touchedAt = this.inserts;
     this.entries.delete(entry.path);
     this.entries.set(entry.path, entry);
   }

@@ -16,8 +16,9 @@ export type DotfilePolicy = 'allow' | 'deny' | 'ignore';
 export type Resolution =
   // Absolute path inside root. It keeps a trailing slash when the request had
   // one, so a file requested as a directory fails stat with ENOTDIR (404) as in send.
-  | { kind: 'path'; path: string; trailingSlash: boolean }
-  | { kind: 'error'; status: 400 | 403 | 404; reason: string };
+  // Shared between requests (PathResolver remembers them): never mutated.
+  | { readonly kind: 'path'; readonly path: string; readonly trailingSlash: boolean }
+  | { readonly kind: 'error'; readonly status: 400 | 403 | 404; readonly reason: string };
 
 /**
  * Longest raw pathname we look at. Beyond it we answer 404 without decoding:
@@ -150,4 +151,40 @@ function encodeUrl(url: string): string {
 
 function fail(status: 400 | 403 | 404, reason: string): Resolution {
   return { kind: 'error', status, reason };
+}
+
+/** Longest request target whose resolution is remembered (longer ones are resolved every time). */
+const CACHEABLE_URL_LENGTH = 512;
+
+/**
+ * resolvePath for one root and policy, remembering the answers for recent
+ * targets: a static server sees the same few URLs over and over, and
+ * decoding, normalising and checking them is pure string work with one
+ * answer per target. Bounded: when full it starts over, so a client asking
+ * for endless distinct URLs costs a re-resolve, never memory.
+ */
+export class PathResolver {
+  private readonly known = new Map<string, Resolution>();
+
+  constructor(
+    private readonly root: string,
+    private readonly opts: { dotfiles: DotfilePolicy },
+    private readonly capacity = 1024,
+  ) {}
+
+  /** Targets remembered now. */
+  get size(): number {
+    return this.known.size;
+  }
+
+  resolve(rawUrl: string): Resolution {
+    let resolution = this.known.get(rawUrl);
+    if (resolution !== undefined) return resolution;
+    resolution = resolvePath(this.root, rawUrl, this.opts);
+    if (rawUrl.length <= CACHEABLE_URL_LENGTH) {
+      if (this.known.size >= this.capacity) this.known.clear();
+      this.known.set(rawUrl, resolution);
+    }
+    return resolution;
+  }
 }

@@ -17,6 +17,7 @@ import { copyEngine } from './engines/copy';
 import { classifyErrno, statusForErrno } from './errors';
 import { openFile, type OpenFile } from './file-table';
 import { cacheControlValue, contentRange, contentTypeFor, httpDate, weakEtag } from './headers';
+import { FastHeadCache, setFields, type FastHeads } from './fast-head';
 import { fromErrno, HttpError } from './http-error';
 import { multipartBody } from './multipart';
 import type { ContentCoding } from './negotiate';
@@ -24,7 +25,7 @@ import type { ResolvedOptions } from './options';
 import { SUFFIX, VariantIndex, type Variants } from './precompressed';
 import { isWriteWrapped, pipeBody } from './piped';
 import { parseRange } from './range';
-import { redirectLocation, resolvePath, urlPathname, type Resolution } from './resolve';
+import { PathResolver, redirectLocation, urlPathname, type Resolution } from './resolve';
 import { sendError, sendMethodNotAllowed, sendNotModified, sendRedirect } from './responses';
 import { SymlinkGuard } from './symlinks';
 
@@ -88,11 +89,12 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
     acceptRanges, dotfiles, etag: sendEtag, extensions, fallthrough, index, lastModified: sendLastModified,
     maxRanges, redirect, setHeaders,
   } = opts;
-  const resolveOpts = { dotfiles };
+  const resolver = new PathResolver(root, { dotfiles });
   const cacheControl = opts.cacheControl ? cacheControlValue(opts.maxAge, opts.immutable) : null;
   const rangeOpts = { maxRanges };
   const variants = new VariantIndex(opts.precompressed);
   const guard = new SymlinkGuard(root, opts.symlinks);
+  const fastHeads = new FastHeadCache({ acceptRanges, cacheControl, lastModified: sendLastModified, etag: sendEtag });
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   const MOUNT_ROOT: Resolution = { kind: 'path', path: root, trailingSlash: false };
@@ -134,7 +136,7 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
       claim(x);
       return sendMethodNotAllowed(res);
     }
-    const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? MOUNT_ROOT : resolvePath(root, url, resolveOpts);
+    const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? MOUNT_ROOT : resolver.resolve(url);
     if (resolution.kind === 'error') return refuse(x, resolution.status);
     if (resolution.trailingSlash && index.length > 0) return openIndex(x, resolution.path, 0, null);
     const target = resolution.path;
@@ -251,7 +253,14 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
     const pristine = setHeaders === null && res.getHeaderNames().length === 0;
     let type = typeOfOriginal;
     const validators: Validators = {};
-    if (pristine) {
+    // The standalone handler, with nothing around it that could read or
+    // change the head: the version's whole head is one cached list.
+    let heads: FastHeads | null = null;
+    if (pristine && x.next === undefined && x.claimant === null && req.httpVersionMajor === 1 && !isWriteWrapped(res)) {
+      if (sendLastModified) validators.lastModified = stat.mtimeMs;
+      if (sendEtag) validators.etag = values.etag;
+      heads = fastHeads.get(file, { etag: values.etag, lastModified: values.lastModified, type, coding, vary, size });
+    } else if (pristine) {
       if (acceptRanges) res.setHeader('Accept-Ranges', 'bytes');
       if (cacheControl !== null) res.setHeader('Cache-Control', cacheControl);
       if (sendLastModified) {
@@ -281,7 +290,7 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
       if (typeof lastModified === 'string') validators.lastModified = Date.parse(lastModified);
     }
     if (coding !== null) {
-      res.setHeader('Content-Encoding', coding);
+      if (heads === null) res.setHeader('Content-Encoding', coding);
       // The original's fd is not needed: its name gave the type, that is all.
       original.release();
     }
@@ -302,12 +311,18 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
       if (outcome === 'not-modified' && isCacheable(res.statusCode)) {
         file.release();
         claim(x);
+        if (heads !== null) {
+          res.writeHead(304, heads.notModified);
+          res.end();
+          return;
+        }
         return sendNotModified(res);
       }
     }
 
     const source = bodySource(file);
     let body: Body | null = null;
+    let rangeField: string | null = null;
     if (acceptRanges && headers.range !== undefined) {
       const range = parseRange(headers.range, size, rangeOpts);
       if (range.kind !== 'none' && isRangeFresh(headerString(headers['if-range']), validators)) {
@@ -321,12 +336,18 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
         if (ranges.length === 1) {
           const only = ranges[0];
           res.statusCode = 206;
-          res.setHeader('Content-Range', contentRange(only.start, only.end, size));
+          rangeField = contentRange(only.start, only.end, size);
+          if (heads === null) res.setHeader('Content-Range', rangeField);
           body = fileBody(file.fd, only.start, only.end - only.start + 1, source);
         } else if (coding === null) {
           // Several ranges of a compressed variant are answered with the whole
           // variant: what Content-Encoding would mean across parts is unclear.
           res.statusCode = 206;
+          if (heads !== null) {
+            // Rare enough to take the general path: its fields become headers.
+            setFields(res, heads.partial);
+            heads = null;
+          }
           const multipart = multipartBody(file.fd, ranges, size, type, source);
           res.setHeader('Content-Type', multipart.contentType);
           body = multipart.body;
@@ -334,7 +355,9 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
       }
     }
     if (body === null) body = fileBody(file.fd, 0, size, source);
-    res.setHeader('Content-Length', body.length);
+    if (heads === null) res.setHeader('Content-Length', body.length);
+    else if (rangeField === null) res.writeHead(res.statusCode, heads.whole);
+    else res.writeHead(206, [...heads.partial, 'Content-Range', rangeField, 'Content-Length', String(body.length)]);
 
     claim(x);
     if (req.method === 'HEAD' || body.length === 0) {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import {
   MAX_PATH_LENGTH,
+  PathResolver,
   redirectLocation,
   resolvePath,
   urlPathname,
@@ -30,9 +31,33 @@ function runTable(table: Case[]): void {
     const outcome = expected.kind === 'path' ? expected.path : String(expected.status);
     it(`should resolve ${JSON.stringify(url)} under ${root} (dotfiles ${dotfiles}) to ${outcome}`, () => {
       assert.deepEqual(resolvePath(root, url, { dotfiles }), expected);
+      // The remembering resolver: the same answer, first time and from memory.
+      const resolver = new PathResolver(root, { dotfiles });
+      assert.deepEqual(resolver.resolve(url), expected);
+      assert.deepEqual(resolver.resolve(url), expected);
     });
   }
 }
+
+describe('PathResolver', () => {
+  it('should stay within its capacity and keep answering right past it', () => {
+    const resolver = new PathResolver(ROOT, { dotfiles: 'ignore' }, 8);
+    for (let i = 0; i < 100; i++) {
+      assert.deepEqual(resolver.resolve(`/f${i}.txt`), file(`/srv/public/f${i}.txt`));
+      assert.ok(resolver.size <= 8, `size ${resolver.size}`);
+    }
+    assert.deepEqual(resolver.resolve('/f99.txt'), file('/srv/public/f99.txt'));
+  });
+
+  it('should not remember very long targets', () => {
+    const resolver = new PathResolver(ROOT, { dotfiles: 'ignore' });
+    const long = `/${'a'.repeat(2000)}`;
+    assert.deepEqual(resolver.resolve(long), file(`/srv/public${long}`));
+    assert.equal(resolver.size, 0);
+    resolver.resolve('/short');
+    assert.equal(resolver.size, 1);
+  });
+});
 
 describe('resolvePath', () => {
   describe('with a plain path', () => {

@@ -38,7 +38,8 @@ function readWhole(source: BodySource, cb: (err: Error | null, bytes?: Buffer) =
 
 function writeFrom(bytes: Buffer, res: ServerResponse, body: Body): void {
   for (const s of body.segments) {
-    res.write(isFileSegment(s) ? bytes.subarray(s.offset, s.offset + s.length) : s);
+    if (!isFileSegment(s)) res.write(s);
+    else res.write(s.offset === 0 && s.length === bytes.length ? bytes : bytes.subarray(s.offset, s.offset + s.length));
   }
 }
 

@@ -98,6 +98,16 @@ export function takeHead(res: ServerResponse): Buffer | null {
   return Buffer.from(head, 'latin1');
 }
 
+/**
+ * The head Node built for `res` (status line and fields, as sent), or null
+ * before there is one. A head given to writeHead() as a list is only here:
+ * its fields never become headers that getHeader() could read.
+ */
+export function headText(res: ServerResponse): string | null {
+  const head = (res as unknown as OutgoingInternals)._header;
+  return typeof head === 'string' ? head : null;
+}
+
 /** Bytes Node still holds for this socket (must be 0 before native sends). */
 export function pendingBytes(socket: Socket): number {
   return socket.writableLength;
