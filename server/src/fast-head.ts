@@ -43,21 +43,22 @@ export interface FastHeads {
 
 const CODINGS: readonly (ContentCoding | null)[] = [null, 'br', 'zstd', 'gzip'];
 
-let nextCacheId = 0;
-
 /**
- * Heads kept in each file version's `derived` map, under keys of this cache
- * (so two handlers with different options never share a head).
+ * Heads kept in each file version's `derived` map, under keys that name the
+ * policy: handlers with the same options share a file's heads, handlers
+ * with different ones never do, and a handler made per request (wasteful,
+ * but seen) adds nothing new to the shared map.
  */
 export class FastHeadCache {
   // One key per (coding, vary) pair, made once: no string is built per request.
   private readonly keys: string[];
 
   constructor(private readonly policy: HeadPolicy) {
-    const id = nextCacheId++;
+    const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}`;
+    const id = `${flags}|${policy.cacheControl ?? ''}`;
     this.keys = [];
     for (const coding of CODINGS) {
-      this.keys.push(`sluice.head.${id}.${coding ?? 'identity'}`, `sluice.head.${id}.${coding ?? 'identity'}.vary`);
+      this.keys.push(`sluice.head|${id}|${coding ?? 'identity'}`, `sluice.head|${id}|${coding ?? 'identity'}|vary`);
     }
   }
 

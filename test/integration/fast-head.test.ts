@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { openFile } from '../../server/src/file-table';
 import { createHandler, serveStatic, type SluiceOptions } from '../../server/src/index';
 import { fixtures } from '../helpers/fixtures';
 import { connect, readResponses, type RawResponse } from '../helpers/raw-http';
@@ -152,6 +153,27 @@ describe('fast head (createHandler) vs setHeader path (serveStatic)', () => {
       assert.equal(b.res.headers.etag, etag);
     } finally {
       await other.close();
+    }
+  });
+
+  it('should not grow the per-file memo when a handler is made per request', async () => {
+    const perRequest = await listen((req, res) => createHandler(root, { maxAge: '2h' })(req, res));
+    const derivedSize = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        openFile(path.join(root, 'file.bin'), (err, file) => {
+          if (err || !file) return reject(err);
+          const size = file.derived.size;
+          file.release();
+          resolve(size);
+        });
+      });
+    try {
+      await fetchRaw(perRequest.port, 'GET', '/file.bin', {});
+      const after1 = await derivedSize();
+      for (let i = 0; i < 30; i++) await fetchRaw(perRequest.port, 'GET', '/file.bin', {});
+      assert.equal(await derivedSize(), after1);
+    } finally {
+      await perRequest.close();
     }
   });
 
