@@ -350,7 +350,10 @@ describe(`soak: the CLI under ${CLIENTS} keep-alive clients for ${SECONDS} s`, f
       );
 
       assert.deepEqual(result.errors, [], `${result.errors.length} of ${CLIENTS} clients got a wrong reply`);
-      assert.ok(samples.length >= SECONDS - 1, `only ${samples.length} samples in ${SECONDS} s`);
+      // The sampler shares this process with 50 busy clients, so its 1 s
+      // timer fires late under load (18 samples in 20 s were seen): ask only
+      // for enough samples after the warm-up to judge flatness.
+      assert.ok(samples.length >= WARM_SECONDS + 5, `only ${samples.length} samples in ${SECONDS} s`);
       assert.ok(
         last.rssMiB - warm.rssMiB < MAX_RSS_GROWTH_MIB,
         `RSS grew ${mib(last.rssMiB - warm.rssMiB)} MiB after warm-up (${mib(warm.rssMiB)} → ${mib(last.rssMiB)}; samples ${rss.map(mib).join(' ')})`,
