@@ -13,7 +13,6 @@ import * as path from 'node:path';
 import { fileBody, type Body, type BodySource } from './body';
 import { evaluatePreconditions, isRangeFresh, type Validators } from './conditional';
 import type { Engine } from './engines';
-import { copyEngine } from './engines/copy';
 import { classifyErrno, statusForErrno } from './errors';
 import { openFile, type OpenFile } from './file-table';
 import { cacheControlValue, contentRange, contentTypeFor, httpDate, weakEtag } from './headers';
@@ -84,7 +83,11 @@ interface VersionHeaders {
 const VARY_HAS_ACCEPT_ENCODING = /(?:^|,)\s*(?:\*|accept-encoding)\s*(?:,|$)/i;
 const HEADERS_SENT_MESSAGE = "Can't set headers after they are sent.";
 
-export function createResponder(root: string, opts: ResolvedOptions, engine: Engine): Responder {
+/**
+ * `engine` moves bodies; `framed` moves those only Node may write (HTTP/2
+ * frames every byte, even over cleartext h2c where a raw fd is reachable).
+ */
+export function createResponder(root: string, opts: ResolvedOptions, engine: Engine, framed: Engine): Responder {
   const {
     acceptRanges, dotfiles, etag: sendEtag, extensions, fallthrough, index, lastModified: sendLastModified,
     maxRanges, redirect, setHeaders,
@@ -379,7 +382,7 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
     };
     // HTTP/2 frames every byte of the body (even over cleartext h2c, where a
     // raw fd would be reachable): only Node may write to that socket.
-    if (req.httpVersionMajor === 2) return copyEngine.send(req, res, body, sent);
+    if (req.httpVersionMajor === 2) return framed.send(req, res, body, sent);
     // Someone wrapped res.write (compression, say): the bytes must go through it.
     if (isWriteWrapped(res)) return pipeBody(res, body, sent);
     engine.send(req, res, body, sent);

@@ -24,7 +24,7 @@ export function build(root: unknown, opts: SluiceOptions | null | undefined): Bu
   const resolved = resolveOptions(opts);
   const choice = chooseEngine(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
   return {
-    responder: createResponder(absRoot, resolved, choice.engine),
+    responder: createResponder(absRoot, resolved, choice.engine, choice.framed),
     root: absRoot,
     engine: choice.engine.name,
     engineNote: choice.note,

@@ -2,7 +2,7 @@
 // construction (nginx picks its event and send methods the same way).
 import { SluiceError } from '../errors';
 import { native } from '../native';
-import { createCopyEngine } from './copy';
+import { copyEngine, createCopyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
 import { smallBodyEngine } from './small';
 import { uringEngine, uringUnavailableReason } from './uring';
@@ -61,6 +61,11 @@ function build(name: EngineName, opts: NativeEngineOptions): Engine {
 
 export interface EngineChoice {
   engine: Engine;
+  /**
+   * For responses only Node may write, frame by frame (HTTP/2): copy, and
+   * under 'auto' small files from memory as on HTTP/1.
+   */
+  framed: Engine;
   /** One line for logs: what was chosen and why. */
   note: string;
 }
@@ -76,12 +81,16 @@ export function chooseEngine(choice: EngineName | 'auto', opts: NativeEngineOpti
     if (!report.available) {
       throw new SluiceError('ERR_SLUICE_ENGINE_UNAVAILABLE', `The ${choice} engine is not available: ${report.reason}`);
     }
-    return { engine: build(choice, opts), note: `engine ${choice}` };
+    return { engine: build(choice, opts), framed: copyEngine, note: `engine ${choice}` };
   }
   // Say which engines this machine lacks and why (io_uring_setup: EPERM
   // under Docker's default seccomp profile, say), chosen or not.
   const missing = ENGINE_NAMES.map(probe).filter((r) => !r.available);
   const why = missing.length ? ` (unavailable here: ${missing.map((r) => `${r.name}: ${r.reason}`).join('; ')})` : '';
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
-  return { engine: smallBodyEngine(build(name, opts), AUTO_SMALL_FILE_MAX), note: `engine ${name} (auto)${why}` };
+  return {
+    engine: smallBodyEngine(build(name, opts), AUTO_SMALL_FILE_MAX),
+    framed: smallBodyEngine(copyEngine, AUTO_SMALL_FILE_MAX),
+    note: `engine ${name} (auto)${why}`,
+  };
 }
