@@ -7,9 +7,10 @@
 //
 // Node writes a head given this way without keeping its fields as headers:
 // res.getHeader() afterwards does not see them (as with sirv, which also
-// answers with writeHead(status, headers)). Middleware, Fastify and a
-// setHeaders option keep the setHeader() path, where every field stays
-// readable.
+// answers with writeHead(status, headers)). Under middleware and Fastify
+// the same cached fields are set one by one with setHeader() (setFields),
+// where every field stays readable; a setHeaders option or a header set
+// before ours takes send's field-by-field path instead.
 import type { OpenFile } from './file-table';
 import type { ContentCoding } from './negotiate';
 

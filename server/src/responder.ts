@@ -256,26 +256,16 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
     const pristine = setHeaders === null && res.getHeaderNames().length === 0;
     let type = typeOfOriginal;
     const validators: Validators = {};
-    // The standalone handler, with nothing around it that could read or
-    // change the head: the version's whole head is one cached list.
     let heads: FastHeads | null = null;
-    if (pristine && x.next === undefined && x.claimant === null && req.httpVersionMajor === 1 && !isWriteWrapped(res)) {
+    if (pristine) {
       if (sendLastModified) validators.lastModified = stat.mtimeMs;
       if (sendEtag) validators.etag = values.etag;
-      heads = fastHeads.get(file, { etag: values.etag, lastModified: values.lastModified, type, coding, vary, size });
-    } else if (pristine) {
-      if (acceptRanges) res.setHeader('Accept-Ranges', 'bytes');
-      if (cacheControl !== null) res.setHeader('Cache-Control', cacheControl);
-      if (sendLastModified) {
-        res.setHeader('Last-Modified', values.lastModified);
-        validators.lastModified = stat.mtimeMs;
-      }
-      if (sendEtag) {
-        res.setHeader('ETag', values.etag);
-        validators.etag = values.etag;
-      }
-      res.setHeader('Content-Type', type);
-      if (vary) res.setHeader('Vary', 'Accept-Encoding');
+      const cached = fastHeads.get(file, { etag: values.etag, lastModified: values.lastModified, type, coding, vary, size });
+      // The standalone handler, with nothing around it that could read or
+      // change the head: the version's whole head goes to writeHead() as is.
+      // Anywhere else the same fields, in the same order, become headers.
+      if (x.next === undefined && x.claimant === null && req.httpVersionMajor === 1 && !isWriteWrapped(res)) heads = cached;
+      else setFields(res, cached.partial);
     } else {
       // send's order: the user's headers first, ours only where they set none.
       if (setHeaders !== null) setHeaders(res, original.path, original.stat);
@@ -287,16 +277,14 @@ export function createResponder(root: string, opts: ResolvedOptions, engine: Eng
       if (presetType === undefined) res.setHeader('Content-Type', type);
       else type = String(presetType);
       if (vary) appendVary(res);
+      if (coding !== null) res.setHeader('Content-Encoding', coding);
       const etag = res.getHeader('ETag');
       const lastModified = res.getHeader('Last-Modified');
       if (typeof etag === 'string') validators.etag = etag;
       if (typeof lastModified === 'string') validators.lastModified = Date.parse(lastModified);
     }
-    if (coding !== null) {
-      if (heads === null) res.setHeader('Content-Encoding', coding);
-      // The original's fd is not needed: its name gave the type, that is all.
-      original.release();
-    }
+    // The original's fd is not needed: its name gave the type, that is all.
+    if (coding !== null) original.release();
 
     const headers = req.headers;
     if (
