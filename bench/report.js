@@ -150,7 +150,7 @@ function markdown(results) {
   }
   parts.push(FOOTNOTES);
   if (results.targets && results.targets.length) {
-    parts.push('### Targets (issue 5)');
+    parts.push('### Targets');
     const mark = (t) => (t.pass === null ? '❔' : t.pass ? '✅' : '❌');
     const groups = new Map();
     for (const t of results.targets) {

@@ -1,7 +1,7 @@
 // Access log lines in the combined format (Apache/nginx), one per response,
 // written when the response finishes or its connection closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { headText } from './engines/socket';
+import { deliveryOf } from './respond';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -22,33 +22,49 @@ export function escapeLogField(value: string): string {
   });
 }
 
-const CONTENT_LENGTH_FIELD = /\r\ncontent-length:[ \t]*(\d+)/i;
-
-/** The Content-Length sent: a header, or a field of a head written from a list (the fast head). */
-function contentLength(res: ServerResponse): string | number | string[] | undefined {
-  const header = res.getHeader('content-length');
-  if (header !== undefined) return header;
-  const m = CONTENT_LENGTH_FIELD.exec(headText(res) ?? '');
-  return m === null ? undefined : m[1];
+/** What a line says of one response, gathered when the request starts and when it ends. */
+export interface LoggedResponse {
+  /** The client's address, taken when the request arrived (a cut-off connection has none later). */
+  remote: string | undefined;
+  /** Body bytes sent; '-' for none. */
+  bytes: number;
 }
 
-export function formatCombined(req: IncomingMessage, res: ServerResponse, completed: boolean, now: Date): string {
-  const length = contentLength(res);
-  const bytes = completed && req.method !== 'HEAD' && res.statusCode !== 304 && length !== undefined && Number(length) > 0 ? String(length) : '-';
+/**
+ * Body bytes sent (nginx's $body_bytes_sent): what the engine reported for
+ * a file body, cut off or not; for responses sluice wrote itself (errors,
+ * redirects), their Content-Length once they finished.
+ */
+function bodyBytes(res: ServerResponse, completed: boolean): number {
+  const delivery = deliveryOf(res);
+  if (delivery !== undefined) return delivery.bodyBytes;
+  const length = res.getHeader('content-length');
+  return completed && length !== undefined ? Number(length) || 0 : 0;
+}
+
+export function formatCombined(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
+  const bytes = req.method !== 'HEAD' && res.statusCode !== 304 && logged.bytes > 0 ? String(logged.bytes) : '-';
   const referer = req.headers.referer ?? '-';
   const agent = req.headers['user-agent'] ?? '-';
   const request = `${req.method ?? '-'} ${req.url ?? '-'} HTTP/${req.httpVersion}`;
-  const remote = req.socket.remoteAddress ?? '-';
+  const remote = logged.remote ?? '-';
   return `${remote} - - [${clfDate(now)}] "${escapeLogField(request)}" ${res.statusCode} ${bytes} "${escapeLogField(referer)}" "${escapeLogField(agent)}"\n`;
 }
 
-/** Logs `res` once, when it finishes (bytes from Content-Length) or is cut off ('-'). */
+/**
+ * Logs `res` once, when it finishes or its connection closes; a body still
+ * in flight then is logged when its transfer reports what it sent.
+ */
 export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void): void {
+  const remote = req.socket.remoteAddress;
   let logged = false;
   const log = (completed: boolean): void => {
     if (logged) return;
     logged = true;
-    write(formatCombined(req, res, completed, new Date()));
+    const line = (): void => write(formatCombined(req, res, { remote, bytes: bodyBytes(res, completed) }, new Date()));
+    const delivery = deliveryOf(res);
+    if (delivery === undefined) line();
+    else delivery.whenSettled(line);
   };
   res.once('finish', () => log(true));
   res.once('close', () => log(res.writableFinished));

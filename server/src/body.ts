@@ -11,15 +11,15 @@ export interface FileSegment {
 export type Segment = FileSegment | Buffer;
 
 /**
- * The file version every file segment of a body comes from: its size and a
- * per-version scratch map (the open-file table's), where an engine may keep
- * derived data such as a small file's bytes. A new version of the file gets
- * a new map, so nothing derived can outlive the bytes it came from.
+ * The file version every file segment of a body comes from: its fd, its
+ * size, and a slot where an engine may keep the whole file's bytes (small
+ * files). A new version of the file is a new source with an empty slot, so
+ * bytes kept here can never outlive the version they were read from.
  */
 export interface BodySource {
   readonly fd: number;
   readonly size: number;
-  readonly derived: Map<string, unknown>;
+  bytes: Buffer | null;
 }
 
 export interface Body {

@@ -1,4 +1,6 @@
-// Coded errors and the single errno → behaviour table.
+// Coded errors: every ERR_SLUICE_* sluice raises is built here, system
+// errors are shaped as Node's own, and one table maps an errno met before
+// the head to an HTTP status.
 import { getSystemErrorName } from 'node:util';
 
 /** An error raised by sluice itself; `code` is stable (ERR_SLUICE_*). */
@@ -13,27 +15,48 @@ export class SluiceError extends Error {
   }
 }
 
+/** The file ended before the length its Content-Length promised (it shrank while sent). */
+export function truncatedError(): SluiceError {
+  return new SluiceError('ERR_SLUICE_TRUNCATED', 'The file ended before the length promised in Content-Length');
+}
+
+/** The client's connection closed before the whole body went out. */
+export function abortedError(): SluiceError {
+  return new SluiceError('ERR_SLUICE_ABORTED', 'The client connection closed before the body was sent');
+}
+
+/** The client read nothing for `ms` milliseconds while a body was being sent. */
+export function sendTimeoutError(ms: number): SluiceError {
+  return new SluiceError('ERR_SLUICE_SEND_TIMEOUT', `The client read nothing for ${ms} ms`);
+}
+
+/** An engine named explicitly cannot run here; `reason` says why. */
+export function engineUnavailableError(name: string, reason: string): SluiceError {
+  return new SluiceError('ERR_SLUICE_ENGINE_UNAVAILABLE', `The ${name} engine is not available: ${reason}`);
+}
+
+/** Node's name for a negative errno ('EPIPE'), or 'errno N' for one Node does not know. */
+export function errnoName(rc: number): string {
+  try {
+    return getSystemErrorName(rc);
+  } catch {
+    return `errno ${-rc}`;
+  }
+}
+
 /**
  * Builds an Error shaped like Node's own system errors from a negative errno
  * (as the addon returns it): message "EPIPE: broken pipe, sendfile", with
  * `errno` (negative), `code` and `syscall`.
  */
 export function errnoError(rc: number, syscall: string, path?: string): NodeJS.ErrnoException {
-  const code = safeErrorName(rc);
+  const code = errnoName(rc);
   const err: NodeJS.ErrnoException = new Error(`${code}: ${describeErrno(code)}, ${syscall}${path ? ` '${path}'` : ''}`);
   err.errno = rc;
   err.code = code;
   err.syscall = syscall;
   if (path !== undefined) err.path = path;
   return err;
-}
-
-function safeErrorName(rc: number): string {
-  try {
-    return getSystemErrorName(rc);
-  } catch {
-    return `Unknown system error ${rc}`;
-  }
 }
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -54,24 +77,12 @@ function describeErrno(code: string): string {
   return DESCRIPTIONS[code] ?? 'system error';
 }
 
-/** How the server reacts to an errno code. */
-export type ErrnoClass = 'again' | 'client-gone' | 'capability' | 'not-found' | 'forbidden' | 'busy' | 'fatal';
+/** What an errno met before the head means for the response. */
+export type ErrnoClass = 'not-found' | 'forbidden' | 'busy' | 'fatal';
 
 /** The one errno table (send and nginx agree on the HTTP mapping). */
 export function classifyErrno(code: string | undefined): ErrnoClass {
   switch (code) {
-    case 'EAGAIN':
-    case 'EWOULDBLOCK':
-      return 'again';
-    case 'EPIPE':
-    case 'ECONNRESET':
-    case 'ECANCELED':
-    case 'ERR_STREAM_DESTROYED':
-    case 'ERR_STREAM_PREMATURE_CLOSE':
-      return 'client-gone';
-    case 'ENOSYS':
-    case 'EOPNOTSUPP':
-      return 'capability';
     case 'ENOENT':
     case 'ENOTDIR':
     case 'ENAMETOOLONG':
@@ -88,16 +99,14 @@ export function classifyErrno(code: string | undefined): ErrnoClass {
   }
 }
 
+const STATUS_OF: Readonly<Record<ErrnoClass, number>> = { 'not-found': 404, forbidden: 403, busy: 503, fatal: 500 };
+
 /** HTTP status for a file-system error met before the head was sent. */
 export function statusForErrno(code: string | undefined): number {
-  switch (classifyErrno(code)) {
-    case 'not-found':
-      return 404;
-    case 'forbidden':
-      return 403;
-    case 'busy':
-      return 503;
-    default:
-      return 500;
-  }
+  return STATUS_OF[classifyErrno(code)];
+}
+
+/** A stand-in ENOENT for a lookup that found nothing without an error of its own. */
+export function enoent(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT' });
 }

@@ -16,15 +16,45 @@
 // while being sent can still shrink: engines close the connection then).
 import * as fs from 'node:fs';
 
-export interface OpenFile {
+/**
+ * The three head lists of one representation of one file version, built by
+ * head.ts and kept here so they live exactly as long as the version.
+ */
+export interface HeadLists {
+  /** A 200 for the whole file, Content-Length included. */
+  readonly whole: readonly string[];
+  /** Everything but Content-Length: a 206 adds Content-Range and its own length. */
+  readonly partial: readonly string[];
+  /** A 304: validators and caching fields, no content metadata (RFC 9110 §15.4.5). */
+  readonly notModified: readonly string[];
+}
+
+/**
+ * One version of one file: the fd and the stat it was opened with, and the
+ * values later stages derive from exactly that stat, each computed once.
+ * A changed file is a new version with every slot empty again, so nothing
+ * derived can outlive the bytes it came from.
+ */
+export interface FileVersion {
   readonly path: string;
   readonly fd: number;
   readonly stat: fs.Stats;
-  /**
-   * Values derived from this exact stat (header strings), computed once per
-   * version of the file. Dropped with the entry when the file changes.
-   */
-  readonly derived: Map<string, unknown>;
+  /** stat.size: what a body of the whole file promises. */
+  readonly size: number;
+  /** Content-Type of this path (head.ts). */
+  type: string | null;
+  /** Weak ETag of the identity bytes (head.ts). */
+  etag: string | null;
+  /** ETag when these bytes are served as a coded variant of another path (head.ts). */
+  codedEtag: string | null;
+  /** Last-Modified as an HTTP-date (head.ts). */
+  lastModified: string | null;
+  /** Where the fd really leads, for the symlink policy (symlinks.ts). */
+  realPath: string | null;
+  /** The whole file's bytes, once a small-file engine has read them (engines/small.ts). */
+  bytes: Buffer | null;
+  /** Head lists by head.ts's key (policy, coding, Vary). */
+  readonly heads: Map<string, HeadLists>;
   /** Releases one reference; the fd is closed when none are left. */
   release(): void;
   /**
@@ -34,7 +64,7 @@ export interface OpenFile {
   invalidate(): void;
 }
 
-export type OpenCallback = (err: NodeJS.ErrnoException | null, file?: OpenFile) => void;
+export type OpenCallback = (err: NodeJS.ErrnoException | null, file?: FileVersion) => void;
 
 export interface FileTableOptions {
   /** Most files kept open by the table (and so fds it holds). */
@@ -47,8 +77,15 @@ export interface FileTableOptions {
 // effect on regular files.
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 
-class Entry implements OpenFile {
-  readonly derived = new Map<string, unknown>();
+class Entry implements FileVersion {
+  readonly size: number;
+  type: string | null = null;
+  etag: string | null = null;
+  codedEtag: string | null = null;
+  lastModified: string | null = null;
+  realPath: string | null = null;
+  bytes: Buffer | null = null;
+  readonly heads = new Map<string, HeadLists>();
   refs = 1;
   cached = false;
   checkedAt = 0;
@@ -59,7 +96,9 @@ class Entry implements OpenFile {
     readonly path: string,
     readonly fd: number,
     readonly stat: fs.Stats,
-  ) {}
+  ) {
+    this.size = stat.size;
+  }
 
   invalidate(): void {
     this.table.drop(this);

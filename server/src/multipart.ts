@@ -3,7 +3,7 @@
 // part still move zero-copy.
 import { randomBytes } from 'node:crypto';
 import type { Body, BodySource, Segment } from './body';
-import { contentRange } from './headers';
+import { contentRange } from './head';
 import type { ByteRange } from './range';
 
 const BOUNDARY_PREFIX = randomBytes(8).toString('hex');

@@ -1,9 +1,9 @@
 // Construction shared by every adapter (handler, middleware, Fastify
-// plugin): validate the root and options once and bind the engine.
+// plugin): validate the root and options once and bind the engines.
 import * as path from 'node:path';
-import { chooseEngine, type EngineName } from './engines';
+import { chooseTransports, type EngineName } from './engines';
 import { resolveOptions, type SluiceOptions } from './options';
-import { createResponder, type Responder } from './responder';
+import { Responder } from './responder';
 
 /** Root as serve-static checks it, with serve-static's messages (code matches on them). */
 export function checkRoot(root: unknown): string {
@@ -22,11 +22,11 @@ export interface Built {
 export function build(root: unknown, opts: SluiceOptions | null | undefined): Built {
   const absRoot = checkRoot(root);
   const resolved = resolveOptions(opts);
-  const choice = chooseEngine(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
+  const transports = chooseTransports(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
   return {
-    responder: createResponder(absRoot, resolved, choice.engine, choice.framed),
+    responder: new Responder(absRoot, resolved, transports),
     root: absRoot,
-    engine: choice.engine.name,
-    engineNote: choice.note,
+    engine: transports.name,
+    engineNote: transports.note,
   };
 }

@@ -4,11 +4,10 @@
 // cannot fool it), against the real path of root: root itself may be a
 // link (a deploy's `current -> releases/42`), only what lies below it counts.
 import * as fs from 'node:fs';
-import type { OpenFile } from './file-table';
+import type { FileVersion } from './file-table';
 import type { SymlinkPolicy } from './options';
 
 const HAS_PROC_FD = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
-const DERIVED_KEY = 'sluice.realpath';
 const DELETED = ' (deleted)';
 
 export type SymlinkVerdict = (ok: boolean) => void;
@@ -33,7 +32,7 @@ export class SymlinkGuard {
   }
 
   /** Calls back with whether `file` (opened under root) may be served. */
-  check(file: OpenFile, cb: SymlinkVerdict): void {
+  check(file: FileVersion, cb: SymlinkVerdict): void {
     if (this.realRoot === null) {
       fs.realpath.native(this.root, (err, real) => {
         if (err) return cb(false);
@@ -42,11 +41,11 @@ export class SymlinkGuard {
       });
       return;
     }
-    const cached = file.derived.get(DERIVED_KEY);
-    if (typeof cached === 'string') return cb(this.allows(file.path, cached));
+    const cached = file.realPath;
+    if (cached !== null) return cb(this.allows(file.path, cached));
     realPathOf(file, (real) => {
       if (real === null) return cb(false);
-      file.derived.set(DERIVED_KEY, real);
+      file.realPath = real;
       cb(this.allows(file.path, real));
     });
   }
@@ -63,7 +62,7 @@ export class SymlinkGuard {
   }
 }
 
-function realPathOf(file: OpenFile, cb: (real: string | null) => void): void {
+function realPathOf(file: FileVersion, cb: (real: string | null) => void): void {
   if (HAS_PROC_FD) {
     fs.readlink(`/proc/self/fd/${file.fd}`, (err, link) => {
       if (err) return cb(null);

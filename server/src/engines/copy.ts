@@ -1,92 +1,99 @@
 // The copying engine: file bytes are read into user memory and written
 // through Node's socket, as every Node static server does. It serves where
 // zero-copy cannot (TLS, HTTP/2, no addon) and is the benchmark baseline.
-import * as fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFileSegment, type Body } from '../body';
-import { SluiceError } from '../errors';
+import { abortedError, sendTimeoutError } from '../errors';
+import { readChunk } from './read';
 import { connectionGone, whenBodyMayStart } from './socket';
 import type { Engine, SendDone } from './types';
 import { watchTransfer } from './watchdog';
 
-/** Read size per chunk; Node's fs streams use the same. */
-const CHUNK_SIZE = 64 * 1024;
-
-export function truncatedError(): SluiceError {
-  return new SluiceError('ERR_SLUICE_TRUNCATED', 'The file ended before the length promised in Content-Length');
-}
-
-export function sendTimeoutError(ms: number): SluiceError {
-  return new SluiceError('ERR_SLUICE_SEND_TIMEOUT', `The client read nothing for ${ms} ms`);
-}
-
-export function abortedError(): SluiceError {
-  return new SluiceError('ERR_SLUICE_ABORTED', 'The client connection closed before the body was sent');
-}
-
 /** Bodies the copy engine has started, process-wide (for tests and stats). */
 export const copyStats = { bodies: 0 };
 
-function sendCopy(req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone, sendTimeout: number): void {
-  copyStats.bodies++;
-  let index = 0;
-  let done_in_segment = 0;
-  let written = 0;
-  let finished = false;
-  let unwatch = (): void => {};
-
-  const finish = (err: Error | null): void => {
-    if (finished) return;
-    finished = true;
-    unwatch();
-    res.off('close', onClose);
-    res.off('drain', pump);
-    done(err);
-  };
-  const onClose = (): void => {
-    if (connectionGone(req, res)) finish(abortedError());
+/**
+ * Writes a body through res.write, one chunk at a time, waiting for 'drain'
+ * whenever res asks to. Shared by copy and by wrapped writes (piped.ts).
+ */
+export class BodyPump {
+  /** Body bytes handed to res so far. */
+  written = 0;
+  private finished = false;
+  private index = 0;
+  private doneInSegment = 0;
+  private readonly onClose = (): void => {
+    if (this.isGone()) this.finish(abortedError());
   };
 
-  const pump = (): void => {
-    while (!finished) {
-      if (connectionGone(req, res)) return finish(abortedError());
-      const segment = body.segments[index];
-      if (segment === undefined) return finish(null);
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly body: Body,
+    private readonly isGone: () => boolean,
+    private readonly done: SendDone,
+  ) {}
+
+  start(): void {
+    this.res.on('close', this.onClose);
+    this.pump();
+  }
+
+  finish(err: Error | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.res.off('close', this.onClose);
+    this.res.off('drain', this.pump);
+    this.done(err, this.written);
+  }
+
+  private readonly pump = (): void => {
+    while (!this.finished) {
+      if (this.isGone()) return this.finish(abortedError());
+      const segment = this.body.segments[this.index];
+      if (segment === undefined) return this.finish(null);
       if (!isFileSegment(segment)) {
-        index++;
-        written += segment.length;
-        if (!res.write(segment)) return void res.once('drain', pump);
+        this.index++;
+        if (!this.write(segment)) return;
         continue;
       }
-      const left = segment.length - done_in_segment;
+      const left = segment.length - this.doneInSegment;
       if (left === 0) {
-        index++;
-        done_in_segment = 0;
+        this.index++;
+        this.doneInSegment = 0;
         continue;
       }
-      const size = Math.min(CHUNK_SIZE, left);
-      const buffer = Buffer.allocUnsafe(size);
-      fs.read(segment.fd, buffer, 0, size, segment.offset + done_in_segment, (err, bytes) => {
-        if (finished) return;
-        if (err) return finish(err);
-        if (bytes === 0) return finish(truncatedError());
-        done_in_segment += bytes;
-        written += bytes;
-        const more = res.write(bytes === size ? buffer : buffer.subarray(0, bytes));
-        if (more) pump();
-        else res.once('drain', pump);
+      readChunk(segment.fd, segment.offset + this.doneInSegment, left, (err, chunk) => {
+        if (this.finished) return;
+        if (err) return this.finish(err);
+        this.doneInSegment += chunk.length;
+        if (this.write(chunk)) this.pump();
       });
       return;
     }
   };
 
+  /** Writes `chunk`; false when the pump must wait for 'drain' (already arranged). */
+  private write(chunk: Buffer): boolean {
+    this.written += chunk.length;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.pump);
+    return false;
+  }
+}
+
+function sendCopy(req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone, sendTimeout: number): void {
+  copyStats.bodies++;
+  let unwatch = (): void => {};
+  const pump = new BodyPump(res, body, () => connectionGone(req, res), (err, bytes) => {
+    unwatch();
+    done(err, bytes);
+  });
   whenBodyMayStart(req, res, (socket) => {
-    if (!socket) return finish(abortedError());
-    res.on('close', onClose);
+    if (!socket) return pump.finish(abortedError());
     // Bytes handed to Node stop growing when the client stops reading
     // (writes wait for 'drain'), which is what the timeout watches.
-    unwatch = watchTransfer({ progress: () => written, onStall: () => finish(sendTimeoutError(sendTimeout)) }, sendTimeout);
-    pump();
+    unwatch = watchTransfer({ progress: () => pump.written, onStall: () => pump.finish(sendTimeoutError(sendTimeout)) }, sendTimeout);
+    pump.start();
   });
 }
 
@@ -97,6 +104,3 @@ function sendCopy(req: IncomingMessage, res: ServerResponse, body: Body, done: S
 export function createCopyEngine(sendTimeout: number): Engine {
   return { name: 'copy', send: (req, res, body, done) => sendCopy(req, res, body, done, sendTimeout) };
 }
-
-/** The copy engine without an idle-send timeout (HTTP/2 has its own). */
-export const copyEngine: Engine = createCopyEngine(0);

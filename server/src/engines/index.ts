@@ -1,15 +1,20 @@
-// The engine table: what this machine supports, and the choice made once at
-// construction (nginx picks its event and send methods the same way).
-import { SluiceError } from '../errors';
+// The engine table: what this machine supports, the choice made once at
+// construction (nginx picks its event and send methods the same way), and
+// pick(): every per-response transport decision, in one place.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Body } from '../body';
+import { engineUnavailableError } from '../errors';
 import { native } from '../native';
-import { copyEngine, createCopyEngine } from './copy';
+import { createCopyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
-import { smallBodyEngine } from './small';
+import { isWriteWrapped, pipedEngine } from './piped';
+import { fitsInMemory, smallBodyEngine } from './small';
+import { socketFd } from './socket';
 import { uringEngine, uringUnavailableReason } from './uring';
 import type { Engine, EngineName } from './types';
 
 export type { Engine, EngineName, SendDone } from './types';
-
+export type { NativeEngineOptions } from './native-transfer';
 export interface EngineReport {
   name: EngineName;
   available: boolean;
@@ -24,7 +29,10 @@ export interface EngineReport {
  */
 export const AUTO_SMALL_FILE_MAX = 16 * 1024;
 
-/** Fallback order for 'auto', fastest first. */
+/**
+ * What 'auto' tries, in order: sendfile is the fastest engine for whole
+ * files on every size measured (README, Engines); copy when there is no addon.
+ */
 export const AUTO_ORDER: readonly EngineName[] = ['sendfile', 'copy'];
 export const ENGINE_NAMES: readonly EngineName[] = ['io_uring', 'splice', 'sendfile', 'copy'];
 
@@ -59,38 +67,73 @@ function build(name: EngineName, opts: NativeEngineOptions): Engine {
   return createCopyEngine(opts.sendTimeout);
 }
 
-export interface EngineChoice {
-  engine: Engine;
+/**
+ * The engines a handler sends with, chosen once, and pick(), which chooses
+ * among them for each response.
+ */
+export class Transports {
+  private readonly copy: Engine;
+
   /**
-   * For responses only Node may write, frame by frame (HTTP/2): copy, and
-   * under 'auto' small files from memory as on HTTP/1.
+   * `engine` moves plain HTTP/1 bodies; `smallMax` > 0 sends files up to that
+   * size from memory with the head ('auto'), on every transport.
    */
-  framed: Engine;
-  /** One line for logs: what was chosen and why. */
-  note: string;
+  constructor(
+    readonly engine: Engine,
+    private readonly smallMax: number,
+    sendTimeout: number,
+    /** One line for logs: what was chosen and why. */
+    readonly note: string,
+  ) {
+    this.copy = engine.name === 'copy' ? engine : createCopyEngine(sendTimeout);
+  }
+
+  get name(): EngineName {
+    return this.engine.name;
+  }
+
+  /**
+   * Whether `res` is a plain HTTP/1 response whose writes reach Node's own
+   * code: then a head given to writeHead() as a list goes out as it is.
+   */
+  isPlainHttp1(req: IncomingMessage, res: ServerResponse): boolean {
+    return req.httpVersionMajor === 1 && !isWriteWrapped(res);
+  }
+
+  /** The engine that moves `body` on `res`. */
+  pick(req: IncomingMessage, res: ServerResponse, body: Body): Engine {
+    const small = this.smallMax > 0 && fitsInMemory(body, this.smallMax);
+    // HTTP/2 frames every byte of the body (even over cleartext h2c, where a
+    // raw fd would be reachable): only Node may write that socket. Its
+    // streams time out on their own, so copy needs no idle-send timer there.
+    // (Its compatibility response has a write of its own: not a wrapper.)
+    if (req.httpVersionMajor === 2) return small ? smallBodyEngine : HTTP2_COPY;
+    // Someone wrapped res.write (compression, say): the bytes must go through it.
+    if (isWriteWrapped(res)) return pipedEngine;
+    if (small) return smallBodyEngine;
+    // TLS encrypts in user space: there is no fd to send file bytes to.
+    if (socketFd(res.socket ?? req.socket) < 0) return this.copy;
+    return this.engine;
+  }
 }
+
+const HTTP2_COPY = createCopyEngine(0);
 
 /**
  * Resolves an engine name. A named engine must be available, else this
  * throws ERR_SLUICE_ENGINE_UNAVAILABLE with the reason; 'auto' falls back
  * and says what it chose.
  */
-export function chooseEngine(choice: EngineName | 'auto', opts: NativeEngineOptions): EngineChoice {
+export function chooseTransports(choice: EngineName | 'auto', opts: NativeEngineOptions): Transports {
   if (choice !== 'auto') {
     const report = probe(choice);
-    if (!report.available) {
-      throw new SluiceError('ERR_SLUICE_ENGINE_UNAVAILABLE', `The ${choice} engine is not available: ${report.reason}`);
-    }
-    return { engine: build(choice, opts), framed: copyEngine, note: `engine ${choice}` };
+    if (!report.available) throw engineUnavailableError(choice, report.reason);
+    return new Transports(build(choice, opts), 0, opts.sendTimeout, `engine ${choice}`);
   }
   // Say which engines this machine lacks and why (io_uring_setup: EPERM
   // under Docker's default seccomp profile, say), chosen or not.
   const missing = ENGINE_NAMES.map(probe).filter((r) => !r.available);
   const why = missing.length ? ` (unavailable here: ${missing.map((r) => `${r.name}: ${r.reason}`).join('; ')})` : '';
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
-  return {
-    engine: smallBodyEngine(build(name, opts), AUTO_SMALL_FILE_MAX),
-    framed: smallBodyEngine(copyEngine, AUTO_SMALL_FILE_MAX),
-    note: `engine ${name} (auto)${why}`,
-  };
+  return new Transports(build(name, opts), AUTO_SMALL_FILE_MAX, opts.sendTimeout, `engine ${name} (auto)${why}`);
 }

@@ -1,15 +1,14 @@
 // Zero-copy engines built on the addon's transfers: the head goes out
 // through Node, then the addon moves the body from the page cache to the
 // socket on a duplicate of its fd. zeroCopyEngine() is the part every native
-// engine shares (handoff, fallback to copy, cancel on close, outcome);
+// engine shares (handoff, cancel on close, outcome);
 // nativeTransferEngine() drives the poll-driven movers (sendfile, splice),
 // uring.ts the io_uring engine.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isFileSegment, type Body } from '../body';
-import { errnoError } from '../errors';
+import { abortedError, errnoError, sendTimeoutError, truncatedError } from '../errors';
 import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
-import { abortedError, createCopyEngine, sendTimeoutError, truncatedError } from './copy';
 import { onSocketClose, pendingBytes, socketFd, takeHead, whenBodyMayStart } from './socket';
 import type { Engine, EngineName, SendDone } from './types';
 import { watchTransfer } from './watchdog';
@@ -56,23 +55,25 @@ export function nativeTransferEngine(name: EngineName, binding: NativeBinding, m
  * addon are reported as if from `syscall`.
  */
 export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall: string, start: StartTransfer, sendTimeout: number): Engine {
-  const copy = createCopyEngine(sendTimeout);
   const outcome = (status: number): Error | null => {
     if (status === binding.DONE) return null;
     if (status === binding.EOF) return truncatedError();
     return errnoError(status, syscall);
   };
 
-  /** Moves `body` on `socket` (whose head, if any, is the first segment). */
-  const transfer = (socket: Socket, fd: number, body: Body, done: SendDone): void => {
+  /**
+   * Moves `body` on `socket`; its first `headLength` bytes are the head
+   * (taken from Node), which the body byte count leaves out.
+   */
+  const transfer = (socket: Socket, fd: number, body: Body, headLength: number, done: SendDone): void => {
     const id = nextId++;
     let stopWatching: (() => void) | null = null;
     let unwatch: (() => void) | null = null;
     let timedOut = false;
-    const status = start(fd, body, id, (final) => {
+    const status = start(fd, body, id, (final, bytes) => {
       stopWatching?.();
       unwatch?.();
-      done(timedOut ? sendTimeoutError(sendTimeout) : outcome(final));
+      done(timedOut ? sendTimeoutError(sendTimeout) : outcome(final), Math.max(0, bytes - headLength));
     });
     if (status === binding.PENDING) {
       // A closed connection cancels the transfer; the addon still calls
@@ -83,7 +84,20 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
       unwatch = watchTransfer({ progress, onStall: () => (timedOut = binding.cancel(id)) }, sendTimeout);
       return;
     }
-    done(outcome(status));
+    // Finished within the call: all of it, or (rarely) an error whose count the call does not report.
+    done(outcome(status), status === binding.DONE ? body.length - headLength : 0);
+  };
+
+  /** Waits until the head has left Node, then moves the body on the socket's fd. */
+  const afterHead = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
+    whenBodyMayStart(req, res, (socket) => {
+      if (!socket) return done(abortedError(), 0);
+      const fd = socketFd(socket);
+      if (fd < 0) return done(abortedError(), 0);
+      // Something was written after the head: wait for that too.
+      if (pendingBytes(socket) > 0) return afterHead(req, res, body, done);
+      transfer(socket, fd, body, 0, done);
+    });
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
@@ -92,15 +106,10 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
     const idleFd = socketFd(res.socket);
     const head = idleFd >= 0 ? takeHead(res) : null;
     if (head !== null && res.socket) {
-      return transfer(res.socket, idleFd, { segments: [head, ...body.segments], length: head.length + body.length }, done);
+      const train: Body = { segments: [head, ...body.segments], length: head.length + body.length };
+      return transfer(res.socket, idleFd, train, head.length, done);
     }
-    whenBodyMayStart(req, res, (socket) => {
-      if (!socket) return done(abortedError());
-      const fd = socketFd(socket);
-      // TLS, HTTP/2 or bytes still queued in Node: only Node may write.
-      if (fd < 0 || pendingBytes(socket) > 0) return copy.send(req, res, body, done);
-      transfer(socket, fd, body, done);
-    });
+    afterHead(req, res, body, done);
   };
 
   return { name, send };

@@ -72,6 +72,9 @@ interface OutgoingInternals {
   _implicitHeader?: () => void;
 }
 
+/** How often takeHead() took a head (for tests and stats). */
+export const handoffStats = { headsTaken: 0 };
+
 /**
  * Takes the response head away from Node so the addon can send it in one
  * segment train with the body (head with MSG_MORE, then the file), saving
@@ -81,9 +84,6 @@ interface OutgoingInternals {
  * response (and keep-alive and pipelining go on) without writing anything.
  * Returns null, changing nothing, whenever that is not certain.
  */
-/** How often takeHead() took a head (for tests and stats). */
-export const handoffStats = { headsTaken: 0 };
-
 export function takeHead(res: ServerResponse): Buffer | null {
   const socket = res.socket;
   const out = res as unknown as OutgoingInternals;
@@ -96,16 +96,6 @@ export function takeHead(res: ServerResponse): Buffer | null {
   out._headerSent = true;
   handoffStats.headsTaken++;
   return Buffer.from(head, 'latin1');
-}
-
-/**
- * The head Node built for `res` (status line and fields, as sent), or null
- * before there is one. A head given to writeHead() as a list is only here:
- * its fields never become headers that getHeader() could read.
- */
-export function headText(res: ServerResponse): string | null {
-  const head = (res as unknown as OutgoingInternals)._header;
-  return typeof head === 'string' ? head : null;
 }
 
 /** Bytes Node still holds for this socket (must be 0 before native sends). */

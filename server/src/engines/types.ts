@@ -3,13 +3,17 @@ import type { Body } from '../body';
 
 export type EngineName = 'io_uring' | 'splice' | 'sendfile' | 'copy';
 
-/** Called exactly once. With an error the response is broken: the caller destroys the connection. */
-export type SendDone = (err: Error | null) => void;
+/**
+ * Called exactly once, with the body bytes handed to the connection. With an
+ * error the response is broken: the caller destroys the connection.
+ */
+export type SendDone = (err: Error | null, bytes: number) => void;
 
 /**
  * Moves a response body. The status line and headers are already set on
- * `res`; the engine sends the head through Node, then the body's bytes, and
- * reports back. It never ends the response and knows nothing of HTTP.
+ * `res`; the engine sends the head through Node (or with the body), then the
+ * body's bytes, and reports back. It never ends the response and knows
+ * nothing of HTTP.
  */
 export interface Engine {
   readonly name: EngineName;

@@ -1,20 +1,12 @@
 // The io_uring engine: each chunk is a linked IORING_OP_SPLICE file→pipe→
 // socket on one ring per event loop, a full socket waits with a linked
 // POLL_ADD, and completions come back through the ring's eventfd. The
-// handoff (head first, duplicate fd, cancel on close, copy fallback) is the
-// one every native engine shares (native-transfer.ts).
-import { getSystemErrorName } from 'node:util';
+// handoff (head first, duplicate fd, cancel on close) is the one every
+// native engine shares (native-transfer.ts).
+import { errnoName } from '../errors';
 import type { NativeBinding } from '../native';
 import { toNativeSegments, zeroCopyEngine, type NativeEngineOptions } from './native-transfer';
 import type { Engine } from './types';
-
-function errnoName(rc: number): string {
-  try {
-    return getSystemErrorName(rc);
-  } catch {
-    return `errno ${-rc}`;
-  }
-}
 
 /**
  * Why this process cannot run the io_uring engine, as "syscall: ERRNO"

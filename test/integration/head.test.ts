@@ -1,5 +1,5 @@
 // The standalone handler writes a file's head from one cached list
-// (fast-head.ts); middleware sets the same fields one by one. Both must put
+// (head.ts); middleware sets the same fields one by one. Both must put
 // the same fields, in the same order, with the same values, on the wire, for
 // every kind of answer: 200, HEAD, 206, multipart, 304 by ETag and by date,
 // a precompressed variant with Vary, and If-Range gone stale. And the fast
@@ -158,20 +158,20 @@ describe('fast head (createHandler) vs setHeader path (serveStatic)', () => {
 
   it('should not grow the per-file memo when a handler is made per request', async () => {
     const perRequest = await listen((req, res) => createHandler(root, { maxAge: '2h' })(req, res));
-    const derivedSize = (): Promise<number> =>
+    const headsSize = (): Promise<number> =>
       new Promise((resolve, reject) => {
         openFile(path.join(root, 'file.bin'), (err, file) => {
           if (err || !file) return reject(err);
-          const size = file.derived.size;
+          const size = file.heads.size;
           file.release();
           resolve(size);
         });
       });
     try {
       await fetchRaw(perRequest.port, 'GET', '/file.bin', {});
-      const after1 = await derivedSize();
+      const after1 = await headsSize();
       for (let i = 0; i < 30; i++) await fetchRaw(perRequest.port, 'GET', '/file.bin', {});
-      assert.equal(await derivedSize(), after1);
+      assert.equal(await headsSize(), after1);
     } finally {
       await perRequest.close();
     }

@@ -1,0 +1,165 @@
+// The head of a file response: the values a file version gives (type,
+// validators), the fields the options put in every head, and the only code
+// that writes a file response's head.
+//
+// One field list, two ways to write it. Where nothing else can see or change
+// the response (the standalone handler: no middleware, no framework, no
+// header set before ours, nothing wrapping res.write), the list goes to
+// writeHead(status, list) as is: a version's head is then the same bytes on
+// every request and is built once, instead of five to seven setHeader()
+// calls per request. Node writes a head given this way without keeping its
+// fields as headers, so res.getHeader() afterwards does not see them (as
+// with sirv). Everywhere else the same fields are set one by one with
+// setHeader(), where middleware, hooks and wrappers can read them.
+import type { ServerResponse } from 'node:http';
+import * as path from 'node:path';
+import * as mime from 'mime-types';
+import type { FileVersion, HeadLists } from './file-table';
+import type { ContentCoding } from './negotiate';
+
+/** Content-Type for a file name, with a charset for text types. */
+export function contentTypeFor(filePath: string): string {
+  return mime.contentType(path.extname(filePath)) || 'application/octet-stream';
+}
+
+/**
+ * Weak ETag from size and mtime, the same value the `etag` package (and so
+ * send/serve-static) gives for a Stats, so caches keep validating across a
+ * switch to sluice.
+ */
+export function weakEtag(stat: { size: number; mtimeMs: number }): string {
+  return `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+}
+
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+/** Cache-Control value for a max-age in milliseconds (send's rounding). */
+export function cacheControlValue(maxAgeMs: number, immutable: boolean): string {
+  const seconds = Math.floor(maxAgeMs / 1000);
+  return `public, max-age=${seconds}${immutable ? ', immutable' : ''}`;
+}
+
+/** Content-Range for a satisfied range. */
+export function contentRange(start: number, end: number, size: number): string {
+  return `bytes ${start}-${end}/${size}`;
+}
+
+/** What the options put in every head (the responder's fixed choices). */
+export interface HeadPolicy {
+  readonly acceptRanges: boolean;
+  readonly cacheControl: string | null;
+  readonly lastModified: boolean;
+  readonly etag: boolean;
+}
+
+/**
+ * One representation: the bytes of `version`, sent as `coding` (a variant)
+ * or as they are, for a path whose type is `type`.
+ */
+export interface Representation {
+  readonly version: FileVersion;
+  readonly type: string;
+  readonly coding: ContentCoding | null;
+  /** Whether variants exist, so caches must key on Accept-Encoding. */
+  readonly vary: boolean;
+  readonly etag: string;
+  readonly lastModified: string;
+}
+
+/**
+ * The representation of `original` whose bytes are `version` (the original
+ * itself, or its variant in `coding`), its values computed once per version.
+ */
+export function representationOf(original: FileVersion, version: FileVersion, coding: ContentCoding | null, vary: boolean): Representation {
+  original.type ??= contentTypeFor(original.path);
+  version.lastModified ??= httpDate(version.stat.mtimeMs);
+  version.etag ??= weakEtag(version.stat);
+  // A variant's ETag names its coding, so no two representations of one URL
+  // ever share a validator.
+  if (coding !== null) version.codedEtag ??= `${version.etag.slice(0, -1)}-${coding}"`;
+  const etag = coding === null ? version.etag : (version.codedEtag as string);
+  return { version, type: original.type, coding, vary, etag, lastModified: version.lastModified };
+}
+
+const CODINGS: readonly (ContentCoding | null)[] = [null, 'br', 'zstd', 'gzip'];
+
+/**
+ * Head lists kept with each file version under keys that name the policy:
+ * handlers with the same options share a version's lists, handlers with
+ * different ones never do, and a handler made per request (wasteful, but
+ * seen) adds nothing new to the version.
+ */
+export class HeadCache {
+  // One key per (coding, vary) pair, made once: no string is built per request.
+  private readonly keys: string[] = [];
+
+  constructor(readonly policy: HeadPolicy) {
+    const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}`;
+    const id = `${flags}|${policy.cacheControl ?? ''}`;
+    for (const coding of CODINGS) this.keys.push(`${id}|${coding ?? 'identity'}`, `${id}|${coding ?? 'identity'}|vary`);
+  }
+
+  lists(rep: Representation): HeadLists {
+    const key = this.keys[CODINGS.indexOf(rep.coding) * 2 + (rep.vary ? 1 : 0)];
+    let lists = rep.version.heads.get(key);
+    if (lists === undefined) {
+      lists = buildLists(this.policy, rep);
+      rep.version.heads.set(key, lists);
+    }
+    return lists;
+  }
+}
+
+/** send's field order: caching fields, then content metadata. */
+function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
+  const caching: string[] = [];
+  if (policy.acceptRanges) caching.push('Accept-Ranges', 'bytes');
+  if (policy.cacheControl !== null) caching.push('Cache-Control', policy.cacheControl);
+  if (policy.lastModified) caching.push('Last-Modified', rep.lastModified);
+  if (policy.etag) caching.push('ETag', rep.etag);
+  const vary = rep.vary ? ['Vary', 'Accept-Encoding'] : [];
+  const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
+  const partial = [...caching, 'Content-Type', rep.type, ...vary, ...encoding];
+  return {
+    whole: [...partial, 'Content-Length', String(rep.version.size)],
+    partial,
+    notModified: [...caching, ...vary],
+  };
+}
+
+/** Headers already on the response (lower-case names), as res.getHeaders() gives them. */
+export type Preset = Readonly<Record<string, number | string | string[] | undefined>>;
+
+/** What is on `res` before sluice adds anything, or null when nothing is. */
+export function presetOf(res: ServerResponse): Preset | null {
+  return res.getHeaderNames().length === 0 ? null : res.getHeaders();
+}
+
+/** A head to write: status, fields ([name, value, …]), and fields to remove first. */
+export interface Head {
+  readonly status: number;
+  readonly fields: readonly string[];
+  /** Lower-case names of headers set earlier that this head must not carry. */
+  readonly strip: readonly string[] | null;
+}
+
+/**
+ * Writes `head` on `res`: as one list (`visible` false: nothing else can
+ * see the response) or field by field (`visible` true).
+ */
+export function writeHead(res: ServerResponse, head: Head, visible: boolean): void {
+  if (!visible) {
+    res.writeHead(head.status, head.fields as string[]);
+    return;
+  }
+  if (head.strip !== null) for (const name of head.strip) res.removeHeader(name);
+  res.statusCode = head.status;
+  setFields(res, head.fields);
+}
+
+/** Sets `fields` ([name, value, …]) as headers, one by one. */
+export function setFields(res: ServerResponse, fields: readonly string[]): void {
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+}
