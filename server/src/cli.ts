@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// argv → options → listen. No logic of its own beyond start-up checks.
+// The `sluice` command: argv → options → listen, the cluster primary for
+// --workers, and graceful shutdown. What to serve and how is the library's.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createServer, engines, type ServerOptions } from './index';
+import { createServer, engines, type ServerOptions, type SluiceServer } from './index';
 import { logResponse } from './access-log';
 import { ENGINE_NAMES } from './engines';
 
@@ -114,51 +115,56 @@ function runPrimary(count: number, root: string): void {
   process.once('SIGINT', stop);
 }
 
-function main(): void {
-  let parsed;
+const FLAGS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  engine: { type: 'string' },
+  engines: { type: 'boolean' },
+  dotfiles: { type: 'string' },
+  'max-age': { type: 'string' },
+  'max-chunk': { type: 'string' },
+  'no-index': { type: 'boolean' },
+  workers: { type: 'string' },
+  'send-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  log: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+type Parsed = ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof FLAGS }>>;
+type Values = Parsed['values'];
+
+function parseCommandLine(): Parsed {
   try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        engine: { type: 'string' },
-        engines: { type: 'boolean' },
-        dotfiles: { type: 'string' },
-        'max-age': { type: 'string' },
-        'max-chunk': { type: 'string' },
-        'no-index': { type: 'boolean' },
-        workers: { type: 'string' },
-        'send-timeout': { type: 'string' },
-        'keep-alive-timeout': { type: 'string' },
-        'headers-timeout': { type: 'string' },
-        'request-timeout': { type: 'string' },
-        log: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    return parseArgs({ allowPositionals: true, options: FLAGS });
   } catch (err) {
     fail(`${(err as Error).message}\nRun 'sluice --help' for usage.`);
   }
-  const { values, positionals } = parsed;
+}
+
+/** --help, --version, --engines: print and return true (nothing to serve). */
+function printedInfo(values: Values): boolean {
   if (values.help) {
     process.stdout.write(HELP);
-    return;
-  }
-  if (values.version) {
+  } else if (values.version) {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
     process.stdout.write(`${pkg.version}\n`);
-    return;
-  }
-  if (values.engines) {
+  } else if (values.engines) {
     for (const report of engines()) {
       process.stdout.write(`${report.name.padEnd(9)} ${report.available ? 'available' : `unavailable: ${report.reason}`}\n`);
     }
-    return;
+  } else {
+    return false;
   }
-  if (positionals.length > 1) fail(`expected one root directory, got ${positionals.length}`);
+  return true;
+}
 
+/** The directory to serve: the one positional argument, which must be a directory. */
+function rootDirectory(positionals: string[]): string {
+  if (positionals.length > 1) fail(`expected one root directory, got ${positionals.length}`);
   const root = path.resolve(positionals[0] ?? '.');
   let stat: fs.Stats;
   try {
@@ -167,50 +173,44 @@ function main(): void {
     fail(`cannot serve ${root}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (!stat.isDirectory()) fail(`cannot serve ${root}: not a directory`);
+  return root;
+}
 
-  const host = values.host ?? process.env.HOST ?? '127.0.0.1';
-  const port = parsePort(values.port ?? process.env.PORT ?? '8080');
+/** A millisecond flag's value, or undefined when the flag was not given. */
+function milliseconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) fail(`invalid --${flag} '${value}' (expected milliseconds)`);
+  return Number(value);
+}
+
+/** The server's options from the flags; createServer validates them. */
+function serverOptions(values: Values): ServerOptions {
   const opts: ServerOptions = {};
   if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
   if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
   if (values['max-age'] !== undefined) opts.maxAge = values['max-age'];
   if (values['max-chunk'] !== undefined) opts.maxChunk = Number(values['max-chunk']);
   if (values['no-index']) opts.index = false;
-  const ms = (flag: string, value: string | undefined): number | undefined => {
-    if (value === undefined) return undefined;
-    if (!/^\d+$/.test(value)) fail(`invalid --${flag} '${value}' (expected milliseconds)`);
-    return Number(value);
+  const timeouts = {
+    sendTimeout: milliseconds('send-timeout', values['send-timeout']),
+    keepAliveTimeout: milliseconds('keep-alive-timeout', values['keep-alive-timeout']),
+    headersTimeout: milliseconds('headers-timeout', values['headers-timeout']),
+    requestTimeout: milliseconds('request-timeout', values['request-timeout']),
   };
-  const sendTimeout = ms('send-timeout', values['send-timeout']);
-  if (sendTimeout !== undefined) opts.sendTimeout = sendTimeout;
-  const keepAliveTimeout = ms('keep-alive-timeout', values['keep-alive-timeout']);
-  if (keepAliveTimeout !== undefined) opts.keepAliveTimeout = keepAliveTimeout;
-  const headersTimeout = ms('headers-timeout', values['headers-timeout']);
-  if (headersTimeout !== undefined) opts.headersTimeout = headersTimeout;
-  const requestTimeout = ms('request-timeout', values['request-timeout']);
-  if (requestTimeout !== undefined) opts.requestTimeout = requestTimeout;
-  const workers = parseWorkers(values.workers);
-  if (workers > 1 && cluster.isPrimary) {
-    // Check the options here, so a bad flag fails once, not in every worker.
-    try {
-      createServer(root, opts);
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    runPrimary(workers, root);
-    return;
-  }
+  for (const [name, value] of Object.entries(timeouts)) if (value !== undefined) opts[name as keyof typeof timeouts] = value;
+  return opts;
+}
 
-  let server;
+function createOrFail(root: string, opts: ServerOptions): SluiceServer {
   try {
-    server = createServer(root, opts);
+    return createServer(root, opts);
   } catch (err) {
     fail((err as Error).message);
   }
-  if (values.log) {
-    const write = (line: string): void => void process.stdout.write(line);
-    server.prependListener('request', (req, res) => logResponse(req, res, write));
-  }
+}
+
+/** Listens, then prints the start line (or, in a worker, tells the primary). */
+function listenAndAnnounce(server: SluiceServer, host: string, port: number, root: string): void {
   server.on('error', (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
   server.listen(port, host, () => {
     const address = server.address();
@@ -226,9 +226,13 @@ function main(): void {
     process.stdout.write(startLine(url, server.sluice.engine, 1, root));
     if (note) process.stdout.write(`sluice: ${note}\n`);
   });
+}
 
-  // Graceful shutdown: stop accepting, let transfers in flight finish, and
-  // close whatever is left after a deadline.
+/**
+ * Graceful shutdown: stop accepting, let transfers in flight finish, and
+ * close whatever is left after a deadline.
+ */
+function drainOnSignal(server: SluiceServer): void {
   const shutdown = (): void => {
     server.close(() => process.exit(0));
     server.closeIdleConnections();
@@ -239,6 +243,29 @@ function main(): void {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+}
+
+function main(): void {
+  const { values, positionals } = parseCommandLine();
+  if (printedInfo(values)) return;
+  const root = rootDirectory(positionals);
+  const host = values.host ?? process.env.HOST ?? '127.0.0.1';
+  const port = parsePort(values.port ?? process.env.PORT ?? '8080');
+  const opts = serverOptions(values);
+  const workers = parseWorkers(values.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    // Check the options here, so a bad flag fails once, not in every worker.
+    createOrFail(root, opts);
+    runPrimary(workers, root);
+    return;
+  }
+  const server = createOrFail(root, opts);
+  if (values.log) {
+    const write = (line: string): void => void process.stdout.write(line);
+    server.prependListener('request', (req, res) => logResponse(req, res, write));
+  }
+  listenAndAnnounce(server, host, port, root);
+  drainOnSignal(server);
 }
 
 main();

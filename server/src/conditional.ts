@@ -50,8 +50,9 @@ export function evaluatePreconditions(method: string, headers: IncomingHttpHeade
 
 /**
  * If-Range (RFC 9110 §13.1.5): true → honour Range; false → send 200 with the
- * whole representation. An entity-tag is compared weakly (see below). A date is accepted when Last-Modified is not later than it, as send
- * does, rather than the RFC's exact equality.
+ * whole representation. An entity-tag is compared weakly (see below). A
+ * date is accepted when Last-Modified is not later than it, as send does,
+ * rather than the RFC's exact equality.
  */
 export function isRangeFresh(ifRange: string | undefined, v: Validators): boolean {
   if (ifRange === undefined) return true;
@@ -70,7 +71,9 @@ export function isRangeFresh(ifRange: string | undefined, v: Validators): boolea
 
 /**
  * Whether `etag` appears in an entity-tag list (`"a", W/"b"`). `weak` selects
- * weak comparison (If-None-Match) over strong (If-Match, If-Range). `*` is not
+ * weak comparison over strong (RFC 9110 §8.8.3.2). sluice itself compares
+ * weakly everywhere, If-Match and If-Range included (see above); strong
+ * comparison is there for callers that hold strong validators. `*` is not
  * handled here; malformed members are skipped.
  */
 export function isEtagInList(list: string, etag: string | undefined, weak: boolean): boolean {

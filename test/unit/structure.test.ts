@@ -1,0 +1,116 @@
+// The layering the design promises, checked on the sources: HTTP logic
+// above the engines, no module importing one above it, Node's socket
+// internals touched in one file, no Node-API or libuv in the native core,
+// and no function in server/src longer than a screen.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const SRC = path.join(REPO, 'server', 'src');
+const CORE = path.join(REPO, 'native', 'src', 'core');
+const MAX_FUNCTION_LINES = 60;
+
+/**
+ * Each module's layer, lowest first: a module may import its own layer and
+ * those below. engines/ is one layer: it moves bytes and knows no HTTP.
+ */
+const LAYERS: readonly (readonly string[])[] = [
+  ['body', 'errors', 'http-error', 'negotiate', 'native'],
+  ['engines/*', 'file-table', 'conditional', 'range', 'resolve'],
+  ['options', 'head'],
+  ['multipart', 'precompressed', 'symlinks', 'responses'],
+  ['plan'],
+  ['respond'],
+  ['responder'],
+  ['setup', 'access-log'],
+  ['index', 'fastify'],
+  ['cli'],
+];
+
+function layerOf(module: string): number {
+  const i = LAYERS.findIndex((layer) => layer.includes(module) || (module.startsWith('engines/') && layer.includes('engines/*')));
+  assert.ok(i >= 0, `${module} has no layer: add it to LAYERS`);
+  return i;
+}
+
+function filesUnder(dir: string, ext: RegExp): string[] {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => ext.test(f)).map((f) => path.join(dir, f));
+}
+
+const sources = filesUnder(SRC, /\.ts$/).map((file) => ({
+  module: path.relative(SRC, file).replace(/\.ts$/, ''),
+  text: fs.readFileSync(file, 'utf8'),
+}));
+
+function parse(module: string, text: string): ts.SourceFile {
+  return ts.createSourceFile(`${module}.ts`, text, ts.ScriptTarget.Latest, true);
+}
+
+/** Our modules `text` imports (relative specifiers), as module names under server/src. */
+function importsOf(module: string, file: ts.SourceFile): string[] {
+  const out: string[] = [];
+  for (const stmt of file.statements) {
+    if ((ts.isImportDeclaration(stmt) || ts.isExportDeclaration(stmt)) && stmt.moduleSpecifier && ts.isStringLiteral(stmt.moduleSpecifier)) {
+      const spec = stmt.moduleSpecifier.text;
+      if (spec.startsWith('.')) out.push(path.posix.normalize(path.posix.join(path.posix.dirname(module), spec)).replace(/\/index$/, '/index'));
+    }
+  }
+  return out.map((m) => (m === 'engines' ? 'engines/index' : m));
+}
+
+interface LongFunction {
+  where: string;
+  lines: number;
+}
+
+function longFunctions(module: string, file: ts.SourceFile): LongFunction[] {
+  const out: LongFunction[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isFunctionLike(node) && 'body' in node && node.body !== undefined) {
+      const start = file.getLineAndCharacterOfPosition(node.getStart(file)).line;
+      const end = file.getLineAndCharacterOfPosition(node.getEnd()).line;
+      if (end - start + 1 > MAX_FUNCTION_LINES) out.push({ where: `${module}.ts:${start + 1}`, lines: end - start + 1 });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return out;
+}
+
+describe('source structure', () => {
+  it('should have no module import one in a layer above it', () => {
+    const wrong: string[] = [];
+    for (const { module, text } of sources) {
+      for (const dep of importsOf(module, parse(module, text))) {
+        if (layerOf(dep) > layerOf(module)) wrong.push(`${module} imports ${dep}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it(`should have no function in server/src longer than ${MAX_FUNCTION_LINES} lines`, () => {
+    const long = sources.flatMap(({ module, text }) => longFunctions(module, parse(module, text)));
+    assert.deepEqual(long, []);
+  });
+
+  it('should touch Node socket and response internals only in engines/socket.ts', () => {
+    const internals = /\._handle\b|\._header\b|\._headerSent\b|\._httpMessage\b|\.outputData\b|\._implicitHeader\b/;
+    const touching = sources.filter(({ module, text }) => module !== 'engines/socket' && internals.test(text)).map((s) => s.module);
+    assert.deepEqual(touching, []);
+  });
+
+  it('should import the addon only from engines/ (and its loader)', () => {
+    const importing = sources
+      .filter(({ module, text }) => !module.startsWith('engines/') && module !== 'native' && importsOf(module, parse(module, text)).includes('native'))
+      .map((s) => s.module);
+    assert.deepEqual(importing, []);
+  });
+
+  it('should include no Node-API or libuv header in native/src/core', () => {
+    const nodeHeaders = /#include\s*[<"](napi\.h|node_api\.h|js_native_api\.h|uv\.h|node\.h)[>"]/;
+    const including = filesUnder(CORE, /\.(h|cc)$/).filter((f) => nodeHeaders.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(including.map((f) => path.relative(REPO, f)), []);
+  });
+});
