@@ -104,7 +104,7 @@ function treeRssMiB(pid) {
  */
 function readCpuTimes() {
   const out = [];
-  let text = '';
+  let text;
   try {
     text = fs.readFileSync('/proc/stat', 'utf8');
   } catch {

@@ -61,7 +61,7 @@ const OWNER = '.owner-pid';
 
 /** Removes fixture dirs left by a harness that was killed (its pid is gone). */
 function removeStale() {
-  let names = [];
+  let names;
   try {
     names = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('sluice-bench-'));
   } catch {

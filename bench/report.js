@@ -171,6 +171,7 @@ function toJSON(results) {
     ...results,
     cases: results.cases.map((k) => ({
       ...k,
+      // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the live server handle is dropped from the saved JSON
       rows: k.rows.map(({ subject, server, ...row }) => ({ ...row, ratioKey: subject.ratio || null })),
     })),
   };

@@ -116,7 +116,7 @@ function startSampler(base, file, { everyMs = 200, ranges = true } = {}) {
           stats.samples += 1;
           if (bad && stats.failures.length < 5) stats.failures.push(`under load: ${bad}`);
         }
-      } catch (err) {
+      } catch {
         // A slow or refused sample under load is not a wrong answer; a server
         // that died is reported by the harness.
         if (!stopped) stats.errors += 1;
