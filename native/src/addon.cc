@@ -1,8 +1,8 @@
 // Module init: registers exports, nothing else.
 #include <napi.h>
 
-#include "bind_sendfile.h"
 #include "bind_splice.h"
+#include "bind_transfer.h"
 #include "bind_uring.h"
 #include "core/progress.h"
 #include "transfer.h"

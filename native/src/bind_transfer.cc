@@ -1,6 +1,6 @@
 // JS-facing transfer functions: unpack arguments, call core through
 // Transfer, return the status. No syscalls here.
-#include "bind_sendfile.h"
+#include "bind_transfer.h"
 
 #include <cerrno>
 #include <memory>
