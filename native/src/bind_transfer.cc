@@ -9,6 +9,7 @@
 
 #include "bind_args.h"
 #include "core/pump.h"
+#include "core/sendfile.h"
 #include "core/splice.h"
 #include "transfer.h"
 #include "uring_transfer.h"

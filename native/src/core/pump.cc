@@ -1,15 +1,9 @@
 #include "core/pump.h"
 
-#include "core/sendfile.h"
 #include "core/write.h"
 
 namespace sluice {
 namespace core {
-
-Progress SendfileMover::Move(int out_fd, int in_fd, int64_t* offset,
-                             uint64_t count) {
-  return SendfileSome(out_fd, in_fd, offset, count);
-}
 
 int Pump(int out_fd, std::vector<Segment>* segments, Cursor* cursor,
          FileMover* mover, uint64_t budget) {
