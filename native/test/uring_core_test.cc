@@ -37,10 +37,12 @@
 #include <vector>
 
 #include "core/force_errno.h"
+#include "core/splice.h"
 #include "core/uring/ring.h"
 #include "core/uring/sqe.h"
 
 using sluice::core::ForcedErrnoFromSpec;
+using sluice::core::kSpliceFlags;
 using sluice::core::kSpliceNoOffset;
 using sluice::core::PrepAsyncCancel;
 using sluice::core::PrepNop;
@@ -357,7 +359,6 @@ int ResOf(const std::vector<Cqe>& v, uint64_t ud) {
 }
 
 constexpr int kNoCqe = 0x7fffffff;
-constexpr unsigned kSpliceFlags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
 
 // Slow reader on the receiving end; verifies every byte and the final EOF.
 struct Reader {

@@ -16,10 +16,6 @@ namespace core {
 
 namespace {
 
-// SPLICE_F_NONBLOCK on both sides (ring.h point 4: without it a fill into a
-// full pipe parks an io-wq worker). SPLICE_F_MOVE is only a hint.
-constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-
 // -ERESTARTSYS: what a splice cancelled inside an io-wq worker completes
 // with (ring.h point 6). Kernel-internal, not an errno JS could name.
 constexpr int kRestartSys = -512;
