@@ -16,7 +16,6 @@
             "src/bind_splice.cc",
             "src/bind_transfer.cc",
             "src/bind_uring.cc",
-            "src/js_error.cc",
             "src/transfer.cc",
             "src/transfer_callback.cc",
             "src/uring_transfer.cc",
