@@ -136,6 +136,19 @@ int CountDir(const char* path) {
 // Open fds, not counting the one opendir uses.
 int CountFds() { return CountDir("/proc/self/fd") - 1; }
 
+// Mappings of io_uring rings in this process ("anon_inode:[io_uring]").
+int CountRingMaps() {
+  FILE* f = std::fopen("/proc/self/maps", "re");
+  if (f == nullptr) return -1;
+  int n = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strstr(line, "[io_uring]") != nullptr) ++n;
+  }
+  std::fclose(f);
+  return n;
+}
+
 // io-wq worker threads ("iou-wrk-<tid>") of this process.
 int CountIoWorkers() {
   DIR* d = opendir("/proc/self/task");
@@ -1386,6 +1399,7 @@ int ForceChild(int expect_rc, const char* expect_why) {
   if (expect_rc != 0 && why != expect_why) bad |= 8;
   if (expect_rc == 0 && !why.empty()) bad |= 8;
   if (CountFds() != before) bad |= 16;  // the unwind closed everything
+  if (CountRingMaps() != 0) bad |= 32;   // ... and unmapped every ring
   std::printf("  · SLUICE_FORCE_ERRNO=\"%s\": Create=%s ProbeUring=%s why=%s"
               "\n", std::getenv("SLUICE_FORCE_ERRNO"), ErrName(rc),
               ErrName(prc), why.empty() ? "-" : why.c_str());
