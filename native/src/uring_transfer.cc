@@ -90,8 +90,8 @@ bool IsEmpty(const std::vector<core::Segment>& segments) {
 }  // namespace
 
 int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
-                       std::vector<core::Segment> segments,
-                       uint64_t max_chunk, Napi::Function callback) {
+                       std::vector<core::Segment> segments, uint64_t max_chunk,
+                       Napi::Function callback) {
   AddonState* state = GetState(env);
   // One id space with the poll-driven transfers: cancel(id) serves both.
   if (state->transfers.count(id) != 0 ||
@@ -111,10 +111,10 @@ int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
     loop->polling = true;
   }
   int dup_fd = core::DupSocket(sock_fd);
-  int status = dup_fd < 0 ? dup_fd
-                          : loop->engine->Start(static_cast<uint64_t>(id),
-                                                dup_fd, std::move(segments),
-                                                max_chunk);
+  int status = dup_fd < 0
+                   ? dup_fd
+                   : loop->engine->Start(static_cast<uint64_t>(id), dup_fd,
+                                         std::move(segments), max_chunk);
   if (status == core::kInFlight) {
     loop->pending.emplace(
         id, std::make_unique<TransferCallback>(env, callback, "sluice:uring"));

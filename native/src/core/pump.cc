@@ -20,12 +20,12 @@ int Pump(int out_fd, std::vector<Segment>* segments, Cursor* cursor,
     uint64_t want = left < budget - spent ? left : budget - spent;
     Progress p;
     if (seg.file_fd >= 0) {
-      int64_t offset = seg.offset + static_cast<int64_t>(cursor->done_in_segment);
+      int64_t offset =
+          seg.offset + static_cast<int64_t>(cursor->done_in_segment);
       p = mover->Move(out_fd, seg.file_fd, &offset, want);
     } else {
-      const uint8_t* data =
-          reinterpret_cast<const uint8_t*>(seg.bytes.data()) +
-          cursor->done_in_segment;
+      const uint8_t* data = reinterpret_cast<const uint8_t*>(seg.bytes.data()) +
+                            cursor->done_in_segment;
       // A literal followed by more of the body (a response head, a part
       // header) goes out with MSG_MORE, in one segment with what follows.
       bool more = cursor->index + 1 < segments->size();

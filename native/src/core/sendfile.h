@@ -1,4 +1,4 @@
-// Plain C++ over sendfile(2): no Node-API, no libuv. Returns -errno, never throws.
+// sendfile(2) in plain C++ (no Node-API, no libuv): -errno, never throws.
 #ifndef SLUICE_CORE_SENDFILE_H_
 #define SLUICE_CORE_SENDFILE_H_
 

@@ -72,9 +72,9 @@ class SpliceMover final : public FileMover {
   PipePool* pool_;
   Pipe pipe_;
   bool has_pipe_ = false;
-  uint64_t pipe_bytes_ = 0;   // in the pipe, not yet on the socket
-  int pipe_in_fd_ = -1;       // the file they came from
-  int64_t pipe_offset_ = 0;   // file offset of the first of them
+  uint64_t pipe_bytes_ = 0;  // in the pipe, not yet on the socket
+  int pipe_in_fd_ = -1;      // the file they came from
+  int64_t pipe_offset_ = 0;  // file offset of the first of them
 };
 
 }  // namespace core

@@ -122,7 +122,7 @@ void UringBody::OnCompletion(UringOp op, int32_t res) {
       } else if (res == 0) {
         Stop(-EIO);  // cannot happen with bytes in a pipe we own
       } else {
-        Stop(res);   // -EPIPE, -ECONNRESET...
+        Stop(res);  // -EPIPE, -ECONNRESET...
       }
       return;
     case UringOp::kPoll:
@@ -183,8 +183,8 @@ bool UringBody::QueueChunk(Ring* ring, const Segment& seg, uint64_t left) {
   SetLink(sqe[0]);
   // SPLICE_F_MORE (MSG_MORE) only while body bytes follow: on the last
   // bytes it would hold a partial frame back until a send that never comes.
-  PrepSplice(sqe[1], pipe_.read_fd, kSpliceNoOffset, sock_fd_,
-             kSpliceNoOffset, static_cast<unsigned>(want),
+  PrepSplice(sqe[1], pipe_.read_fd, kSpliceNoOffset, sock_fd_, kSpliceNoOffset,
+             static_cast<unsigned>(want),
              kSpliceFlags | (MoreAfter(want) ? SPLICE_F_MORE : 0));
   SetUserData(sqe[1], UringUserData(key_, UringOp::kDrain));
   drain_asked_ = want;

@@ -90,9 +90,10 @@ class Ring {
   // EFD_CLOEXEC) with it. Returns 0 and *out (caller deletes), or -errno
   // (-EPERM under Docker's default seccomp, -ENOSYS without io_uring) with
   // *out = nullptr. If `failed_syscall` is given it is set to the name of the
-  // call that failed: "io_uring_setup", "mmap", "eventfd" or
-  // "io_uring_register". Honours SLUICE_FORCE_ERRNO for io_uring_setup and
-  // io_uring_register (core/force_errno.h).
+  // call that failed: "io_uring_setup", "mmap", "eventfd",
+  // "io_uring_register", or "new" when out of memory. Honours
+  // SLUICE_FORCE_ERRNO for io_uring_setup and io_uring_register
+  // (core/force_errno.h).
   static int Create(unsigned entries, Ring** out,
                     const char** failed_syscall = nullptr);
 
