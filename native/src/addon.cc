@@ -1,8 +1,8 @@
 // Module init: registers exports, nothing else.
 #include <napi.h>
 
-#include "bind_sendfile.h"
 #include "bind_splice.h"
+#include "bind_transfer.h"
 #include "bind_uring.h"
 #include "core/progress.h"
 #include "transfer.h"
@@ -11,11 +11,15 @@ namespace sluice {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendfile", Napi::Function::New(env, SendfileFile, "sendfile"));
-  exports.Set("sendSegments", Napi::Function::New(env, SendSegments, "sendSegments"));
+  exports.Set("sendSegments",
+              Napi::Function::New(env, SendSegments, "sendSegments"));
   exports.Set("cancel", Napi::Function::New(env, CancelTransfer, "cancel"));
-  exports.Set("transferProgress", Napi::Function::New(env, TransferProgress, "transferProgress"));
-  exports.Set("pendingTransfers", Napi::Function::New(env, PendingTransfers, "pendingTransfers"));
-  exports.Set("pipePoolStats", Napi::Function::New(env, PipePoolStats, "pipePoolStats"));
+  exports.Set("transferProgress",
+              Napi::Function::New(env, TransferProgress, "transferProgress"));
+  exports.Set("pendingTransfers",
+              Napi::Function::New(env, PendingTransfers, "pendingTransfers"));
+  exports.Set("pipePoolStats",
+              Napi::Function::New(env, PipePoolStats, "pipePoolStats"));
   exports.Set("uringProbe", Napi::Function::New(env, UringProbe, "uringProbe"));
   exports.Set("uringSend", Napi::Function::New(env, UringSend, "uringSend"));
   exports.Set("uringStats", Napi::Function::New(env, UringStats, "uringStats"));

@@ -51,9 +51,9 @@ bool ReadSegments(const Napi::CallbackInfo& info, size_t i,
       double fd = triple.Get(0u).As<Napi::Number>().DoubleValue();
       double offset = triple.Get(1u).As<Napi::Number>().DoubleValue();
       double count = triple.Get(2u).As<Napi::Number>().DoubleValue();
-      out->push_back(core::Segment{static_cast<int>(fd),
-                                   static_cast<int64_t>(offset),
-                                   static_cast<uint64_t>(count), {}});
+      out->push_back(
+          core::Segment{static_cast<int>(fd), static_cast<int64_t>(offset),
+                        static_cast<uint64_t>(count), std::string()});
       continue;
     }
     Napi::TypeError::New(env, "Each segment must be a Buffer or an "

@@ -1,5 +1,5 @@
 // JS-facing splice engine functions. Transfers themselves start through
-// sendSegments(MOVER_SPLICE, ...) in bind_sendfile.cc; this file exposes the
+// sendSegments(MOVER_SPLICE, ...) in bind_transfer.cc; this file exposes the
 // pipe pool they share. No syscalls here.
 #include "bind_splice.h"
 

@@ -50,8 +50,7 @@ Napi::Value UringSend(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   int status = StartUringTransfer(env, static_cast<int64_t>(id),
-                                  static_cast<int>(out_fd),
-                                  std::move(segments),
+                                  static_cast<int>(out_fd), std::move(segments),
                                   static_cast<uint64_t>(max_chunk),
                                   info[4].As<Napi::Function>());
   return Napi::Number::New(env, status);

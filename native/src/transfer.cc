@@ -1,10 +1,11 @@
 #include "transfer.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <utility>
+
+#include "core/dup_socket.h"
 
 namespace sluice {
 
@@ -20,8 +21,8 @@ int Transfer::Start(Napi::Env env, int64_t id, int sock_fd,
   int status = core::Pump(sock_fd, &segments, &cursor, mover.get(), max_chunk);
   if (status != core::kAgain && status != core::kYield) return status;
 
-  int dup_fd = fcntl(sock_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return -errno;
+  int dup_fd = core::DupSocket(sock_fd);
+  if (dup_fd < 0) return dup_fd;
   Transfer* t = new Transfer(env, state, id, dup_fd, std::move(segments),
                              std::move(mover), max_chunk, cursor, callback);
   int rc = uv_poll_init(state->loop, &t->poll_, dup_fd);
@@ -49,8 +50,7 @@ Transfer::Transfer(Napi::Env env, AddonState* state, int64_t id, int fd,
       mover_(std::move(mover)),
       max_chunk_(max_chunk),
       cursor_(cursor),
-      callback_(Napi::Persistent(callback)),
-      async_context_(env, "sluice:transfer") {
+      callback_(env, callback, "sluice:transfer") {
   poll_.data = this;
 }
 
@@ -107,18 +107,7 @@ void Transfer::OnClosed(uv_handle_t* handle) {
     return;
   }
   t->state_->transfers.erase(t->id_);
-  {
-    Napi::Env env = t->env_;
-    Napi::HandleScope scope(env);
-    napi_value args[] = {
-        Napi::Number::New(env, t->status_),
-        Napi::Number::New(env, static_cast<double>(t->cursor_.total))};
-    t->callback_.MakeCallback(env.Global(), 2, args, t->async_context_);
-    if (env.IsExceptionPending()) {
-      Napi::Error err = env.GetAndClearPendingException();
-      napi_fatal_exception(env, err.Value());
-    }
-  }
+  t->callback_.Call(t->env_, t->status_, t->cursor_.total);
   delete t;
 }
 

@@ -15,6 +15,7 @@
 
 #include "addon_state.h"
 #include "core/pump.h"
+#include "transfer_callback.h"
 
 namespace sluice {
 
@@ -63,8 +64,7 @@ class Transfer {
   std::unique_ptr<core::FileMover> mover_;
   uint64_t max_chunk_;
   core::Cursor cursor_;
-  Napi::FunctionReference callback_;
-  Napi::AsyncContext async_context_;
+  TransferCallback callback_;
   uv_poll_t poll_;
   int status_ = kPending;
   bool finishing_ = false;

@@ -1,6 +1,5 @@
 #include "uring_transfer.h"
 
-#include <fcntl.h>
 #include <uv.h>
 
 #include <cerrno>
@@ -8,22 +7,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/dup_socket.h"
 #include "transfer.h"
+#include "transfer_callback.h"
 
 namespace sluice {
-
-namespace {
-
-// A JS callback waiting for its transfer, with the async context it was
-// started in (so AsyncLocalStorage and async_hooks see the right parent).
-struct PendingCallback {
-  PendingCallback(Napi::Env env, Napi::Function fn)
-      : callback(Napi::Persistent(fn)), context(env, "sluice:uring") {}
-  Napi::FunctionReference callback;
-  Napi::AsyncContext context;
-};
-
-}  // namespace
 
 // Per-environment io_uring state (AddonState::uring).
 struct UringLoop {
@@ -33,7 +21,7 @@ struct UringLoop {
   // this struct is gone, and frees it then.
   uv_poll_t* poll = nullptr;
   bool polling = false;
-  std::unordered_map<int64_t, std::unique_ptr<PendingCallback>> pending;
+  std::unordered_map<int64_t, std::unique_ptr<TransferCallback>> pending;
 
   explicit UringLoop(Napi::Env e) : env(e) {}
 };
@@ -53,16 +41,9 @@ void OnRingReady(uv_poll_t* handle, int /*status*/, int /*events*/) {
   for (const core::UringFinished& f : finished) {
     auto it = loop->pending.find(static_cast<int64_t>(f.key));
     if (it == loop->pending.end()) continue;
-    std::unique_ptr<PendingCallback> cb = std::move(it->second);
+    std::unique_ptr<TransferCallback> cb = std::move(it->second);
     loop->pending.erase(it);
-    Napi::HandleScope scope(env);
-    napi_value args[] = {Napi::Number::New(env, f.status),
-                         Napi::Number::New(env, static_cast<double>(f.total))};
-    cb->callback.MakeCallback(env.Global(), 2, args, cb->context);
-    if (env.IsExceptionPending()) {
-      Napi::Error err = env.GetAndClearPendingException();
-      napi_fatal_exception(env, err.Value());
-    }
+    cb->Call(env, f.status, f.total);
   }
   // The watch keeps the loop alive, exactly while transfers are pending
   // (as each sendfile transfer's own poll does).
@@ -109,8 +90,8 @@ bool IsEmpty(const std::vector<core::Segment>& segments) {
 }  // namespace
 
 int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
-                       std::vector<core::Segment> segments,
-                       uint64_t max_chunk, Napi::Function callback) {
+                       std::vector<core::Segment> segments, uint64_t max_chunk,
+                       Napi::Function callback) {
   AddonState* state = GetState(env);
   // One id space with the poll-driven transfers: cancel(id) serves both.
   if (state->transfers.count(id) != 0 ||
@@ -129,13 +110,14 @@ int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
     if (rc != 0) return rc;
     loop->polling = true;
   }
-  int dup_fd = fcntl(sock_fd, F_DUPFD_CLOEXEC, 0);
-  int status = dup_fd < 0 ? -errno
-                          : loop->engine->Start(static_cast<uint64_t>(id),
-                                                dup_fd, std::move(segments),
-                                                max_chunk);
+  int dup_fd = core::DupSocket(sock_fd);
+  int status = dup_fd < 0
+                   ? dup_fd
+                   : loop->engine->Start(static_cast<uint64_t>(id), dup_fd,
+                                         std::move(segments), max_chunk);
   if (status == core::kInFlight) {
-    loop->pending.emplace(id, std::make_unique<PendingCallback>(env, callback));
+    loop->pending.emplace(
+        id, std::make_unique<TransferCallback>(env, callback, "sluice:uring"));
     return kPending;
   }
   if (loop->pending.empty()) {

@@ -27,8 +27,8 @@ namespace sluice {
 // is then never called): -EEXIST for an id already pending, the ring's
 // setup error if the ring cannot be created.
 int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
-                       std::vector<core::Segment> segments,
-                       uint64_t max_chunk, Napi::Function callback);
+                       std::vector<core::Segment> segments, uint64_t max_chunk,
+                       Napi::Function callback);
 
 // Stops a pending io_uring transfer: its callback runs later with
 // -ECANCELED, after the kernel has returned every request of it.

@@ -37,10 +37,12 @@
 #include <vector>
 
 #include "core/force_errno.h"
+#include "core/splice.h"
 #include "core/uring/ring.h"
 #include "core/uring/sqe.h"
 
 using sluice::core::ForcedErrnoFromSpec;
+using sluice::core::kSpliceFlags;
 using sluice::core::kSpliceNoOffset;
 using sluice::core::PrepAsyncCancel;
 using sluice::core::PrepNop;
@@ -59,30 +61,30 @@ int g_passed = 0;
 int g_failed = 0;
 bool g_ok = true;
 
-#define EXPECT(cond)                                                   \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      g_ok = false;                                                    \
-      std::printf("  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);   \
-    }                                                                  \
+#define EXPECT(cond)                                                \
+  do {                                                              \
+    if (!(cond)) {                                                  \
+      g_ok = false;                                                 \
+      std::printf("  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                               \
   } while (0)
 
-#define EXPECT_EQ(a, b)                                                   \
-  do {                                                                    \
-    long long va_ = static_cast<long long>(a);                            \
-    long long vb_ = static_cast<long long>(b);                            \
-    if (va_ != vb_) {                                                     \
-      g_ok = false;                                                       \
-      std::printf("  FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__,    \
-                  __LINE__, #a, #b, va_, vb_);                            \
-    }                                                                     \
+#define EXPECT_EQ(a, b)                                                    \
+  do {                                                                     \
+    int64_t va_ = static_cast<int64_t>(a);                                 \
+    int64_t vb_ = static_cast<int64_t>(b);                                 \
+    if (va_ != vb_) {                                                      \
+      g_ok = false;                                                        \
+      std::printf("  FAIL %s:%d: %s == %s (%" PRId64 " vs %" PRId64 ")\n", \
+                  __FILE__, __LINE__, #a, #b, va_, vb_);                   \
+    }                                                                      \
   } while (0)
 
-#define NOTE(...)               \
-  do {                          \
-    std::printf("  · ");        \
-    std::printf(__VA_ARGS__);   \
-    std::printf("\n");          \
+#define NOTE(...)             \
+  do {                        \
+    std::printf("  · ");      \
+    std::printf(__VA_ARGS__); \
+    std::printf("\n");        \
   } while (0)
 
 void Run(const char* name, void (*fn)()) {
@@ -100,22 +102,23 @@ void Run(const char* name, void (*fn)()) {
 }
 
 const char* ErrName(int res) {
-  switch (res) {
-    case -EAGAIN: return "EAGAIN";
-    case -ECANCELED: return "ECANCELED";
-    case -EPIPE: return "EPIPE";
-    case -ECONNRESET: return "ECONNRESET";
-    case -EALREADY: return "EALREADY";
-    case -ENOENT: return "ENOENT";
-    case -EINTR: return "EINTR";
-    case -512: return "ERESTARTSYS(kernel-internal 512)";
-    case -EPERM: return "EPERM";
-    case -ENOSYS: return "ENOSYS";
-    case -EINVAL: return "EINVAL";
-    case -ENOMEM: return "ENOMEM";
-    case -EBUSY: return "EBUSY";
-    default: return res >= 0 ? "ok" : "other";
+  struct Name {
+    int res;
+    const char* name;
+  };
+  static constexpr Name kNames[] = {
+      {-EAGAIN, "EAGAIN"},     {-ECANCELED, "ECANCELED"},
+      {-EPIPE, "EPIPE"},       {-ECONNRESET, "ECONNRESET"},
+      {-EALREADY, "EALREADY"}, {-ENOENT, "ENOENT"},
+      {-EINTR, "EINTR"},       {-512, "ERESTARTSYS(kernel-internal 512)"},
+      {-EPERM, "EPERM"},       {-ENOSYS, "ENOSYS"},
+      {-EINVAL, "EINVAL"},     {-ENOMEM, "ENOMEM"},
+      {-EBUSY, "EBUSY"},
+  };
+  for (const Name& n : kNames) {
+    if (n.res == res) return n.name;
   }
+  return res >= 0 ? "ok" : "other";
 }
 
 // ---------------------------------------------------------------- helpers
@@ -133,6 +136,19 @@ int CountDir(const char* path) {
 
 // Open fds, not counting the one opendir uses.
 int CountFds() { return CountDir("/proc/self/fd") - 1; }
+
+// Mappings of io_uring rings in this process ("anon_inode:[io_uring]").
+int CountRingMaps() {
+  FILE* f = std::fopen("/proc/self/maps", "re");
+  if (f == nullptr) return -1;
+  int n = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strstr(line, "[io_uring]") != nullptr) ++n;
+  }
+  std::fclose(f);
+  return n;
+}
 
 // io-wq worker threads ("iou-wrk-<tid>") of this process.
 int CountIoWorkers() {
@@ -323,8 +339,8 @@ struct Cqe {
 // `timeout_ms` passed. Per the ring checklist: read the eventfd, then drain.
 std::vector<Cqe> Reap(Ring* ring, size_t want, int timeout_ms) {
   std::vector<Cqe> got;
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(timeout_ms);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     ring->ReadEventfd();
     ring->DrainCompletions([&](uint64_t ud, int32_t res, uint32_t fl) {
@@ -357,7 +373,6 @@ int ResOf(const std::vector<Cqe>& v, uint64_t ud) {
 }
 
 constexpr int kNoCqe = 0x7fffffff;
-constexpr unsigned kSpliceFlags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
 
 // Slow reader on the receiving end; verifies every byte and the final EOF.
 struct Reader {
@@ -602,8 +617,9 @@ void RunTransfers(const std::vector<XferSpec>& specs) {
   double cpu0 = CpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
   RunStats st = Drive(ring, &xs);
-  double secs = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - t0).count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   double cpu = CpuSeconds() - cpu0;
   EXPECT(!st.timed_out);
   for (Xfer* x : xs) shutdown(x->sock, SHUT_WR);  // reader sees EOF
@@ -776,11 +792,13 @@ void TestEventfd() {
   EXPECT_EQ(poll(&p, 1, 0), 0);
   unsigned seen = 0;
   uint64_t ud = 0;
-  EXPECT_EQ(ring->DrainCompletions([&](uint64_t u, int32_t res, uint32_t) {
-    ud = u;
-    EXPECT_EQ(res, 0);
-    ++seen;
-  }), 1);
+  unsigned drained =
+      ring->DrainCompletions([&](uint64_t u, int32_t res, uint32_t) {
+        ud = u;
+        EXPECT_EQ(res, 0);
+        ++seen;
+      });
+  EXPECT_EQ(drained, 1);
   EXPECT_EQ(seen, 1);
   EXPECT_EQ(ud, 7);
   EXPECT_EQ(ring->DrainCompletions([](uint64_t, int32_t, uint32_t) {}), 0);
@@ -833,7 +851,8 @@ void TestCqOverflow() {
   }
   EXPECT(ring->CqOverflowPending());
   NOTE("24 NOPs into an 8-entry CQ without reaping: Submit failed %d times, "
-       "IORING_SQ_CQ_OVERFLOW=%d", busy, ring->CqOverflowPending());
+       "IORING_SQ_CQ_OVERFLOW=%d",
+       busy, ring->CqOverflowPending());
   std::vector<uint64_t> seen;
   ring->ReadEventfd();
   unsigned n = ring->DrainCompletions(
@@ -856,8 +875,8 @@ void TestTransferTcpAligned() {
 void TestTransferUnixUnaligned() {
   // A Range body: unaligned start, ends before EOF. 1 MiB from an unaligned
   // offset spans 257 pages and a 1 MiB pipe holds 256: every fill is short.
-  RunTransfers({{false, 4097 + 12345, (8 << 20) - 4097 - 12345 - 777,
-                 1 << 20, 400}});
+  RunTransfers(
+      {{false, 4097 + 12345, (8 << 20) - 4097 - 12345 - 777, 1 << 20, 400}});
 }
 
 void TestTransferConcurrent() {
@@ -932,7 +951,8 @@ void TestShortFillCancelsLink() {
   ring->Submit();
   got = Reap(ring, 2, 1000);
   NOTE("1 MiB fill at file offset 1 into an empty 1 MiB pipe -> %d, linked "
-       "op -> %s", ResOf(got, 8), ErrName(ResOf(got, 9)));
+       "op -> %s",
+       ResOf(got, 8), ErrName(ResOf(got, 9)));
   EXPECT_EQ(ResOf(got, 8), (1 << 20) - 1);
   EXPECT_EQ(ResOf(got, 9), -ECANCELED);
   pipe.Discard();
@@ -1026,8 +1046,7 @@ void TestTcpReset() {
   for (int round = 0; round < 2; ++round) {
     io_uring_sqe* s[3];
     MustSqes(ring, 3, s);
-    PrepSplice(s[0], file.fd, 0, pipe.w, kSpliceNoOffset, 65536,
-               kSpliceFlags);
+    PrepSplice(s[0], file.fd, 0, pipe.w, kSpliceNoOffset, 65536, kSpliceFlags);
     SetUserData(s[0], 1);
     SetLink(s[0]);
     PrepSplice(s[1], pipe.r, kSpliceNoOffset, tx, kSpliceNoOffset, 65536,
@@ -1042,8 +1061,7 @@ void TestTcpReset() {
     pipe.Discard();
   }
   NOTE("peer reset (tcp): 1st chain drain=%s next=%s; 2nd chain drain=%s",
-       ErrName(results[0][1]), ErrName(results[0][2]),
-       ErrName(results[1][1]));
+       ErrName(results[0][1]), ErrName(results[0][2]), ErrName(results[1][1]));
   for (int round = 0; round < 2; ++round) {
     EXPECT_EQ(results[round][0], 65536);
     EXPECT(results[round][1] == -ECONNRESET || results[round][1] == -EPIPE);
@@ -1097,7 +1115,8 @@ void TestCancelPendingPoll() {
   double cpu = CpuSeconds() - cpu0;
   EXPECT(cpu < 0.05);
   NOTE("300 ms with POLL_ADD pending on a stalled peer: %.1f ms CPU, "
-       "io-wq workers %d", cpu * 1000, CountIoWorkers());
+       "io-wq workers %d",
+       cpu * 1000, CountIoWorkers());
   // Abort: cancel the poll; the linked retry is cancelled with it.
   io_uring_sqe* c = MustSqe(ring);
   PrepAsyncCancel(c, 3);
@@ -1163,7 +1182,8 @@ void TestPendingOpPinsSocket() {
   bool hup_after = (p.revents & (POLLRDHUP | POLLHUP)) != 0;
   EXPECT(hup_after);
   NOTE("all fds closed with POLL_ADD in flight: peer saw hangup before "
-       "cancel=%d, after cancel=%d", hup_before, hup_after);
+       "cancel=%d, after cancel=%d",
+       hup_before, hup_after);
   close(rx);
   delete ring;
 }
@@ -1319,7 +1339,8 @@ void TestNoFdLeakCancelledChunks() {
         ResOf(got, base | kCancel) != 0) {
       if (++bad < 3) {
         std::printf("  iteration %d: %zu CQEs fill=%d poll=%d drain=%d "
-                    "cancel=%d\n", i, got.size(), ResOf(got, base | kFill),
+                    "cancel=%d\n",
+                    i, got.size(), ResOf(got, base | kFill),
                     ResOf(got, base | kPoll), ResOf(got, base | kDrain),
                     ResOf(got, base | kCancel));
       }
@@ -1356,7 +1377,8 @@ void TestDestroyWithInflight() {
   auto t0 = std::chrono::steady_clock::now();
   delete ring;
   double ms = std::chrono::duration<double, std::milli>(
-                  std::chrono::steady_clock::now() - t0).count();
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
   pollfd p = {rx, POLLRDHUP, 0};
   poll(&p, 1, 2000);
   EXPECT((p.revents & (POLLRDHUP | POLLHUP)) != 0);
@@ -1385,9 +1407,11 @@ int ForceChild(int expect_rc, const char* expect_why) {
   if (expect_rc != 0 && why != expect_why) bad |= 8;
   if (expect_rc == 0 && !why.empty()) bad |= 8;
   if (CountFds() != before) bad |= 16;  // the unwind closed everything
-  std::printf("  · SLUICE_FORCE_ERRNO=\"%s\": Create=%s ProbeUring=%s why=%s"
-              "\n", std::getenv("SLUICE_FORCE_ERRNO"), ErrName(rc),
-              ErrName(prc), why.empty() ? "-" : why.c_str());
+  if (CountRingMaps() != 0) bad |= 32;  // ... and unmapped every ring
+  std::printf("  · SLUICE_FORCE_ERRNO=\"%s\": Create=%s ProbeUring=%s "
+              "why=%s\n",
+              std::getenv("SLUICE_FORCE_ERRNO"), ErrName(rc), ErrName(prc),
+              why.empty() ? "-" : why.c_str());
   return bad;
 }
 

@@ -10,8 +10,8 @@ namespace core {
 
 // Status values shared by every engine and passed unchanged to JS:
 // >= 0 are outcomes, < 0 are -errno.
-constexpr int kDone = 0;     // everything asked for was sent
-constexpr int kEof = 1;      // the file ended before the promised length
+constexpr int kDone = 0;         // everything asked for was sent
+constexpr int kEof = 1;          // the file ended before the promised length
 constexpr int kAgain = -EAGAIN;  // the socket is full; wait for POLLOUT
 
 struct Progress {

@@ -1,15 +1,9 @@
 #include "core/pump.h"
 
-#include "core/sendfile.h"
 #include "core/write.h"
 
 namespace sluice {
 namespace core {
-
-Progress SendfileMover::Move(int out_fd, int in_fd, int64_t* offset,
-                             uint64_t count) {
-  return SendfileSome(out_fd, in_fd, offset, count);
-}
 
 int Pump(int out_fd, std::vector<Segment>* segments, Cursor* cursor,
          FileMover* mover, uint64_t budget) {
@@ -26,12 +20,12 @@ int Pump(int out_fd, std::vector<Segment>* segments, Cursor* cursor,
     uint64_t want = left < budget - spent ? left : budget - spent;
     Progress p;
     if (seg.file_fd >= 0) {
-      int64_t offset = seg.offset + static_cast<int64_t>(cursor->done_in_segment);
+      int64_t offset =
+          seg.offset + static_cast<int64_t>(cursor->done_in_segment);
       p = mover->Move(out_fd, seg.file_fd, &offset, want);
     } else {
-      const uint8_t* data =
-          reinterpret_cast<const uint8_t*>(seg.bytes.data()) +
-          cursor->done_in_segment;
+      const uint8_t* data = reinterpret_cast<const uint8_t*>(seg.bytes.data()) +
+                            cursor->done_in_segment;
       // A literal followed by more of the body (a response head, a part
       // header) goes out with MSG_MORE, in one segment with what follows.
       bool more = cursor->index + 1 < segments->size();

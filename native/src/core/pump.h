@@ -26,18 +26,13 @@ struct Segment {
   std::string bytes;
 };
 
-// How file bytes reach the socket. Implemented by sendfile and splice.
+// How file bytes reach the socket: SendfileMover (core/sendfile.h) or
+// SpliceMover (core/splice.h).
 class FileMover {
  public:
   virtual ~FileMover() = default;
   virtual Progress Move(int out_fd, int in_fd, int64_t* offset,
                         uint64_t count) = 0;
-};
-
-class SendfileMover final : public FileMover {
- public:
-  Progress Move(int out_fd, int in_fd, int64_t* offset,
-                uint64_t count) override;
 };
 
 // Where a body stands: which segment, how far into it, how much in all.

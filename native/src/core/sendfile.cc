@@ -34,5 +34,10 @@ Progress SendfileSome(int out_fd, int in_fd, int64_t* offset, uint64_t count) {
   return p;
 }
 
+Progress SendfileMover::Move(int out_fd, int in_fd, int64_t* offset,
+                             uint64_t count) {
+  return SendfileSome(out_fd, in_fd, offset, count);
+}
+
 }  // namespace core
 }  // namespace sluice

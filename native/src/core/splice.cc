@@ -8,18 +8,6 @@
 namespace sluice {
 namespace core {
 
-// SPLICE_F_MOVE is only a hint (the kernel has not stolen pages since
-// 2.6.21; it takes page-cache references either way). SPLICE_F_NONBLOCK
-// makes both steps return EAGAIN instead of sleeping on the pipe; our pipes
-// are O_NONBLOCK, which implies it, but saying so keeps the intent local.
-//
-// On the file side it does NOT mean "don't wait for the disk": Linux (6.18
-// checked) still reads pages missing from the page cache synchronously, as
-// sendfile does, and never returns EAGAIN for that. We accept that, as
-// nginx does with sendfile: the alternative (IOCB_NOWAIT-style EAGAIN) has
-// no fd to wait on, and retrying on POLLOUT would spin.
-constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-
 SpliceMover::~SpliceMover() { ReturnPipe(); }
 
 Progress SpliceMover::Move(int out_fd, int in_fd, int64_t* offset,

@@ -3,6 +3,8 @@
 #ifndef SLUICE_CORE_SPLICE_H_
 #define SLUICE_CORE_SPLICE_H_
 
+#include <fcntl.h>
+
 #include <cstdint>
 
 #include "core/pipe_pool.h"
@@ -15,6 +17,24 @@ namespace core {
 // Caps one splice call as sendfile's are (MAX_RW_COUNT); the pipe's
 // capacity bounds each file->pipe step far below this anyway.
 constexpr uint64_t kMaxSpliceCall = 0x7ffff000;
+
+// The flags of every splice sluice makes, on both sides of the pipe, by
+// SpliceMover and by the io_uring engine alike (callers add SPLICE_F_MORE).
+//
+// SPLICE_F_NONBLOCK makes both steps return EAGAIN instead of sleeping on
+// the pipe. Our pipes are O_NONBLOCK, which implies it, but saying so keeps
+// the intent local; and under io_uring a fill without it into a full pipe
+// parks an io-wq worker until the pipe drains (core/uring/ring.h point 4).
+//
+// On the file side it does NOT mean "don't wait for the disk": Linux (6.18
+// checked) still reads pages missing from the page cache synchronously, as
+// sendfile does, and never returns EAGAIN for that. We accept that, as
+// nginx does with sendfile: the alternative (IOCB_NOWAIT-style EAGAIN) has
+// no fd to wait on, and retrying on POLLOUT would spin.
+//
+// SPLICE_F_MOVE is only a hint (the kernel has not stolen pages since
+// 2.6.21; it takes page-cache references either way).
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 // Moves file bytes file->pipe, then pipe->socket. When the socket fills,
 // bytes can be left in the pipe; the mover keeps them (and the pipe) and
@@ -52,9 +72,9 @@ class SpliceMover final : public FileMover {
   PipePool* pool_;
   Pipe pipe_;
   bool has_pipe_ = false;
-  uint64_t pipe_bytes_ = 0;   // in the pipe, not yet on the socket
-  int pipe_in_fd_ = -1;       // the file they came from
-  int64_t pipe_offset_ = 0;   // file offset of the first of them
+  uint64_t pipe_bytes_ = 0;  // in the pipe, not yet on the socket
+  int pipe_in_fd_ = -1;      // the file they came from
+  int64_t pipe_offset_ = 0;  // file offset of the first of them
 };
 
 }  // namespace core

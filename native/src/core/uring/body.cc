@@ -16,10 +16,6 @@ namespace core {
 
 namespace {
 
-// SPLICE_F_NONBLOCK on both sides (ring.h point 4: without it a fill into a
-// full pipe parks an io-wq worker). SPLICE_F_MOVE is only a hint.
-constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-
 // -ERESTARTSYS: what a splice cancelled inside an io-wq worker completes
 // with (ring.h point 6). Kernel-internal, not an errno JS could name.
 constexpr int kRestartSys = -512;
@@ -126,7 +122,7 @@ void UringBody::OnCompletion(UringOp op, int32_t res) {
       } else if (res == 0) {
         Stop(-EIO);  // cannot happen with bytes in a pipe we own
       } else {
-        Stop(res);   // -EPIPE, -ECONNRESET...
+        Stop(res);  // -EPIPE, -ECONNRESET...
       }
       return;
     case UringOp::kPoll:
@@ -187,8 +183,8 @@ bool UringBody::QueueChunk(Ring* ring, const Segment& seg, uint64_t left) {
   SetLink(sqe[0]);
   // SPLICE_F_MORE (MSG_MORE) only while body bytes follow: on the last
   // bytes it would hold a partial frame back until a send that never comes.
-  PrepSplice(sqe[1], pipe_.read_fd, kSpliceNoOffset, sock_fd_,
-             kSpliceNoOffset, static_cast<unsigned>(want),
+  PrepSplice(sqe[1], pipe_.read_fd, kSpliceNoOffset, sock_fd_, kSpliceNoOffset,
+             static_cast<unsigned>(want),
              kSpliceFlags | (MoreAfter(want) ? SPLICE_F_MORE : 0));
   SetUserData(sqe[1], UringUserData(key_, UringOp::kDrain));
   drain_asked_ = want;

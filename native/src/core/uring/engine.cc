@@ -29,8 +29,8 @@ UringEngine::~UringEngine() {
   bodies_.clear();
 }
 
-int UringEngine::Start(uint64_t key, int sock_fd,
-                       std::vector<Segment> segments, uint64_t max_chunk) {
+int UringEngine::Start(uint64_t key, int sock_fd, std::vector<Segment> segments,
+                       uint64_t max_chunk) {
   if (key > kMaxUringKey || Has(key)) {
     close(sock_fd);
     return -EINVAL;

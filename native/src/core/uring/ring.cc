@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <new>
 
 #include "core/force_errno.h"
@@ -33,150 +34,142 @@ T* At(void* base, uint32_t offset) {
   return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
 }
 
-void* MapRing(int ring_fd, size_t size, off_t offset) {
-  return mmap(nullptr, size, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_POPULATE, ring_fd, offset);
+// io_uring_setup(2) with our flags. Returns the ring fd or -errno; fills *p.
+int SetupRingFd(unsigned entries, io_uring_params* p) {
+  // SUBMIT_ALL (5.18): keep consuming the batch past an SQE that fails
+  // prep (it still gets its CQE). Retried without it on older kernels.
+  std::memset(p, 0, sizeof(*p));
+  p->flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  int ring_fd = SysIoUringSetup(entries, p);
+  if (ring_fd != -EINVAL) return ring_fd;
+  std::memset(p, 0, sizeof(*p));
+  p->flags = IORING_SETUP_CLAMP;
+  return SysIoUringSetup(entries, p);
+}
+
+// Maps one region of the ring fd into *out. Returns 0 or -errno.
+int MapRegion(int ring_fd, size_t size, off_t offset, void** out) {
+  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_POPULATE, ring_fd, offset);
+  if (map == MAP_FAILED) return -errno;
+  *out = map;
+  return 0;
 }
 
 }  // namespace
 
 int Ring::Create(unsigned entries, Ring** out, const char** failed_syscall) {
-  // Declared up front: the unwind labels below must not jump over
-  // initialisations.
-  const char* dummy_name = nullptr;
-  const char** what = failed_syscall != nullptr ? failed_syscall : &dummy_name;
-  io_uring_params p;
-  int rc = 0;
-  int ring_fd = -1;
-  int event_fd = -1;
-  void* sq_map = MAP_FAILED;
-  void* cq_map = MAP_FAILED;
-  void* sqes = MAP_FAILED;
-  size_t sq_size = 0;
-  size_t cq_size = 0;
-  size_t sqes_size = 0;
-  bool single_mmap = false;
-  uint32_t* sq_array = nullptr;
-  Ring* ring = nullptr;
-
+  const char* unused = nullptr;
+  const char** what = failed_syscall != nullptr ? failed_syscall : &unused;
   *out = nullptr;
   *what = "io_uring_setup";
-  rc = ForcedErrno("io_uring_setup");
+  int rc = ForcedErrno("io_uring_setup");
   if (rc != 0) return rc;
   if (entries == 0) return -EINVAL;
 
-  // SUBMIT_ALL (5.18): keep consuming the batch past an SQE that fails
-  // prep (it still gets its CQE). Retried without it on older kernels.
-  std::memset(&p, 0, sizeof(p));
-  p.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
-  ring_fd = SysIoUringSetup(entries, &p);
-  if (ring_fd == -EINVAL) {
-    std::memset(&p, 0, sizeof(p));
-    p.flags = IORING_SETUP_CLAMP;
-    ring_fd = SysIoUringSetup(entries, &p);
+  // Made first, so that on any later failure deleting it undoes exactly
+  // what was set up: ~Ring skips the fds and mappings not made yet.
+  std::unique_ptr<Ring> ring(new (std::nothrow) Ring());
+  if (ring == nullptr) {
+    *what = "new";
+    return -ENOMEM;
   }
+  io_uring_params p;
+  int ring_fd = SetupRingFd(entries, &p);
   if (ring_fd < 0) return ring_fd;
-
+  ring->ring_fd_ = ring_fd;
+  ring->features_ = p.features;
   *what = "mmap";
-  sq_size = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
-  cq_size = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
-  single_mmap = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
+  rc = ring->MapRings(p);
+  if (rc < 0) return rc;
+  ring->SetupRingPointers(p);
+  rc = ring->RegisterEventfd(what);
+  if (rc < 0) return rc;
+  *what = nullptr;
+  *out = ring.release();
+  return 0;
+}
+
+int Ring::MapRings(const io_uring_params& p) {
+  // Declared before the first goto, which must not jump over them.
+  void* sqes = nullptr;
+  int rc = 0;
+  bool single_mmap = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
+  sq_map_size_ = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
+  cq_map_size_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
   if (single_mmap) {
-    if (cq_size > sq_size) sq_size = cq_size;
-    cq_size = sq_size;
+    // One mapping holds both rings, so it must cover the larger.
+    if (cq_map_size_ > sq_map_size_) sq_map_size_ = cq_map_size_;
+    cq_map_size_ = sq_map_size_;
   }
-  sq_map = MapRing(ring_fd, sq_size, IORING_OFF_SQ_RING);
-  if (sq_map == MAP_FAILED) {
-    rc = -errno;
-    goto close_ring;
-  }
+  rc = MapRegion(ring_fd_, sq_map_size_, IORING_OFF_SQ_RING, &sq_map_);
+  if (rc < 0) goto unmap;
   if (single_mmap) {
-    cq_map = sq_map;
+    cq_map_ = sq_map_;
   } else {
-    cq_map = MapRing(ring_fd, cq_size, IORING_OFF_CQ_RING);
-    if (cq_map == MAP_FAILED) {
-      rc = -errno;
-      goto unmap_sq;
-    }
+    rc = MapRegion(ring_fd_, cq_map_size_, IORING_OFF_CQ_RING, &cq_map_);
+    if (rc < 0) goto unmap;
   }
-  sqes_size = p.sq_entries * sizeof(io_uring_sqe);
-  sqes = MapRing(ring_fd, sqes_size, IORING_OFF_SQES);
-  if (sqes == MAP_FAILED) {
-    rc = -errno;
-    goto unmap_cq;
-  }
+  sqes_size_ = p.sq_entries * sizeof(io_uring_sqe);
+  rc = MapRegion(ring_fd_, sqes_size_, IORING_OFF_SQES, &sqes);
+  if (rc < 0) goto unmap;
+  sqes_ = static_cast<io_uring_sqe*>(sqes);
+  return 0;
+
+unmap:
+  UnmapRings();
+  return rc;
+}
+
+void Ring::UnmapRings() {
+  if (sqes_ != nullptr) munmap(sqes_, sqes_size_);
+  if (cq_map_ != nullptr && cq_map_ != sq_map_) munmap(cq_map_, cq_map_size_);
+  if (sq_map_ != nullptr) munmap(sq_map_, sq_map_size_);
+  sqes_ = nullptr;
+  cq_map_ = nullptr;
+  sq_map_ = nullptr;
+}
+
+void Ring::SetupRingPointers(const io_uring_params& p) {
+  sq_khead_ = At<unsigned>(sq_map_, p.sq_off.head);
+  sq_ktail_ = At<unsigned>(sq_map_, p.sq_off.tail);
+  sq_kflags_ = At<unsigned>(sq_map_, p.sq_off.flags);
+  sq_mask_ = *At<unsigned>(sq_map_, p.sq_off.ring_mask);
+  sq_entries_ = *At<unsigned>(sq_map_, p.sq_off.ring_entries);
+  sqe_tail_ = LoadRelaxed(sq_ktail_);
+  cq_khead_ = At<unsigned>(cq_map_, p.cq_off.head);
+  cq_ktail_ = At<unsigned>(cq_map_, p.cq_off.tail);
+  cq_koverflow_ = At<unsigned>(cq_map_, p.cq_off.overflow);
+  cqes_ = At<io_uring_cqe>(cq_map_, p.cq_off.cqes);
+  cq_mask_ = *At<unsigned>(cq_map_, p.cq_off.ring_mask);
+  cq_entries_ = *At<unsigned>(cq_map_, p.cq_off.ring_entries);
 
   // SQ slot i always points at SQE i: GetSqe hands out SQEs in ring order,
   // so the indirection array never needs touching again.
-  sq_array = At<uint32_t>(sq_map, p.sq_off.array);
+  uint32_t* sq_array = At<uint32_t>(sq_map_, p.sq_off.array);
   for (uint32_t i = 0; i < p.sq_entries; ++i) sq_array[i] = i;
+}
 
+int Ring::RegisterEventfd(const char** what) {
   *what = "eventfd";
-  event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd < 0) {
-    rc = -errno;
-    goto unmap_sqes;
-  }
+  int event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd < 0) return -errno;
+  event_fd_ = event_fd;
   *what = "io_uring_register";
-  rc = ForcedErrno("io_uring_register");
-  if (rc == 0) {
-    rc = SysIoUringRegister(ring_fd, IORING_REGISTER_EVENTFD, &event_fd, 1);
-  }
-  if (rc < 0) goto close_eventfd;
-
-  *what = "new";
-  ring = new (std::nothrow) Ring();
-  if (ring == nullptr) {
-    rc = -ENOMEM;
-    goto close_eventfd;
-  }
-  ring->ring_fd_ = ring_fd;
-  ring->event_fd_ = event_fd;
-  ring->features_ = p.features;
-  ring->sq_map_ = sq_map;
-  ring->sq_map_size_ = sq_size;
-  ring->cq_map_ = cq_map;
-  ring->cq_map_size_ = cq_size;
-  ring->sqes_ = static_cast<io_uring_sqe*>(sqes);
-  ring->sqes_size_ = sqes_size;
-  ring->sq_khead_ = At<unsigned>(sq_map, p.sq_off.head);
-  ring->sq_ktail_ = At<unsigned>(sq_map, p.sq_off.tail);
-  ring->sq_kflags_ = At<unsigned>(sq_map, p.sq_off.flags);
-  ring->sq_mask_ = *At<unsigned>(sq_map, p.sq_off.ring_mask);
-  ring->sq_entries_ = *At<unsigned>(sq_map, p.sq_off.ring_entries);
-  ring->sqe_tail_ = LoadRelaxed(ring->sq_ktail_);
-  ring->cq_khead_ = At<unsigned>(cq_map, p.cq_off.head);
-  ring->cq_ktail_ = At<unsigned>(cq_map, p.cq_off.tail);
-  ring->cq_koverflow_ = At<unsigned>(cq_map, p.cq_off.overflow);
-  ring->cqes_ = At<io_uring_cqe>(cq_map, p.cq_off.cqes);
-  ring->cq_mask_ = *At<unsigned>(cq_map, p.cq_off.ring_mask);
-  ring->cq_entries_ = *At<unsigned>(cq_map, p.cq_off.ring_entries);
-  *what = nullptr;
-  *out = ring;
-  return 0;
-
-close_eventfd:
-  close(event_fd);
-unmap_sqes:
-  munmap(sqes, sqes_size);
-unmap_cq:
-  if (cq_map != sq_map) munmap(cq_map, cq_size);
-unmap_sq:
-  munmap(sq_map, sq_size);
-close_ring:
-  close(ring_fd);
-  return rc;
+  int rc = ForcedErrno("io_uring_register");
+  if (rc != 0) return rc;
+  rc = SysIoUringRegister(ring_fd_, IORING_REGISTER_EVENTFD, &event_fd_, 1);
+  return rc < 0 ? rc : 0;
 }
 
 Ring::~Ring() {
   // Closing the ring fd cancels whatever is still in flight; the kernel
   // finishes tearing the ring down asynchronously and drops its references
-  // to the files those requests held (see ring.h on fd lifetime).
-  munmap(sqes_, sqes_size_);
-  if (cq_map_ != sq_map_) munmap(cq_map_, cq_map_size_);
-  munmap(sq_map_, sq_map_size_);
-  close(ring_fd_);
-  close(event_fd_);
+  // to the files those requests held (see ring.h on fd lifetime). A ring
+  // whose Create failed half way has only some of these to undo.
+  UnmapRings();
+  if (ring_fd_ >= 0) close(ring_fd_);
+  if (event_fd_ >= 0) close(event_fd_);
 }
 
 int Ring::Probe() {

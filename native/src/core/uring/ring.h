@@ -90,9 +90,10 @@ class Ring {
   // EFD_CLOEXEC) with it. Returns 0 and *out (caller deletes), or -errno
   // (-EPERM under Docker's default seccomp, -ENOSYS without io_uring) with
   // *out = nullptr. If `failed_syscall` is given it is set to the name of the
-  // call that failed: "io_uring_setup", "mmap", "eventfd" or
-  // "io_uring_register". Honours SLUICE_FORCE_ERRNO for io_uring_setup and
-  // io_uring_register (core/force_errno.h).
+  // call that failed: "io_uring_setup", "mmap", "eventfd",
+  // "io_uring_register", or "new" when out of memory. Honours
+  // SLUICE_FORCE_ERRNO for io_uring_setup and io_uring_register
+  // (core/force_errno.h).
   static int Create(unsigned entries, Ring** out,
                     const char** failed_syscall = nullptr);
 
@@ -193,6 +194,22 @@ class Ring {
 
  private:
   Ring() = default;
+
+  // Create's steps after io_uring_setup, split as liburing splits its
+  // setup. Each leaves the ring so that ~Ring undoes exactly what was done.
+
+  // Maps the SQ ring, the CQ ring (the same mapping under
+  // IORING_FEAT_SINGLE_MMAP) and the SQE array, sized from the offsets in
+  // `p`. Returns 0, or -errno with nothing left mapped.
+  int MapRings(const io_uring_params& p);
+  // Undoes MapRings, in whole or in part.
+  void UnmapRings();
+  // Points the head, tail, flag and CQE fields into the mappings at the
+  // offsets in `p`, and maps SQ slot i to SQE i once for all.
+  void SetupRingPointers(const io_uring_params& p);
+  // Creates the eventfd and registers it with the ring. Returns 0, or
+  // -errno with *what naming the call that failed.
+  int RegisterEventfd(const char** what);
 
   // io_uring_enter(GETEVENTS, min_complete = 0): moves overflowed CQEs into
   // the CQ. Returns 1 if the CQ tail moved, 0 if not, or -errno.

@@ -41,16 +41,15 @@ inline int SysIoUringSetup(unsigned entries, io_uring_params* params) {
 inline int SysIoUringEnter(int ring_fd, unsigned to_submit,
                            unsigned min_complete, unsigned flags,
                            const sigset_t* sig) {
-  int64_t rc = syscall(__NR_io_uring_enter, ring_fd, to_submit,
-                       min_complete, flags, sig, _NSIG / 8);
+  int64_t rc = syscall(__NR_io_uring_enter, ring_fd, to_submit, min_complete,
+                       flags, sig, _NSIG / 8);
   return rc < 0 ? -errno : static_cast<int>(rc);
 }
 
 // io_uring_register(2): returns the opcode's result (usually 0) or -errno.
 inline int SysIoUringRegister(int ring_fd, unsigned opcode, void* arg,
                               unsigned nr_args) {
-  int64_t rc =
-      syscall(__NR_io_uring_register, ring_fd, opcode, arg, nr_args);
+  int64_t rc = syscall(__NR_io_uring_register, ring_fd, opcode, arg, nr_args);
   return rc < 0 ? -errno : static_cast<int>(rc);
 }
 

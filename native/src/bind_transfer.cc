@@ -1,14 +1,16 @@
 // JS-facing transfer functions: unpack arguments, call core through
 // Transfer, return the status. No syscalls here.
-#include "bind_sendfile.h"
+#include "bind_transfer.h"
 
 #include <cerrno>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "bind_args.h"
 #include "core/pump.h"
+#include "core/sendfile.h"
 #include "core/splice.h"
 #include "transfer.h"
 #include "uring_transfer.h"
@@ -67,9 +69,9 @@ Napi::Value SendfileFile(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   std::vector<core::Segment> segments;
-  segments.push_back(core::Segment{static_cast<int>(in_fd),
-                                   static_cast<int64_t>(offset),
-                                   static_cast<uint64_t>(count), {}});
+  segments.push_back(
+      core::Segment{static_cast<int>(in_fd), static_cast<int64_t>(offset),
+                    static_cast<uint64_t>(count), std::string()});
   return StartTransfer(info, 4, kMoverSendfile, static_cast<int>(out_fd),
                        std::move(segments));
 }
@@ -120,9 +122,8 @@ Napi::Value TransferProgress(const Napi::CallbackInfo& info) {
 // pendingTransfers() → how many transfers wait on the loop (for tests)
 Napi::Value PendingTransfers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Napi::Number::New(
-      env, static_cast<double>(GetState(env)->transfers.size() +
-                               PendingUringTransfers(env)));
+  size_t pending = GetState(env)->transfers.size() + PendingUringTransfers(env);
+  return Napi::Number::New(env, static_cast<double>(pending));
 }
 
 }  // namespace sluice

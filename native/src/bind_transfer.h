@@ -1,5 +1,8 @@
-#ifndef SLUICE_BIND_SENDFILE_H_
-#define SLUICE_BIND_SENDFILE_H_
+// The transfer functions every poll-driven engine shares: start a body
+// (sendfile, sendSegments with a mover), and cancel, progress and count for
+// pending transfers of any native engine, io_uring included.
+#ifndef SLUICE_BIND_TRANSFER_H_
+#define SLUICE_BIND_TRANSFER_H_
 
 #include <napi.h>
 
@@ -17,4 +20,4 @@ Napi::Value PendingTransfers(const Napi::CallbackInfo& info);
 
 }  // namespace sluice
 
-#endif  // SLUICE_BIND_SENDFILE_H_
+#endif  // SLUICE_BIND_TRANSFER_H_

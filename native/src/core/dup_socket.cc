@@ -1,0 +1,16 @@
+#include "core/dup_socket.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+namespace sluice {
+namespace core {
+
+int DupSocket(int sock_fd) {
+  int fd = fcntl(sock_fd, F_DUPFD_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
+}  // namespace core
+}  // namespace sluice
