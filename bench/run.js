@@ -26,7 +26,8 @@ const t0 = Date.now();
 const progress = (msg) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
 
 function selectSubjects(names) {
-  if (!names) return SUBJECTS;
+  // A baseline build is measured only when one is given.
+  if (!names) return SUBJECTS.filter((s) => s.name !== 'baseline-auto' || process.env.SLUICE_BENCH_BASELINE);
   const picked = new Set();
   for (const n of names) {
     const hits = SUBJECTS.filter((s) => s.name === n || s.name.startsWith(`${n}-`));

@@ -38,6 +38,20 @@ const SUBJECTS = [
     }),
   })),
   {
+    // Another build of sluice (a checkout given by SLUICE_BENCH_BASELINE),
+    // so a change is measured against what it changes, in the same run.
+    name: 'baseline-auto',
+    label: 'sluice --engine auto (baseline build)',
+    group: 'sluice',
+    engine: 'auto',
+    available: () => (process.env.SLUICE_BENCH_BASELINE ? null : 'set SLUICE_BENCH_BASELINE to a built checkout to measure it'),
+    command: (ctx) => ({
+      cmd: process.execPath,
+      args: [path.join(path.resolve(process.env.SLUICE_BENCH_BASELINE), 'dist', 'cli.js'), ctx.root, '--host', '127.0.0.1', '--port', '0'],
+      env: NODE_ENV,
+    }),
+  },
+  {
     name: 'sluice-express',
     label: 'express + sluice serveStatic (auto)',
     group: 'sluice',
