@@ -1,7 +1,7 @@
 // Access log lines in the combined format (Apache/nginx), one per response,
 // written when the response finishes or its connection closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { deliveryOf } from './respond';
+import { deliveryOf, recordDeliveries } from './respond';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -57,6 +57,7 @@ export function formatCombined(req: IncomingMessage, res: ServerResponse, logged
  * in flight then is logged when its transfer reports what it sent.
  */
 export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void): void {
+  recordDeliveries();
   const remote = req.socket.remoteAddress;
   let logged = false;
   const log = (completed: boolean): void => {

@@ -33,6 +33,13 @@ export class Delivery {
 }
 
 const deliveries = new WeakMap<ServerResponse, Delivery>();
+/** Whether anyone reads the records (an access log): until then none is kept. */
+let recording = false;
+
+/** Keeps a Delivery for every response with a body from now on (the access log asks). */
+export function recordDeliveries(): void {
+  recording = true;
+}
 
 /** The record of `res`'s body, if sluice sent one. */
 export function deliveryOf(res: ServerResponse): Delivery | undefined {
@@ -61,10 +68,13 @@ export function respond(
     res.end();
     return;
   }
-  const delivery = new Delivery();
-  deliveries.set(res, delivery);
+  let delivery: Delivery | null = null;
+  if (recording) {
+    delivery = new Delivery();
+    deliveries.set(res, delivery);
+  }
   transports.pick(req, res, body).send(req, res, body, (err, bytes) => {
-    delivery.settle(bytes);
+    delivery?.settle(bytes);
     // The file is shorter than its stat: never serve that version again.
     if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
     version.release();

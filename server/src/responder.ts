@@ -197,19 +197,19 @@ export class Responder {
   private answer(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean): void {
     const { req, res } = x;
     const version = variant ?? original;
-    // The original's fd is not needed past this point: its name gives the type.
-    const releaseAll = (): void => {
-      version.release();
-      if (variant !== null) original.release();
-    };
     if (res.headersSent) {
       // Someone else answered meanwhile (middleware chains can).
-      releaseAll();
+      releaseBoth(original, variant);
       return this.refuse(x, 500, new HttpError(500, HEADERS_SENT_MESSAGE));
     }
-    if (!this.applySetHeaders(x, original, releaseAll)) return;
+    const failed = this.applySetHeaders(x, original);
+    if (failed !== null) {
+      releaseBoth(original, variant);
+      return this.refuse(x, 500, failed);
+    }
     const preset = presetOf(res);
     const rep = representationOf(original, version, coding, vary);
+    // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;
     const planned = plan({ method: req.method ?? 'GET', headers: req.headers, status: res.statusCode, rep, lists, preset }, this.planOptions);
@@ -228,17 +228,15 @@ export class Responder {
     respond(this.transports, req, res, planned, version, visible, () => x.claim());
   }
 
-  /** Runs the user's setHeaders; a throw becomes a 500 (or next(err)), never a crash. */
-  private applySetHeaders(x: Exchange, original: FileVersion, releaseAll: () => void): boolean {
+  /** Runs the user's setHeaders; returns what it threw (a 500, or next(err)), never lets it crash the process. */
+  private applySetHeaders(x: Exchange, original: FileVersion): Error | null {
     const setHeaders = this.opts.setHeaders;
-    if (setHeaders === null) return true;
+    if (setHeaders === null) return null;
     try {
       setHeaders(x.res, original.path, original.stat);
-      return true;
+      return null;
     } catch (err) {
-      releaseAll();
-      this.refuse(x, 500, err instanceof Error ? err : new HttpError(500));
-      return false;
+      return err instanceof Error ? err : new HttpError(500);
     }
   }
 
@@ -266,6 +264,11 @@ export class Responder {
     const forwarded = x.next !== undefined && (x.found || !this.opts.fallthrough);
     this.refuse(x, status, forwarded ? fromErrno(err, status, headers) : undefined, headers);
   }
+}
+
+function releaseBoth(original: FileVersion, variant: FileVersion | null): void {
+  original.release();
+  if (variant !== null) variant.release();
 }
 
 /**
