@@ -49,8 +49,13 @@ function metrics(r, pin) {
     p99: r.latency ? r.latency.p99 : null,
     errors: (r.errors || 0) + (r.non2xx || 0) + (r.mismatches || 0),
     errorDetail: {
-      errors: r.errors || 0, timeouts: r.timeouts || 0, non2xx: r.non2xx || 0, mismatches: r.mismatches || 0, resets: r.resets || 0,
-      statusCodes: r.statusCodes, samples: r.errorSamples,
+      errors: r.errors || 0,
+      timeouts: r.timeouts || 0,
+      non2xx: r.non2xx || 0,
+      mismatches: r.mismatches || 0,
+      resets: r.resets || 0,
+      statusCodes: r.statusCodes,
+      samples: r.errorSamples,
     },
     serverCpuSec: r.serverCpuSec,
     serverCores: r.serverCpuSec / r.wallSec,
@@ -82,7 +87,8 @@ function cpuText(m) {
     t += ` (its CPU: ${m.otherOnServerCpu.toFixed(2)} other, ${m.ksoftirqdOnServerCpu.toFixed(2)} ksoftirqd, ${m.idleOnServerCpu.toFixed(2)} idle)`;
   }
   t += `, client ${m.clientCores.toFixed(2)} cores`;
-  if (m.idleOnClientCpu !== null) t += ` (its CPU: ${m.harnessCores.toFixed(2)} harness, ${m.otherOnClientCpu.toFixed(2)} other, ${m.idleOnClientCpu.toFixed(2)} idle)`;
+  if (m.idleOnClientCpu !== null)
+    t += ` (its CPU: ${m.harnessCores.toFixed(2)} harness, ${m.otherOnClientCpu.toFixed(2)} other, ${m.idleOnClientCpu.toFixed(2)} idle)`;
   return t;
 }
 
@@ -117,9 +123,11 @@ function summarize(row) {
   if (row.clientBound) {
     const cc = median(pick('clientCores'));
     const other = median(pick('otherOnClientCpu')) || 0;
-    row.notes.push(cc >= CLIENT_BOUND
-      ? `load generator at ${cc.toFixed(2)} cores`
-      : `client CPU had no idle time (load generator ${cc.toFixed(2)} cores, other processes ${other.toFixed(2)})`);
+    row.notes.push(
+      cc >= CLIENT_BOUND
+        ? `load generator at ${cc.toFixed(2)} cores`
+        : `client CPU had no idle time (load generator ${cc.toFixed(2)} cores, other processes ${other.toFixed(2)})`,
+    );
   } else if (row.limit === 'neither') {
     row.notes.push(`neither CPU saturated (server CPU idle ${(median(pick('idleOnServerCpu')) || 0).toFixed(2)})`);
   }
@@ -139,13 +147,29 @@ async function runCase(kase, subjects, env) {
   const { ctx, opts, loadgen, file, progress, skip } = env;
   const label = caseLabel(kase, file);
   const result = {
-    id: kase.id, label, size: file.size, sizeKey: kase.sizeKey, sizeLabel: file.label,
-    connections: kase.connections, kind: kase.kind, loadgen: kase.loadgen,
-    durationSec: kase.durationSec, warmupSec: kase.warmupSec, rewarmSec: kase.rewarmSec, repeats: opts.repeats,
+    id: kase.id,
+    label,
+    size: file.size,
+    sizeKey: kase.sizeKey,
+    sizeLabel: file.label,
+    connections: kase.connections,
+    kind: kase.kind,
+    loadgen: kase.loadgen,
+    durationSec: kase.durationSec,
+    warmupSec: kase.warmupSec,
+    rewarmSec: kase.rewarmSec,
+    repeats: opts.repeats,
     rows: [],
   };
   const rows = subjects.map((subject) => ({
-    subject, name: subject.name, label: subject.label, group: subject.group, status: 'ok', reason: null, notes: [], runs: [],
+    subject,
+    name: subject.name,
+    label: subject.label,
+    group: subject.group,
+    status: 'ok',
+    reason: null,
+    notes: [],
+    runs: [],
   }));
   result.rows = rows;
 
@@ -166,33 +190,35 @@ async function runCase(kase, subjects, env) {
   };
 
   progress(`${label}: starting ${rows.map((r) => r.name).join(', ')}`);
-  await Promise.all(rows.map(async (row) => {
-    if (skip.has(row.name)) {
-      row.status = 'skipped';
-      row.reason = skip.get(row.name);
-      return;
-    }
-    try {
-      row.server = await launch(row.subject, ctx, kase);
-      row.engine = row.server.engine;
-      if (row.subject.engine && row.engine && row.engine !== row.subject.engine) {
-        row.notes.push(`runs engine=${row.engine}`);
-      } else if (!row.subject.engine && row.engine) {
-        row.notes.push(`engine=${row.engine}`);
-      }
-    } catch (err) {
-      if (err.unavailable) {
+  await Promise.all(
+    rows.map(async (row) => {
+      if (skip.has(row.name)) {
         row.status = 'skipped';
-        row.reason = err.message.replace(/^exited with code \d+: /, '').replace(/^sluice: /, '');
-        skip.set(row.name, row.reason);
-        progress(`${row.name}: skipped: ${row.reason}`);
-      } else {
-        row.status = 'failed';
-        row.reason = `did not start: ${err.message}`;
-        progress(`${label} · ${row.name}: FAILED to start: ${err.message}`);
+        row.reason = skip.get(row.name);
+        return;
       }
-    }
-  }));
+      try {
+        row.server = await launch(row.subject, ctx, kase);
+        row.engine = row.server.engine;
+        if (row.subject.engine && row.engine && row.engine !== row.subject.engine) {
+          row.notes.push(`runs engine=${row.engine}`);
+        } else if (!row.subject.engine && row.engine) {
+          row.notes.push(`engine=${row.engine}`);
+        }
+      } catch (err) {
+        if (err.unavailable) {
+          row.status = 'skipped';
+          row.reason = err.message.replace(/^exited with code \d+: /, '').replace(/^sluice: /, '');
+          skip.set(row.name, row.reason);
+          progress(`${row.name}: skipped: ${row.reason}`);
+        } else {
+          row.status = 'failed';
+          row.reason = `did not start: ${err.message}`;
+          progress(`${label} · ${row.name}: FAILED to start: ${err.message}`);
+        }
+      }
+    }),
+  );
 
   // Verify before measuring: whole-file sha256 and a byte range.
   for (const row of rows) {
@@ -219,7 +245,10 @@ async function runCase(kase, subjects, env) {
     const order = active.map((_, i) => active[(i + r) % active.length]);
     for (const row of order) {
       if (row.status !== 'ok') continue;
-      if (row.server.child.exited) { await fail(row, died(row)); continue; }
+      if (row.server.child.exited) {
+        await fail(row, died(row));
+        continue;
+      }
       const warm = r === 0 ? kase.warmupSec : kase.rewarmSec;
       // A load generator failure is not the server's: retry once (the
       // worker is restarted), then give up on this subject.
@@ -234,10 +263,12 @@ async function runCase(kase, subjects, env) {
         } catch (err) {
           loadErr = err;
         }
-        if (row.server.child.exited) { problem = `during warm-up: ${died(row)}`; break; }
+        if (row.server.child.exited) {
+          problem = `during warm-up: ${died(row)}`;
+          break;
+        }
         if (!loadErr) {
-          const sampler = row.subject.sampleInLoad === false ? null
-            : startSampler(row.server.url, file, { ranges: row.subject.ranges !== false });
+          const sampler = row.subject.sampleInLoad === false ? null : startSampler(row.server.url, file, { ranges: row.subject.ranges !== false });
           const harness0 = process.cpuUsage();
           try {
             res = await loadgen.run(job(row, kase.durationSec));
@@ -246,8 +277,14 @@ async function runCase(kase, subjects, env) {
           }
           harness = process.cpuUsage(harness0);
           samples = sampler ? await sampler.stop() : null;
-          if (row.server.child.exited) { problem = `during run ${r + 1}: ${died(row)}`; break; }
-          if (samples && samples.failures.length) { problem = `wrong bytes during run ${r + 1}: ${samples.failures.join('; ')}`; break; }
+          if (row.server.child.exited) {
+            problem = `during run ${r + 1}: ${died(row)}`;
+            break;
+          }
+          if (samples && samples.failures.length) {
+            problem = `wrong bytes during run ${r + 1}: ${samples.failures.join('; ')}`;
+            break;
+          }
         }
         if (loadErr) {
           res = null;
@@ -255,29 +292,35 @@ async function runCase(kase, subjects, env) {
           else progress(`${label} · ${row.name}: load generator failed (${loadErr.message}); retrying`);
         }
       }
-      if (problem) { await fail(row, problem); continue; }
+      if (problem) {
+        await fail(row, problem);
+        continue;
+      }
       res.harnessCpuSec = (harness.user + harness.system) / 1e6;
       const m = metrics(res, ctx.pin ? { serverCpu: ctx.serverCpu, clientCpu: ctx.clientCpu } : null);
       m.samples = samples ? { checked: samples.samples, errors: samples.errors } : null;
       row.runs.push(m);
-      const main = kase.kind === 'bulk'
-        ? `${(m.MBps / 1000).toFixed(2)} GB/s, ${m.cpuSecPerGiB === null ? '–' : m.cpuSecPerGiB.toFixed(2)} CPU-s/GiB`
-        : `${Math.round(m.rps).toLocaleString('en-US')} req/s, ${m.MBps.toFixed(1)} MB/s`;
+      const main =
+        kase.kind === 'bulk'
+          ? `${(m.MBps / 1000).toFixed(2)} GB/s, ${m.cpuSecPerGiB === null ? '–' : m.cpuSecPerGiB.toFixed(2)} CPU-s/GiB`
+          : `${Math.round(m.rps).toLocaleString('en-US')} req/s, ${m.MBps.toFixed(1)} MB/s`;
       progress(`${label} · ${row.name} · run ${r + 1}/${opts.repeats}: ${main}, ${cpuText(m)}${m.errors ? `, ${m.errors} errors` : ''}`);
     }
   }
 
   // Peak memory, then stop everything.
-  await Promise.all(rows.map(async (row) => {
-    if (!row.server) return;
-    if (!row.server.child.exited) row.peakRssMiB = treePeakRssMiB(row.server.child.pid);
-    else if (row.status === 'ok') await fail(row, died(row));
-    if (row.server) {
-      await procs.stop(row.server.child);
-      row.server.cleanup();
-      row.server = null;
-    }
-  }));
+  await Promise.all(
+    rows.map(async (row) => {
+      if (!row.server) return;
+      if (!row.server.child.exited) row.peakRssMiB = treePeakRssMiB(row.server.child.pid);
+      else if (row.status === 'ok') await fail(row, died(row));
+      if (row.server) {
+        await procs.stop(row.server.child);
+        row.server.cleanup();
+        row.server = null;
+      }
+    }),
+  );
 
   for (const row of rows) {
     if (row.runs.length) summarize(row);

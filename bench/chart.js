@@ -34,7 +34,9 @@ function panel(y, title, rows, metric, fmt, lowerIsBetter) {
       const x1 = LABEL_W + w(s.min);
       const x2 = LABEL_W + w(s.max);
       const cy = yy + ROW_H / 2;
-      out.push(`<path d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 4}V${cy + 4}M${x2.toFixed(1)} ${cy - 4}V${cy + 4}" stroke="#222" stroke-width="1"/>`);
+      out.push(
+        `<path d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 4}V${cy + 4}M${x2.toFixed(1)} ${cy - 4}V${cy + 4}" stroke="#222" stroke-width="1"/>`,
+      );
     }
     const tag = row.clientBound ? ' (client-bound)' : '';
     out.push(`<text x="${LABEL_W + BAR_W + 8}" y="${yy + 14}">${esc(fmt(s.median) + tag)}</text>`);
@@ -47,17 +49,22 @@ function chart(results) {
   const parts = [];
   let y = 40;
   for (const kase of results.cases) {
-    const panels = kase.kind === 'bulk'
-      ? [[`${kase.label}: GB/s`, 'MBps', (v) => `${(v / 1000).toFixed(2)} GB/s`, false],
-        [`${kase.label}: server CPU-s per GiB`, 'cpuSecPerGiB', (v) => `${v.toFixed(2)} CPU-s/GiB`, true]]
-      : [[`${kase.label}: requests/s`, 'rps', (v) => `${Math.round(v).toLocaleString('en-US')} req/s`, false]];
+    const panels =
+      kase.kind === 'bulk'
+        ? [
+            [`${kase.label}: GB/s`, 'MBps', (v) => `${(v / 1000).toFixed(2)} GB/s`, false],
+            [`${kase.label}: server CPU-s per GiB`, 'cpuSecPerGiB', (v) => `${v.toFixed(2)} CPU-s/GiB`, true],
+          ]
+        : [[`${kase.label}: requests/s`, 'rps', (v) => `${Math.round(v).toLocaleString('en-US')} req/s`, false]];
     for (const [title, metric, fmt, lower] of panels) {
       const p = panel(y, title, kase.rows, metric, fmt, lower);
       parts.push(p.svg);
       y += p.height;
     }
   }
-  const legend = Object.entries(COLORS).map(([g, c], i) => `<rect x="${10 + i * 110}" y="${y}" width="12" height="12" fill="${c}"/><text x="${28 + i * 110}" y="${y + 11}">${g}</text>`).join('');
+  const legend = Object.entries(COLORS)
+    .map(([g, c], i) => `<rect x="${10 + i * 110}" y="${y}" width="12" height="12" fill="${c}"/><text x="${28 + i * 110}" y="${y + 11}">${g}</text>`)
+    .join('');
   y += 30;
   const title = `sluice benchmark — ${results.env.date.replace(/\.\d+Z$/, 'Z')} — ${results.env.cpuModel} × ${results.env.nproc}, Linux ${results.env.kernel}, node ${results.env.node}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif" font-size="12">

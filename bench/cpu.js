@@ -42,7 +42,9 @@ function tree(pid) {
   let entries = [];
   try {
     entries = fs.readdirSync('/proc');
-  } catch { /* no /proc */ }
+  } catch {
+    /* no /proc */
+  }
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const st = readStat(name);
@@ -144,7 +146,9 @@ function ksoftirqdPids() {
   let entries = [];
   try {
     entries = fs.readdirSync('/proc');
-  } catch { /* none */ }
+  } catch {
+    /* none */
+  }
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     let comm;
@@ -167,4 +171,16 @@ function ksoftirqdSeconds(pids) {
   });
 }
 
-module.exports = { CLK_TCK, readCpuTimes, cpuLoad, ksoftirqdPids, ksoftirqdSeconds, readStat, tree, treeCpuSeconds, selfChildrenCpuSeconds, treePeakRssMiB, treeRssMiB };
+module.exports = {
+  CLK_TCK,
+  readCpuTimes,
+  cpuLoad,
+  ksoftirqdPids,
+  ksoftirqdSeconds,
+  readStat,
+  tree,
+  treeCpuSeconds,
+  selfChildrenCpuSeconds,
+  treePeakRssMiB,
+  treeRssMiB,
+};

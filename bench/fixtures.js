@@ -31,9 +31,11 @@ function baseBlock() {
   const block = Buffer.allocUnsafe(BLOCK);
   let x = 0x9e3779b9;
   for (let i = 0; i < BLOCK; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     block[i] = ALPHABET[x & 63];
   }
   return block;
@@ -120,7 +122,9 @@ function makeFixtures(keys) {
   return {
     dir,
     files,
-    cleanup() { fs.rmSync(dir, { recursive: true, force: true }); },
+    cleanup() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -72,7 +72,9 @@ async function runJob(job) {
   // server's CPU did besides serving is the noise in this measurement.
   const cpus = cpuLoad(cpus0, readCpuTimes(), wallSec);
   const ksoft = ksoftirqdSeconds(KSOFTIRQD);
-  cpus.forEach((c, i) => { if (c) c.ksoftirqd = ((ksoft[i] || 0) - (ksoft0[i] || 0)) / wallSec; });
+  cpus.forEach((c, i) => {
+    if (c) c.ksoftirqd = ((ksoft[i] || 0) - (ksoft0[i] || 0)) / wallSec;
+  });
   return { ...result, wallSec, clientCpuSec, serverCpuSec, cpus };
 }
 

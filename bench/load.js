@@ -76,7 +76,11 @@ class LoadGenerator {
 
   async close() {
     if (!this.child) return;
-    try { this.child.disconnect(); } catch { /* gone */ }
+    try {
+      this.child.disconnect();
+    } catch {
+      /* gone */
+    }
     await procs.stop(this.child, 2000);
   }
 }

@@ -70,7 +70,9 @@ function prepare(found, root, port) {
     args: ['-p', prefix, '-c', conf, ...(found.hasE ? ['-e', path.join(prefix, 'error.log')] : [])],
     prefix,
     errorLog: path.join(prefix, 'error.log'),
-    cleanup() { fs.rmSync(prefix, { recursive: true, force: true }); },
+    cleanup() {
+      fs.rmSync(prefix, { recursive: true, force: true });
+    },
   };
 }
 

@@ -37,7 +37,10 @@ Options:
 `;
 
 function list(value) {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function positive(name, value, { integer = false } = {}) {
@@ -119,7 +122,11 @@ function cases(opts) {
     pairs.push(['4m', 50]);
     for (const c of [1, 50, 500]) pairs.push(['256m', c]);
   } else {
-    pairs = [['1k', 50], ['64k', 50], ['256m', 1]];
+    pairs = [
+      ['1k', 50],
+      ['64k', 50],
+      ['256m', 1],
+    ];
   }
   return pairs.map(([sizeKey, connections]) => {
     const size = SIZES[sizeKey].bytes;

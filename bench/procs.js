@@ -18,7 +18,9 @@ function onPath(cmd) {
     try {
       fs.accessSync(file, fs.constants.X_OK);
       return file;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -63,8 +65,12 @@ function start(cmd, args, { cpu = null, env, cwd, ipc = false, name = cmd } = {}
   live.add(child);
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (s) => { child.stdoutText = (child.stdoutText + s).slice(-8192); });
-  child.stderr.on('data', (s) => { child.stderrTail = (child.stderrTail + s).slice(-8192); });
+  child.stdout.on('data', (s) => {
+    child.stdoutText = (child.stdoutText + s).slice(-8192);
+  });
+  child.stderr.on('data', (s) => {
+    child.stderrTail = (child.stderrTail + s).slice(-8192);
+  });
   child.exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       child.exited = { code, signal };
@@ -109,10 +115,11 @@ function waitForLine(child, regex, timeoutMs) {
       const m = buffered.match(regex);
       if (m) done(resolve, m);
     };
-    const onExit = () => setImmediate(() => {
-      const why = tail(child.stderrTail) || tail(child.stdoutText) || '(no output)';
-      done(reject, Object.assign(new Error(`${describeExit(child)}: ${why}`), { exitedEarly: true }));
-    });
+    const onExit = () =>
+      setImmediate(() => {
+        const why = tail(child.stderrTail) || tail(child.stdoutText) || '(no output)';
+        done(reject, Object.assign(new Error(`${describeExit(child)}: ${why}`), { exitedEarly: true }));
+      });
     const timer = setTimeout(() => done(reject, new Error(`no ready line within ${timeoutMs} ms; stderr: ${tail(child.stderrTail) || '(none)'}`)), timeoutMs);
     child.stdout.on('data', onData);
     child.on('exit', onExit);
@@ -125,7 +132,11 @@ function killGroup(child, signal) {
   try {
     process.kill(-child.pid, signal);
   } catch {
-    try { child.kill(signal); } catch { /* gone */ }
+    try {
+      child.kill(signal);
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -135,12 +146,20 @@ async function stop(child, graceMs = 1500) {
   killGroup(child, 'SIGTERM');
   let timer;
   const killed = new Promise((resolve) => {
-    timer = setTimeout(() => { killGroup(child, 'SIGKILL'); resolve(); }, graceMs);
+    timer = setTimeout(() => {
+      killGroup(child, 'SIGKILL');
+      resolve();
+    }, graceMs);
   });
   await Promise.race([child.exitPromise, killed]);
   clearTimeout(timer);
   let timer2;
-  await Promise.race([child.exitPromise, new Promise((r) => { timer2 = setTimeout(r, 1000); })]);
+  await Promise.race([
+    child.exitPromise,
+    new Promise((r) => {
+      timer2 = setTimeout(r, 1000);
+    }),
+  ]);
   clearTimeout(timer2);
 }
 
@@ -152,14 +171,20 @@ function killAll() {
 
 let cleanups = [];
 /** Runs `fn` (synchronously) on exit, SIGINT, SIGTERM and uncaught errors. */
-function onExit(fn) { cleanups.push(fn); }
+function onExit(fn) {
+  cleanups.push(fn);
+}
 
 function runCleanups() {
   killAll();
   const fns = cleanups;
   cleanups = [];
   for (const fn of fns) {
-    try { fn(); } catch { /* best effort */ }
+    try {
+      fn();
+    } catch {
+      /* best effort */
+    }
   }
 }
 
@@ -185,5 +210,16 @@ function installExitHandlers() {
 }
 
 module.exports = {
-  TASKSET, SETPRIV, onPath, pinSelf, start, stop, waitForLine, describeExit, tail, killAll, onExit, installExitHandlers,
+  TASKSET,
+  SETPRIV,
+  onPath,
+  pinSelf,
+  start,
+  stop,
+  waitForLine,
+  describeExit,
+  tail,
+  killAll,
+  onExit,
+  installExitHandlers,
 };

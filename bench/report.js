@@ -45,13 +45,29 @@ function tableHead(head) {
 /** The row of a subject that was skipped or failed: empty cells, the reason in notes. */
 function unmeasuredRow(row, head) {
   const what = row.status === 'skipped' ? `skipped: ${row.reason}` : `**FAILED**: ${row.reason}`;
-  return `| ${row.name} | ${head.slice(1, -1).map(() => '').join(' | ')} | ${cell(what)} |`;
+  return `| ${row.name} | ${head
+    .slice(1, -1)
+    .map(() => '')
+    .join(' | ')} | ${cell(what)} |`;
 }
 
 function requestsTable(kase) {
   const refs = refsOf(kase);
-  const head = ['subject', 'req/s (min–max)', 'MB/s', 'p50 ms', 'p99 ms', 'errors', 'CPU-s/GiB', 'CPU µs/req',
-    'server cores', 'peak RSS MiB', 'client cores', ...refs.map(([k]) => `×${k}`), 'notes'];
+  const head = [
+    'subject',
+    'req/s (min–max)',
+    'MB/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'CPU-s/GiB',
+    'CPU µs/req',
+    'server cores',
+    'peak RSS MiB',
+    'client cores',
+    ...refs.map(([k]) => `×${k}`),
+    'notes',
+  ];
   const lines = tableHead(head);
   for (const row of kase.rows) {
     if (row.status !== 'ok' || !row.summary) {
@@ -59,21 +75,23 @@ function requestsTable(kase) {
       continue;
     }
     const s = row.summary;
-    lines.push(`| ${[
-      row.name,
-      spread(s.rps, int),
-      num(s.MBps.median, 1),
-      ms(s.p50.median),
-      ms(s.p99.median),
-      int(s.errors),
-      num(s.cpuSecPerGiB.median),
-      num(s.cpuUsPerReq.median, 1),
-      num(s.serverCores.median),
-      num(row.peakRssMiB, 0),
-      num(s.clientCores.median),
-      ...refs.map(([, ref]) => (ref === row ? '1.00×' : ratio(s.rps.median, ref.summary.rps.median))),
-      cell(notes(row)),
-    ].join(' | ')} |`);
+    lines.push(
+      `| ${[
+        row.name,
+        spread(s.rps, int),
+        num(s.MBps.median, 1),
+        ms(s.p50.median),
+        ms(s.p99.median),
+        int(s.errors),
+        num(s.cpuSecPerGiB.median),
+        num(s.cpuUsPerReq.median, 1),
+        num(s.serverCores.median),
+        num(row.peakRssMiB, 0),
+        num(s.clientCores.median),
+        ...refs.map(([, ref]) => (ref === row ? '1.00×' : ratio(s.rps.median, ref.summary.rps.median))),
+        cell(notes(row)),
+      ].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -81,8 +99,21 @@ function requestsTable(kase) {
 function bulkTable(kase) {
   const refs = refsOf(kase);
   const gbRefs = refs.filter(([k]) => ['copy', 'nginx', 'C'].includes(k));
-  const head = ['subject', 'GB/s (min–max)', 'req/s', 'CPU-s/GiB (min–max)', 'p50 ms', 'p99 ms', 'errors', 'server cores',
-    'peak RSS MiB', 'client cores', ...gbRefs.map(([k]) => `GB/s ×${k}`), ...refs.map(([k]) => `CPU ×${k}`), 'notes'];
+  const head = [
+    'subject',
+    'GB/s (min–max)',
+    'req/s',
+    'CPU-s/GiB (min–max)',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'server cores',
+    'peak RSS MiB',
+    'client cores',
+    ...gbRefs.map(([k]) => `GB/s ×${k}`),
+    ...refs.map(([k]) => `CPU ×${k}`),
+    'notes',
+  ];
   const lines = tableHead(head);
   const gb = (v) => (v === null ? '–' : (v / 1000).toFixed(2));
   for (const row of kase.rows) {
@@ -91,21 +122,23 @@ function bulkTable(kase) {
       continue;
     }
     const s = row.summary;
-    lines.push(`| ${[
-      row.name,
-      spread(s.MBps, gb),
-      num(s.rps.median, 1),
-      spread(s.cpuSecPerGiB, (v) => v.toFixed(2)),
-      ms(s.p50.median),
-      ms(s.p99.median),
-      int(s.errors),
-      num(s.serverCores.median),
-      num(row.peakRssMiB, 0),
-      num(s.clientCores.median),
-      ...gbRefs.map(([, ref]) => (ref === row ? '1.00×' : ratio(s.MBps.median, ref.summary.MBps.median))),
-      ...refs.map(([, ref]) => (ref === row ? '1.00×' : ratio(s.cpuSecPerGiB.median, ref.summary.cpuSecPerGiB.median))),
-      cell(notes(row)),
-    ].join(' | ')} |`);
+    lines.push(
+      `| ${[
+        row.name,
+        spread(s.MBps, gb),
+        num(s.rps.median, 1),
+        spread(s.cpuSecPerGiB, (v) => v.toFixed(2)),
+        ms(s.p50.median),
+        ms(s.p99.median),
+        int(s.errors),
+        num(s.serverCores.median),
+        num(row.peakRssMiB, 0),
+        num(s.clientCores.median),
+        ...gbRefs.map(([, ref]) => (ref === row ? '1.00×' : ratio(s.MBps.median, ref.summary.MBps.median))),
+        ...refs.map(([, ref]) => (ref === row ? '1.00×' : ratio(s.cpuSecPerGiB.median, ref.summary.cpuSecPerGiB.median))),
+        cell(notes(row)),
+      ].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -117,9 +150,13 @@ function header(results) {
   const pin = results.pinning.enabled
     ? `Server pinned to CPU ${results.pinning.serverCpu}, load generator (and harness) to CPU ${results.pinning.clientCpu} with taskset.`
     : `Not pinned (${results.pinning.reason}).`;
-  const loadgens = [...new Set(results.cases.map((k) => k.loadgen))].map((l) => (l === 'autocannon'
-    ? `autocannon ${v.autocannon} (keep-alive, pipelining 1)`
-    : l === 'wrk' ? `wrk ${v.wrk} (1 thread, keep-alive)` : 'the bench stream client (keep-alive, bodies discarded) for files from 1 MiB'));
+  const loadgens = [...new Set(results.cases.map((k) => k.loadgen))].map((l) =>
+    l === 'autocannon'
+      ? `autocannon ${v.autocannon} (keep-alive, pipelining 1)`
+      : l === 'wrk'
+        ? `wrk ${v.wrk} (1 thread, keep-alive)`
+        : 'the bench stream client (keep-alive, bodies discarded) for files from 1 MiB',
+  );
   const nginx = results.nginx.skip ? `nginx: ${results.nginx.skip}` : `nginx ${results.nginx.version}`;
   const cref = results.cref.skip ? `C sendfile loop: ${results.cref.skip}` : 'C sendfile loop (bench/ref, cc -O2)';
   const lines = [
@@ -132,7 +169,10 @@ function header(results) {
     `Load: ${loadgens.join('; ')}. Peers: express ${v.express} + serve-static ${v['serve-static']}, sirv ${v.sirv}, fastify ${v.fastify} + @fastify/static ${v['@fastify/static']}, ${nginx}; ${cref}.`,
   ];
   if (results.noise) {
-    lines.push('', `Noise: other processes used a median ${results.noise.medianOtherOnServerCpu.toFixed(2)} (max ${results.noise.maxOtherOnServerCpu.toFixed(2)}) of the server's CPU during the measurements (from /proc/stat; see *noisy* in the notes).`);
+    lines.push(
+      '',
+      `Noise: other processes used a median ${results.noise.medianOtherOnServerCpu.toFixed(2)} (max ${results.noise.maxOtherOnServerCpu.toFixed(2)}) of the server's CPU during the measurements (from /proc/stat; see *noisy* in the notes).`,
+    );
   }
   const skipped = Object.entries(results.skipped);
   if (skipped.length) lines.push('', `Skipped: ${skipped.map(([k, why]) => `${k} (${why})`).join('; ')}.`);
@@ -157,9 +197,10 @@ function markdown(results) {
       if (!groups.has(t.group)) groups.set(t.group, []);
       groups.get(t.group).push(`${mark(t)} ${t.text}`);
     }
-    const noise = results.noise && results.noise.maxOtherOnServerCpu >= 0.1
-      ? `\n\nOther processes used up to ${results.noise.maxOtherOnServerCpu.toFixed(2)} of the server's CPU (median ${results.noise.medianOtherOnServerCpu.toFixed(2)}) during this run: the ratios are indicative.`
-      : '';
+    const noise =
+      results.noise && results.noise.maxOtherOnServerCpu >= 0.1
+        ? `\n\nOther processes used up to ${results.noise.maxOtherOnServerCpu.toFixed(2)} of the server's CPU (median ${results.noise.medianOtherOnServerCpu.toFixed(2)}) during this run: the ratios are indicative.`
+        : '';
     parts.push(`${[...groups].map(([g, items]) => `- ${g} — ${items.join(' · ')}`).join('\n')}\n\n✅ met · ❌ missed · ❔ undecided (client-bound)${noise}`);
   }
   return `${parts.join('\n\n')}\n`;
@@ -185,7 +226,11 @@ function write(results, md, { dir, jsonPath }) {
   const svg = chart(results);
   const written = [];
   for (const base of [stamp, 'latest']) {
-    for (const [ext, text] of [['json', json], ['md', md], ['svg', svg]]) {
+    for (const [ext, text] of [
+      ['json', json],
+      ['md', md],
+      ['svg', svg],
+    ]) {
       const file = path.join(dir, `${base}.${ext}`);
       fs.writeFileSync(file, text);
       if (base !== 'latest') written.push(file);

@@ -90,11 +90,30 @@ function estimate(caseList, subjectsFor, opts) {
 function fit(caseList, subjectsFor, opts) {
   const fits = () => estimate(caseList, subjectsFor, opts) <= QUICK_BUDGET_SEC;
   const steps = [
-    () => caseList.forEach((k) => { if (k.kind === 'bulk') k.warmupSec = Math.min(k.warmupSec, 0.5); }),
-    ...[1.75, 1.5, 1.25, 1].map((d) => () => caseList.forEach((k) => { if (k.kind === 'bulk') k.durationSec = Math.min(k.durationSec, d); })),
-    ...[1.75, 1.5, 1.25, 1].map((d) => () => caseList.forEach((k) => { k.durationSec = Math.min(k.durationSec, d); })),
-    () => caseList.forEach((k) => { k.rewarmSec = Math.min(k.rewarmSec, 0.25); }),
-    () => caseList.forEach((k) => { k.warmupSec = Math.min(k.warmupSec, 0.5); }),
+    () =>
+      caseList.forEach((k) => {
+        if (k.kind === 'bulk') k.warmupSec = Math.min(k.warmupSec, 0.5);
+      }),
+    ...[1.75, 1.5, 1.25, 1].map(
+      (d) => () =>
+        caseList.forEach((k) => {
+          if (k.kind === 'bulk') k.durationSec = Math.min(k.durationSec, d);
+        }),
+    ),
+    ...[1.75, 1.5, 1.25, 1].map(
+      (d) => () =>
+        caseList.forEach((k) => {
+          k.durationSec = Math.min(k.durationSec, d);
+        }),
+    ),
+    () =>
+      caseList.forEach((k) => {
+        k.rewarmSec = Math.min(k.rewarmSec, 0.25);
+      }),
+    () =>
+      caseList.forEach((k) => {
+        k.warmupSec = Math.min(k.warmupSec, 0.5);
+      }),
   ];
   for (const step of steps) {
     if (fits()) return;
@@ -129,20 +148,34 @@ async function main() {
   const env = envInfo.collect();
   const pin = pinning(opts, env.nproc);
   if (pin.enabled) procs.pinSelf(pin.clientCpu);
-  progress(`${env.os}, ${env.cpuModel} × ${env.nproc}, node ${env.node}; ${pin.enabled ? `server on CPU ${pin.serverCpu}, client on CPU ${pin.clientCpu}` : `not pinned (${pin.reason})`}`);
+  progress(
+    `${env.os}, ${env.cpuModel} × ${env.nproc}, node ${env.node}; ${pin.enabled ? `server on CPU ${pin.serverCpu}, client on CPU ${pin.clientCpu}` : `not pinned (${pin.reason})`}`,
+  );
 
   const caseList = options.cases(opts);
   const skip = new Map();
-  const ctx = { root: null, pin: pin.enabled, serverCpu: pin.serverCpu, clientCpu: pin.clientCpu, nginx: { skip: 'not selected' }, cref: { skip: 'not selected' } };
+  const ctx = {
+    root: null,
+    pin: pin.enabled,
+    serverCpu: pin.serverCpu,
+    clientCpu: pin.clientCpu,
+    nginx: { skip: 'not selected' },
+    cref: { skip: 'not selected' },
+  };
   if (selected.some((s) => s.name === 'nginx')) {
     ctx.nginx = nginx.findNginx();
-    if (ctx.nginx.skip) { skip.set('nginx', ctx.nginx.skip); progress(`nginx: skipped: ${ctx.nginx.skip}`); }
+    if (ctx.nginx.skip) {
+      skip.set('nginx', ctx.nginx.skip);
+      progress(`nginx: skipped: ${ctx.nginx.skip}`);
+    }
   }
   const wantsC = selected.some((s) => s.name === 'c-sendfile') && caseList.some((k) => k.kind === 'bulk' && k.connections === 1);
   if (wantsC) {
     ctx.cref = buildSendfileServer();
-    if (ctx.cref.skip) { skip.set('c-sendfile', ctx.cref.skip); progress(`c-sendfile: skipped: ${ctx.cref.skip}`); }
-    else procs.onExit(ctx.cref.cleanup);
+    if (ctx.cref.skip) {
+      skip.set('c-sendfile', ctx.cref.skip);
+      progress(`c-sendfile: skipped: ${ctx.cref.skip}`);
+    } else procs.onExit(ctx.cref.cleanup);
   }
 
   // Durations: quick runs are fitted into the time budget.
@@ -154,12 +187,18 @@ async function main() {
     kase.rewarmSec = Math.min(0.5, kase.warmupSec);
   }
   if (!opts.full && !opts.durationExplicit) fit(caseList, subjectsFor, opts);
-  progress(`${caseList.length} cases × up to ${selected.length} subjects, ${opts.repeats} rounds of ${[...new Set(caseList.map((k) => k.durationSec))].join('/')} s; estimated ${Math.round(estimate(caseList, subjectsFor, opts))} s`);
+  progress(
+    `${caseList.length} cases × up to ${selected.length} subjects, ${opts.repeats} rounds of ${[...new Set(caseList.map((k) => k.durationSec))].join('/')} s; estimated ${Math.round(estimate(caseList, subjectsFor, opts))} s`,
+  );
 
   const fixtures = makeFixtures([...new Set(caseList.map((k) => k.sizeKey))]);
   procs.onExit(fixtures.cleanup);
   ctx.root = fixtures.dir;
-  progress(`fixtures in ${fixtures.dir}: ${Object.values(fixtures.files).map((f) => f.label).join(', ')}`);
+  progress(
+    `fixtures in ${fixtures.dir}: ${Object.values(fixtures.files)
+      .map((f) => f.label)
+      .join(', ')}`,
+  );
 
   const loadgen = await startLoadGenerator(pin.enabled ? pin.clientCpu : null);
   const cases = [];
@@ -184,18 +223,19 @@ async function main() {
   };
   results.targets = targets.check(results);
   const others = cases.flatMap((k) => k.rows.flatMap((r) => r.runs.map((m) => m.otherOnServerCpu))).filter((v) => typeof v === 'number');
-  results.noise = others.length
-    ? { maxOtherOnServerCpu: Math.max(...others), medianOtherOnServerCpu: median(others) }
-    : null;
+  results.noise = others.length ? { maxOtherOnServerCpu: Math.max(...others), medianOtherOnServerCpu: median(others) } : null;
   const md = report.markdown(results);
   process.stdout.write(md);
   const written = report.write(results, md, { dir: path.join(__dirname, 'results'), jsonPath: opts.json });
   progress(`done in ${Math.round(results.elapsedSec)} s; wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
 }
 
-main().then(() => {
-  procs.killAll();
-}, (err) => {
-  process.stderr.write(`bench: ${err.message}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  () => {
+    procs.killAll();
+  },
+  (err) => {
+    process.stderr.write(`bench: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -69,7 +69,11 @@ function run({ host = '127.0.0.1', port, path, connections = 1, durationSec, siz
             head = head ? Buffer.concat([head, piece]) : Buffer.from(piece);
             const end = head.indexOf(CRLFCRLF);
             if (end < 0) {
-              if (head.length > 65536) { error('response head over 64 KiB'); sock.destroy(); return false; }
+              if (head.length > 65536) {
+                error('response head over 64 KiB');
+                sock.destroy();
+                return false;
+              }
               return true;
             }
             const text = head.subarray(0, end).toString('latin1');
@@ -114,7 +118,9 @@ function run({ host = '127.0.0.1', port, path, connections = 1, durationSec, siz
       sockets.add(sock);
       sock.setNoDelay(true);
       sock.on('connect', send);
-      sock.on('error', (err) => { if (!finished) error(err.code || err.message); });
+      sock.on('error', (err) => {
+        if (!finished) error(err.code || err.message);
+      });
       sock.on('close', () => {
         sockets.delete(sock);
         if (finished) return;

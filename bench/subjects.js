@@ -125,7 +125,10 @@ function freePort() {
 function canConnect(port) {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
-    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once('error', () => resolve(false));
   });
 }

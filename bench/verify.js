@@ -125,7 +125,10 @@ function startSampler(base, file, { everyMs = 200, ranges = true } = {}) {
       if (!stopped && wait > 0) {
         await new Promise((r) => {
           const t = setTimeout(r, wait);
-          wake = () => { clearTimeout(t); r(); };
+          wake = () => {
+            clearTimeout(t);
+            r();
+          };
         });
         wake = null;
       }
@@ -136,7 +139,12 @@ function startSampler(base, file, { everyMs = 200, ranges = true } = {}) {
       stopped = true;
       if (wake) wake();
       let timer;
-      await Promise.race([loop, new Promise((r) => { timer = setTimeout(r, 11000); })]);
+      await Promise.race([
+        loop,
+        new Promise((r) => {
+          timer = setTimeout(r, 11000);
+        }),
+      ]);
       clearTimeout(timer);
       return stats;
     },

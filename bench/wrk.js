@@ -15,17 +15,23 @@ function run({ url, connections, durationSec, timeoutSec = 10 }) {
   // wrk takes whole seconds only ("1.5s" is a usage error), so a shortened
   // warm-up or measurement is rounded up; the rate uses wrk's own elapsed time.
   const wholeSec = Math.max(1, Math.ceil(durationSec));
-  const args = ['-t1', `-c${connections}`, `-d${wholeSec}s`, `--timeout`, `${timeoutSec}s`,
-    '-s', path.join(__dirname, 'wrk-report.lua'), url];
+  const args = ['-t1', `-c${connections}`, `-d${wholeSec}s`, `--timeout`, `${timeoutSec}s`, '-s', path.join(__dirname, 'wrk-report.lua'), url];
   return new Promise((resolve, reject) => {
     const cpu0 = selfChildrenCpuSeconds();
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     const killer = setTimeout(() => child.kill('SIGKILL'), (wholeSec + timeoutSec + 15) * 1000);
-    child.on('error', (e) => { clearTimeout(killer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(killer);
+      reject(e);
+    });
     child.on('close', (code) => {
       clearTimeout(killer);
       const m = out.match(/WRKJSON (\{.*\})/);

@@ -20,10 +20,20 @@ function buildSendfileServer() {
     });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
-    const msg = String(err.stderr || err.message).trim().split('\n').slice(-3).join(' ');
+    const msg = String(err.stderr || err.message)
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' ');
     return { skip: `cc failed: ${msg}` };
   }
-  return { binary, dir, cleanup() { fs.rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    binary,
+    dir,
+    cleanup() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 module.exports = { buildSendfileServer };

@@ -11,9 +11,12 @@ if (!root) {
 }
 
 fastify.register(require('@fastify/static'), { root, prefix: '/' });
-fastify.listen({ host: '127.0.0.1', port: 0 }).then(() => {
-  process.stdout.write(`fastify listening on http://127.0.0.1:${fastify.server.address().port}\n`);
-}, (err) => {
-  process.stderr.write(`${err.message}\n`);
-  process.exit(1);
-});
+fastify.listen({ host: '127.0.0.1', port: 0 }).then(
+  () => {
+    process.stdout.write(`fastify listening on http://127.0.0.1:${fastify.server.address().port}\n`);
+  },
+  (err) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  },
+);

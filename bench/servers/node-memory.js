@@ -26,7 +26,7 @@ for (const name of names) {
       'Content-Type': 'application/octet-stream',
       'Content-Length': String(body.length),
       'Accept-Ranges': 'bytes',
-      'ETag': `W/"${body.length.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+      ETag: `W/"${body.length.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
       'Last-Modified': st.mtime.toUTCString(),
     },
   });

@@ -111,13 +111,7 @@ class Entry implements FileVersion {
 
 /** Whether `now` (a path stat) describes another version than `then` (the fd's stat). */
 function isChanged(then: fs.Stats, now: fs.Stats): boolean {
-  return (
-    then.ino !== now.ino ||
-    then.dev !== now.dev ||
-    then.size !== now.size ||
-    then.mtimeMs !== now.mtimeMs ||
-    then.ctimeMs !== now.ctimeMs
-  );
+  return then.ino !== now.ino || then.dev !== now.dev || then.size !== now.size || then.mtimeMs !== now.mtimeMs || then.ctimeMs !== now.ctimeMs;
 }
 
 export class FileTable {

@@ -32,7 +32,6 @@ const UP_PATH = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
 // `scheme://authority` of an absolute-form target (RFC 9112 §3.2.2).
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 
-
 export function resolvePath(root: string, rawUrl: string, opts: { dotfiles: DotfilePolicy }): Resolution {
   const pathname = urlPathname(rawUrl);
   if (pathname.length > MAX_PATH_LENGTH) return fail(404, 'Name too long');
@@ -144,9 +143,7 @@ const SURROGATES = /([\uD800-\uDBFF][\uDC00-\uDFFF])|[\uD800-\uDFFF]/g;
 
 /** Like the `encodeurl` package: keeps valid escapes, never throws on lone surrogates. */
 function encodeUrl(url: string): string {
-  return url
-    .replace(SURROGATES, (_match: string, pair: string | undefined) => pair ?? '\uFFFD')
-    .replace(ENCODE_CHARS, encodeURI);
+  return url.replace(SURROGATES, (_match: string, pair: string | undefined) => pair ?? '\uFFFD').replace(ENCODE_CHARS, encodeURI);
 }
 
 function fail(status: 400 | 403 | 404, reason: string): Resolution {

@@ -70,7 +70,11 @@ export class Responder {
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
 
-  constructor(root: string, opts: ResolvedOptions, private readonly transports: Transports) {
+  constructor(
+    root: string,
+    opts: ResolvedOptions,
+    private readonly transports: Transports,
+  ) {
     this.opts = opts;
     this.resolver = new PathResolver(root, { dotfiles: opts.dotfiles });
     this.variants = new VariantIndex(opts.precompressed);
@@ -104,7 +108,12 @@ export class Responder {
     const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? this.mountRoot : this.resolver.resolve(url);
     if (resolution.kind === 'error') return this.refuse(x, resolution.status);
     if (resolution.trailingSlash && this.opts.index.length > 0) {
-      return this.openFirst(x, this.opts.index.map((name) => path.join(resolution.path, name)), 0, null);
+      return this.openFirst(
+        x,
+        this.opts.index.map((name) => path.join(resolution.path, name)),
+        0,
+        null,
+      );
     }
     this.openTarget(x, resolution.path, resolution.trailingSlash);
   };
@@ -115,7 +124,12 @@ export class Responder {
       if (err || file === undefined) {
         const { extensions } = this.opts;
         if (err?.code === 'ENOENT' && extensions.length > 0 && !trailingSlash && path.extname(target) === '') {
-          return this.openFirst(x, extensions.map((ext) => `${target}.${ext}`), 0, err);
+          return this.openFirst(
+            x,
+            extensions.map((ext) => `${target}.${ext}`),
+            0,
+            err,
+          );
         }
         return this.refuseErrno(x, err ?? enoent());
       }

@@ -19,7 +19,10 @@ export class SymlinkGuard {
    * `root` is the absolute root as requests resolve against it (no trailing
    * slash unless it is '/').
    */
-  constructor(private readonly root: string, private readonly policy: SymlinkPolicy) {
+  constructor(
+    private readonly root: string,
+    private readonly policy: SymlinkPolicy,
+  ) {
     try {
       this.realRoot = fs.realpathSync.native(root);
     } catch {

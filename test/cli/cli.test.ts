@@ -108,7 +108,9 @@ describe('cli', () => {
       }
       let stderr = '';
       child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-      const workers = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n');
+      const workers = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n');
       process.kill(Number(workers[0]), 'SIGKILL');
       const until = Date.now() + 10_000;
       while (!/starting another/.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -178,7 +180,24 @@ describe('cli', () => {
   it('should document every flag in --help', () => {
     const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
-    for (const flag of ['--host', '--port', '--engine', '--engines', '--dotfiles', '--max-age', '--max-chunk', '--no-index', '--workers', '--log', '--send-timeout', '--keep-alive-timeout', '--headers-timeout', '--request-timeout', '--help', '--version']) {
+    for (const flag of [
+      '--host',
+      '--port',
+      '--engine',
+      '--engines',
+      '--dotfiles',
+      '--max-age',
+      '--max-chunk',
+      '--no-index',
+      '--workers',
+      '--log',
+      '--send-timeout',
+      '--keep-alive-timeout',
+      '--headers-timeout',
+      '--request-timeout',
+      '--help',
+      '--version',
+    ]) {
       assert.ok(r.stdout.includes(flag), flag);
     }
   });

@@ -9,7 +9,6 @@ import { startCli, type StartedCli } from '../helpers/cli';
 import { fixtures, sha256 } from '../helpers/fixtures';
 import { connect, readResponses, requestText } from '../helpers/raw-http';
 
-
 function start(args: string[]): Promise<StartedCli> {
   return startCli([fixtures().root, '--port', '0', ...args]);
 }
@@ -99,7 +98,10 @@ describe('with 5,000 idle kept-alive connections', () => {
       } finally {
         await agent.close();
       }
-      assert.ok(idle.every((s) => !s.destroyed), 'an idle connection was dropped while within keepAliveTimeout');
+      assert.ok(
+        idle.every((s) => !s.destroyed),
+        'an idle connection was dropped while within keepAliveTimeout',
+      );
     } finally {
       for (const s of idle) s.destroy();
       server.child.kill('SIGKILL');

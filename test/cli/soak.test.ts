@@ -129,7 +129,10 @@ function exchanges(fx: ReturnType<typeof fixtures>, validators: Validators, notF
   });
 
   const singleRange = (rand: () => number): Exchange => {
-    const path = pick(rand, FILES.filter((p) => fx.bytes(p).length >= 2));
+    const path = pick(
+      rand,
+      FILES.filter((p) => fx.bytes(p).length >= 2),
+    );
     const file = fx.bytes(path);
     const size = file.length;
     // first-last, first- and -suffix forms.
@@ -152,7 +155,10 @@ function exchanges(fx: ReturnType<typeof fixtures>, validators: Validators, notF
   };
 
   const multiRange = (rand: () => number): Exchange => {
-    const path = pick(rand, FILES.filter((p) => fx.bytes(p).length >= 4095));
+    const path = pick(
+      rand,
+      FILES.filter((p) => fx.bytes(p).length >= 4095),
+    );
     const file = fx.bytes(path);
     // 2 or 3 ranges, one in each equal slice of the file and ending 2 bytes
     // before the next slice, so none overlap or touch (the server would merge those).

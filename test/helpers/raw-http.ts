@@ -52,7 +52,10 @@ export function readResponses(socket: net.Socket, count: number, headOnly: boole
           pending = joined.length ? [joined] : [];
           const end = joined.indexOf('\r\n\r\n');
           if (end < 0) return;
-          const lines = take(end + 4).subarray(0, end).toString('latin1').split('\r\n');
+          const lines = take(end + 4)
+            .subarray(0, end)
+            .toString('latin1')
+            .split('\r\n');
           const status = Number(lines[0]?.split(' ')[1]);
           const headers: Record<string, string> = {};
           for (const line of lines.slice(1)) {

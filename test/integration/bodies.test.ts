@@ -19,7 +19,10 @@ forEachEngine('bodies', (engine) => {
     await server.close();
   });
 
-  const get = getter(() => server.url, () => agent);
+  const get = getter(
+    () => server.url,
+    () => agent,
+  );
 
   describe('when requesting a whole file', () => {
     for (const size of SIZES) {
@@ -76,7 +79,10 @@ forEachEngine('bodies', (engine) => {
       assert.ok(type.startsWith('multipart/byteranges') && boundary, type);
       assert.equal(res.headers['content-length'], String(res.body.length));
       const parts = parseMultipart(res.body, boundary);
-      assert.deepEqual(parts.map((p) => p.range), ['bytes 0-99/1048579', 'bytes 1000-1999/1048579', 'bytes 1048079-1048578/1048579']);
+      assert.deepEqual(
+        parts.map((p) => p.range),
+        ['bytes 0-99/1048579', 'bytes 1000-1999/1048579', 'bytes 1048079-1048578/1048579'],
+      );
       assert.ok(parts[0] && parts[0].body.equals(data.subarray(0, 100)));
       assert.ok(parts[1] && parts[1].body.equals(data.subarray(1000, 2000)));
       assert.ok(parts[2] && parts[2].body.equals(data.subarray(1048079)));

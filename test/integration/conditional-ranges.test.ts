@@ -106,7 +106,12 @@ forEachEngine('conditionals and ranges', (engine) => {
 
   describe('with several ranges', () => {
     it('should send each part with its own headers, byte-exact', async () => {
-      const spec: Array<[number, number]> = [[0, 0], [100, 4195], [65536, 131071], [SIZE - 1, SIZE - 1]];
+      const spec: Array<[number, number]> = [
+        [0, 0],
+        [100, 4195],
+        [65536, 131071],
+        [SIZE - 1, SIZE - 1],
+      ];
       const res = await get(server, FILE, { range: `bytes=${spec.map(([a, b]) => `${a}-${b}`).join(',')}` });
       assert.equal(res.status, 206);
       assert.equal(res.headers['content-length'], String(res.body.length));
@@ -122,7 +127,10 @@ forEachEngine('conditionals and ranges', (engine) => {
 
     it('should sort parts by offset', async () => {
       const res = await get(server, FILE, { range: 'bytes=500-599,0-9' });
-      assert.deepEqual(parts(res.body, String(res.headers['content-type'])).map((p) => p.range), [`bytes 0-9/${SIZE}`, `bytes 500-599/${SIZE}`]);
+      assert.deepEqual(
+        parts(res.body, String(res.headers['content-type'])).map((p) => p.range),
+        [`bytes 0-9/${SIZE}`, `bytes 500-599/${SIZE}`],
+      );
     });
 
     it('should coalesce overlapping ranges into one part', async () => {

@@ -64,7 +64,10 @@ describe('open-file table', () => {
       // Evicted fds are closed asynchronously (fs.close); let that land.
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(table.size, 5);
-      assert.deepEqual(fdsUnder(dir), ['f15', 'f16', 'f17', 'f18', 'f19'].map((f) => path.join(dir, f)));
+      assert.deepEqual(
+        fdsUnder(dir),
+        ['f15', 'f16', 'f17', 'f18', 'f19'].map((f) => path.join(dir, f)),
+      );
       table.clear();
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(fdsUnder(dir), []);

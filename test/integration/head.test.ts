@@ -69,10 +69,12 @@ describe('fast head (createHandler) vs setHeader path (serveStatic)', () => {
     const handler = createHandler(root, opts);
     const middleware = serveStatic(root, opts);
     fast = await listen(handler);
-    general = await listen((req, res) => middleware(req, res, () => {
-      res.statusCode = 404;
-      res.end();
-    }));
+    general = await listen((req, res) =>
+      middleware(req, res, () => {
+        res.statusCode = 404;
+        res.end();
+      }),
+    );
     const first = await fetchRaw(fast.port, 'GET', '/file.bin', {});
     etag = first.res.headers.etag ?? '';
     lastModified = first.res.headers['last-modified'] ?? '';

@@ -42,7 +42,33 @@ const CORPUS = [
   '/hello.txt\x00',
 ];
 
-const TARGET_PIECES = ['/', 'hello.txt', 'dir', 'sub', 'page.txt', '..', '.', '%2e', '%2f', '%5c', '%00', '%', '%c0%ae', '//', '\\', 'size-65537.bin', 'index.html', '.secret', '?', '#', '%20', 'é', '%ff', ';', '~'];
+const TARGET_PIECES = [
+  '/',
+  'hello.txt',
+  'dir',
+  'sub',
+  'page.txt',
+  '..',
+  '.',
+  '%2e',
+  '%2f',
+  '%5c',
+  '%00',
+  '%',
+  '%c0%ae',
+  '//',
+  '\\',
+  'size-65537.bin',
+  'index.html',
+  '.secret',
+  '?',
+  '#',
+  '%20',
+  'é',
+  '%ff',
+  ';',
+  '~',
+];
 const RANGE_PIECES = ['bytes=', 'BYTES=', 'items=', '0', '1', '-', ',', ' ', '65536', '65537', '99999999999999999999', '-0', '5-3', '=', 'x'];
 const DATES = ['Thu, 01 Jan 1970 00:00:00 GMT', 'Fri, 31 Dec 9999 23:59:59 GMT', 'garbage', '', 'Sun, 06 Nov 1994 08:49:37 GMT'];
 
@@ -84,7 +110,8 @@ function inconsistency(res: RawResponse, head: boolean): string | null {
   const nodeParserReject = res.status === 400 && res.headers.connection === 'close' && res.body.length === 0;
   if (!head && res.status !== 304 && length === undefined && !nodeParserReject) return 'no Content-Length';
   if (!head && length !== undefined && Number(length) !== res.body.length) return `Content-Length ${length} but ${res.body.length} bytes`;
-  if (res.status === 206 && !res.headers['content-range'] && !/multipart\/byteranges/.test(res.headers['content-type'] ?? '')) return '206 without Content-Range';
+  if (res.status === 206 && !res.headers['content-range'] && !/multipart\/byteranges/.test(res.headers['content-type'] ?? ''))
+    return '206 without Content-Range';
   if (res.body.includes(SECRET)) return 'served a file outside the root';
   return null;
 }

@@ -20,7 +20,10 @@ forEachEngine('http', (engine) => {
     await server.close();
   });
 
-  const get = getter(() => server.url, () => agent);
+  const get = getter(
+    () => server.url,
+    () => agent,
+  );
 
   /** Sends a request target exactly as written (undici would normalise it). */
   const rawGet = async (target: string) => {

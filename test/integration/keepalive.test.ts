@@ -81,7 +81,12 @@ forEachEngine('connections', (engine) => {
     const socket = await connect(server.port);
     try {
       socket.write(batch.map((r) => requestText(r.method, r.path, r.headers)).join(''));
-      const responses = await readResponses(socket, batch.length, batch.map((r) => r.method === 'HEAD'), 60_000);
+      const responses = await readResponses(
+        socket,
+        batch.length,
+        batch.map((r) => r.method === 'HEAD'),
+        60_000,
+      );
       const expect = (i: number, status: number, body: Buffer): void => {
         const res = responses[i];
         assert.ok(res, `response ${i}`);

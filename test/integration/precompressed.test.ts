@@ -140,7 +140,7 @@ forEachEngine('precompressed', (engine) => {
       assert.equal(sha256(res.body), sha256(tree.bytes('big.bin.gz')));
     });
 
-    it('should answer HEAD with the variant\'s headers', async () => {
+    it("should answer HEAD with the variant's headers", async () => {
       const res = await fetch('/app.js', { 'accept-encoding': 'br' }, 'HEAD');
       assert.equal(res.headers['content-encoding'], 'br');
       assert.equal(res.headers['content-length'], String(tree.bytes('app.js.br').length));
@@ -177,7 +177,7 @@ forEachEngine('precompressed', (engine) => {
   });
 
   describe('with Range request', () => {
-    it('should apply a range to the variant\'s bytes', async () => {
+    it("should apply a range to the variant's bytes", async () => {
       const gz = tree.bytes('big.bin.gz');
       const res = await fetch('/big.bin', { 'accept-encoding': 'gzip', range: 'bytes=1000-2000999' });
       assert.equal(res.status, 206);
@@ -186,13 +186,13 @@ forEachEngine('precompressed', (engine) => {
       assert.ok(res.body.equals(gz.subarray(1000, 2001000)));
     });
 
-    it('should honour If-Range with the variant\'s ETag', async () => {
+    it("should honour If-Range with the variant's ETag", async () => {
       const etag = String((await fetch('/app.js', { 'accept-encoding': 'br' })).headers.etag);
       assert.equal((await fetch('/app.js', { 'accept-encoding': 'br', range: 'bytes=0-9', 'if-range': etag })).status, 206);
       assert.equal((await fetch('/app.js', { 'accept-encoding': 'gzip', range: 'bytes=0-9', 'if-range': etag })).status, 200);
     });
 
-    it('should answer 416 against the variant\'s size', async () => {
+    it("should answer 416 against the variant's size", async () => {
       const size = tree.bytes('app.js.br').length;
       const res = await fetch('/app.js', { 'accept-encoding': 'br', range: `bytes=${size}-` });
       assert.equal(res.status, 416);

@@ -248,7 +248,11 @@ forEachEngine('clients that vanish', (engine) => {
     for (const f of FILES) await downloadExact(f);
     // The baseline has no connection open: wait for the server to close its
     // side of the warm-up connections.
-    await eventually(() => socketCount() <= sockets, RELEASE_MS, () => `warm-up sockets to close: ${describeFds()}`);
+    await eventually(
+      () => socketCount() <= sockets,
+      RELEASE_MS,
+      () => `warm-up sockets to close: ${describeFds()}`,
+    );
     baseline = snapshot();
   });
   after(() => server.close());

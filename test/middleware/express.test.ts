@@ -118,7 +118,10 @@ forEachEngine('express', (engine) => {
     const unsatisfiable = await get('/static/hello.txt', { range: 'bytes=100-' });
     assert.equal(unsatisfiable.status, 416);
     assert.equal(unsatisfiable.headers['content-range'], 'bytes */13');
-    assert.deepEqual(errors.map((e) => e.status), [404, 412, 416]);
+    assert.deepEqual(
+      errors.map((e) => e.status),
+      [404, 412, 416],
+    );
     for (const e of errors) {
       assert.ok(!e.message.includes(fx.root) && !String(e.stack).includes(fx.root), e.message);
     }

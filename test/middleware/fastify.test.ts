@@ -112,7 +112,7 @@ forEachEngine('fastify', (engine) => {
 });
 
 describe('sluice/fastify registration', () => {
-  it('should fail registration with serve-static\'s error for a missing root', async () => {
+  it("should fail registration with serve-static's error for a missing root", async () => {
     const app = Fastify();
     await assert.rejects(async () => {
       await app.register(sluice, {} as { root: string });
@@ -133,7 +133,7 @@ describe('sluice/fastify registration', () => {
     await app.close();
   });
 
-  it('should be what require(\'sluice/fastify\') returns', () => {
+  it("should be what require('sluice/fastify') returns", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const required = require('../../server/src/fastify') as typeof sluice & { default: typeof sluice; sluice: typeof sluice };
     assert.equal(typeof required, 'function');

@@ -46,10 +46,15 @@ describe('serveStatic as serve-static', () => {
   const agent = new Agent();
   after(async () => {
     await agent.close();
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-      s.closeAllConnections();
-      s.close(() => resolve());
-    })));
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.closeAllConnections();
+            s.close(() => resolve());
+          }),
+      ),
+    );
   });
 
   /** The suite's shape: the middleware, then a 404 'sorry!', then an error handler. */
@@ -63,7 +68,10 @@ describe('serveStatic as serve-static', () => {
       res.status(404).send('sorry!');
     });
     const onError: ErrorRequestHandler = (err: Error & { status?: number; code?: string }, _req, res, _next) => {
-      res.status(err.status ?? 500).set('x-error', `${err.name}:${err.code ?? ''}`).send(`error: ${err.message}`);
+      res
+        .status(err.status ?? 500)
+        .set('x-error', `${err.name}:${err.code ?? ''}`)
+        .send(`error: ${err.message}`);
     };
     app.use(onError);
     const server = app.listen(0, '127.0.0.1');
@@ -173,7 +181,16 @@ describe('serveStatic as serve-static', () => {
     });
 
     it('should pass missing files, hidden files, bad URLs and traversal on to the next handler', async () => {
-      for (const target of ['/does-not-exist', '/.hidden', '/%', '/users/../../todo.txt', '/todo', '//todo@txt', '/todo.txt/a.php', `/${'foobar'.repeat(99)}`]) {
+      for (const target of [
+        '/does-not-exist',
+        '/.hidden',
+        '/%',
+        '/users/../../todo.txt',
+        '/todo',
+        '//todo@txt',
+        '/todo.txt/a.php',
+        `/${'foobar'.repeat(99)}`,
+      ]) {
         const res = await get(base, target);
         assert.equal(res.status, 404, target);
         assert.equal(res.body, 'sorry!', target);

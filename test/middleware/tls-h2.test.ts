@@ -141,10 +141,14 @@ forEachEngine('https', (engine) => {
     await close(server);
   });
 
-  bodyChecks(async (path, headers = {}, method = 'GET') => {
-    const res = await agent.request({ origin, path, method: method as 'GET', headers });
-    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
-  }, () => counter.count(), engine === 'auto' ? 2 : 4);
+  bodyChecks(
+    async (path, headers = {}, method = 'GET') => {
+      const res = await agent.request({ origin, path, method: method as 'GET', headers });
+      return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+    },
+    () => counter.count(),
+    engine === 'auto' ? 2 : 4,
+  );
 
   it('should send 64 MiB exactly over TLS', async () => {
     const res = await agent.request({ origin, path: '/size-67108864.bin', method: 'GET' });
@@ -180,7 +184,11 @@ forEachEngine('http2 over TLS (allowHTTP1)', (engine) => {
   });
 
   describe('with an HTTP/2 client', () => {
-    bodyChecks((path, headers, method) => h2request(session, path, headers, method), () => counter.count(), engine === 'auto' ? 2 : 4);
+    bodyChecks(
+      (path, headers, method) => h2request(session, path, headers, method),
+      () => counter.count(),
+      engine === 'auto' ? 2 : 4,
+    );
 
     it('should send 64 MiB exactly, with HTTP/2 flow control', async () => {
       const res = await h2request(session, '/size-67108864.bin');
@@ -196,10 +204,14 @@ forEachEngine('http2 over TLS (allowHTTP1)', (engine) => {
   });
 
   describe('with an HTTP/1.1 client on the same server', () => {
-    bodyChecks(async (path, headers = {}, method = 'GET') => {
-      const res = await agent.request({ origin: `https://127.0.0.1:${port}`, path, method: method as 'GET', headers });
-      return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
-    }, () => counter.count(), engine === 'auto' ? 2 : 4);
+    bodyChecks(
+      async (path, headers = {}, method = 'GET') => {
+        const res = await agent.request({ origin: `https://127.0.0.1:${port}`, path, method: method as 'GET', headers });
+        return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+      },
+      () => counter.count(),
+      engine === 'auto' ? 2 : 4,
+    );
   });
 });
 
@@ -220,7 +232,11 @@ forEachEngine('http2 cleartext (h2c)', (engine) => {
     await close(server);
   });
 
-  bodyChecks((path, headers, method) => h2request(session, path, headers, method), () => counter.count(), engine === 'auto' ? 2 : 4);
+  bodyChecks(
+    (path, headers, method) => h2request(session, path, headers, method),
+    () => counter.count(),
+    engine === 'auto' ? 2 : 4,
+  );
 
   it('should send 64 MiB exactly', async () => {
     const res = await h2request(session, '/size-67108864.bin');

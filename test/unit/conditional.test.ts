@@ -1,14 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  evaluatePreconditions,
-  hasNoCache,
-  isEtagInList,
-  isRangeFresh,
-  parseHttpDate,
-  type Precondition,
-  type Validators,
-} from '../../server/src/conditional';
+import { evaluatePreconditions, hasNoCache, isEtagInList, isRangeFresh, parseHttpDate, type Precondition, type Validators } from '../../server/src/conditional';
 
 // Last-Modified with a sub-second part, as fs.stat gives it: compared as 12:00:00.
 const MTIME = Date.UTC(2024, 0, 15, 12, 0, 0, 750);

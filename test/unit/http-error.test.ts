@@ -33,15 +33,30 @@ describe('fromErrno', () => {
   const table: Array<[string, NodeJS.ErrnoException & { dest?: string }, string]> = [
     [
       'a path',
-      Object.assign(new Error("ENOENT: no such file or directory, open '/srv/www/secret/a.txt'"), { code: 'ENOENT', errno: -2, syscall: 'open', path: '/srv/www/secret/a.txt' }),
+      Object.assign(new Error("ENOENT: no such file or directory, open '/srv/www/secret/a.txt'"), {
+        code: 'ENOENT',
+        errno: -2,
+        syscall: 'open',
+        path: '/srv/www/secret/a.txt',
+      }),
       'ENOENT: no such file or directory, open',
     ],
     [
       'a path and a destination',
-      Object.assign(new Error("EXDEV: cross-device link not permitted, rename '/a/b' -> '/c/d'"), { code: 'EXDEV', errno: -18, syscall: 'rename', path: '/a/b', dest: '/c/d' }),
+      Object.assign(new Error("EXDEV: cross-device link not permitted, rename '/a/b' -> '/c/d'"), {
+        code: 'EXDEV',
+        errno: -18,
+        syscall: 'rename',
+        path: '/a/b',
+        dest: '/c/d',
+      }),
       'EXDEV: cross-device link not permitted, rename',
     ],
-    ['no path', Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', errno: -24, syscall: 'open' }), 'EMFILE: too many open files, open'],
+    [
+      'no path',
+      Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', errno: -24, syscall: 'open' }),
+      'EMFILE: too many open files, open',
+    ],
   ];
   for (const [what, source, message] of table) {
     it(`should keep code, errno and syscall and drop ${what}`, () => {

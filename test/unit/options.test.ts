@@ -31,17 +31,36 @@ describe('parseDuration', () => {
 
 describe('resolveOptions', () => {
   describe('defaults', () => {
-    it('should take serve-static\'s defaults', () => {
+    it("should take serve-static's defaults", () => {
       const o = resolveOptions();
       assert.deepEqual(
         {
-          acceptRanges: o.acceptRanges, cacheControl: o.cacheControl, dotfiles: o.dotfiles, etag: o.etag,
-          extensions: o.extensions, fallthrough: o.fallthrough, immutable: o.immutable, index: o.index,
-          lastModified: o.lastModified, maxAge: o.maxAge, redirect: o.redirect, setHeaders: o.setHeaders,
+          acceptRanges: o.acceptRanges,
+          cacheControl: o.cacheControl,
+          dotfiles: o.dotfiles,
+          etag: o.etag,
+          extensions: o.extensions,
+          fallthrough: o.fallthrough,
+          immutable: o.immutable,
+          index: o.index,
+          lastModified: o.lastModified,
+          maxAge: o.maxAge,
+          redirect: o.redirect,
+          setHeaders: o.setHeaders,
         },
         {
-          acceptRanges: true, cacheControl: true, dotfiles: 'ignore', etag: true, extensions: [], fallthrough: true,
-          immutable: false, index: ['index.html'], lastModified: true, maxAge: 0, redirect: true, setHeaders: null,
+          acceptRanges: true,
+          cacheControl: true,
+          dotfiles: 'ignore',
+          etag: true,
+          extensions: [],
+          fallthrough: true,
+          immutable: false,
+          index: ['index.html'],
+          lastModified: true,
+          maxAge: 0,
+          redirect: true,
+          setHeaders: null,
         },
       );
     });
@@ -101,12 +120,15 @@ describe('resolveOptions', () => {
     ];
     for (const [what, input, message] of table) {
       it(`should throw a TypeError for ${what}`, () => {
-        assert.throws(() => resolveOptions(input as SluiceOptions), (err: Error & { code?: string }) => {
-          assert.equal(err.name, 'TypeError');
-          assert.match(err.message, message);
-          assert.equal(err.code, 'ERR_INVALID_ARG_VALUE');
-          return true;
-        });
+        assert.throws(
+          () => resolveOptions(input as SluiceOptions),
+          (err: Error & { code?: string }) => {
+            assert.equal(err.name, 'TypeError');
+            assert.match(err.message, message);
+            assert.equal(err.code, 'ERR_INVALID_ARG_VALUE');
+            return true;
+          },
+        );
       });
     }
   });

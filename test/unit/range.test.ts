@@ -160,8 +160,7 @@ describe('parseRange', () => {
   });
 
   describe('with too many ranges', () => {
-    const disjoint = (n: number): string =>
-      'bytes=' + Array.from({ length: n }, (_, i) => `${i * 2}-${i * 2}`).join(',');
+    const disjoint = (n: number): string => 'bytes=' + Array.from({ length: n }, (_, i) => `${i * 2}-${i * 2}`).join(',');
     runTable([
       { header: disjoint(DEFAULT_MAX_RANGES), size: 1000, expected: ranges(...pairsOf(DEFAULT_MAX_RANGES)) },
       { header: disjoint(DEFAULT_MAX_RANGES + 1), size: 1000, expected: NONE },

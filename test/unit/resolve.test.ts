@@ -1,13 +1,5 @@
 import { strict as assert } from 'node:assert';
-import {
-  MAX_PATH_LENGTH,
-  PathResolver,
-  redirectLocation,
-  resolvePath,
-  urlPathname,
-  type DotfilePolicy,
-  type Resolution,
-} from '../../server/src/resolve';
+import { MAX_PATH_LENGTH, PathResolver, redirectLocation, resolvePath, urlPathname, type DotfilePolicy, type Resolution } from '../../server/src/resolve';
 
 const ROOT = '/srv/public';
 

@@ -36,7 +36,10 @@ function layerOf(module: string): number {
 }
 
 function filesUnder(dir: string, ext: RegExp): string[] {
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => ext.test(f)).map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => ext.test(f))
+    .map((f) => path.join(dir, f));
 }
 
 const sources = filesUnder(SRC, /\.ts$/).map((file) => ({
@@ -111,6 +114,9 @@ describe('source structure', () => {
   it('should include no Node-API or libuv header in native/src/core', () => {
     const nodeHeaders = /#include\s*[<"](napi\.h|node_api\.h|js_native_api\.h|uv\.h|node\.h)[>"]/;
     const including = filesUnder(CORE, /\.(h|cc)$/).filter((f) => nodeHeaders.test(fs.readFileSync(f, 'utf8')));
-    assert.deepEqual(including.map((f) => path.relative(REPO, f)), []);
+    assert.deepEqual(
+      including.map((f) => path.relative(REPO, f)),
+      [],
+    );
   });
 });

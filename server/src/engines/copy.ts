@@ -84,10 +84,15 @@ export class BodyPump {
 function sendCopy(req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone, sendTimeout: number): void {
   copyStats.bodies++;
   let unwatch = (): void => {};
-  const pump = new BodyPump(res, body, () => connectionGone(req, res), (err, bytes) => {
-    unwatch();
-    done(err, bytes);
-  });
+  const pump = new BodyPump(
+    res,
+    body,
+    () => connectionGone(req, res),
+    (err, bytes) => {
+      unwatch();
+      done(err, bytes);
+    },
+  );
   whenBodyMayStart(req, res, (socket) => {
     if (!socket) return pump.finish(abortedError());
     // Bytes handed to Node stop growing when the client stops reading

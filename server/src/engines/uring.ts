@@ -24,11 +24,5 @@ export function uringEngine(binding: NativeBinding, opts: NativeEngineOptions): 
   const { maxChunk } = opts;
   // Errors are reported as from splice: every failing CQE but a poll's is
   // one (EPIPE, ECONNRESET from the socket side).
-  return zeroCopyEngine(
-    'io_uring',
-    binding,
-    'splice',
-    (fd, body, id, cb) => binding.uringSend(fd, toNativeSegments(body), maxChunk, id, cb),
-    opts.sendTimeout,
-  );
+  return zeroCopyEngine('io_uring', binding, 'splice', (fd, body, id, cb) => binding.uringSend(fd, toNativeSegments(body), maxChunk, id, cb), opts.sendTimeout);
 }
