@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServer, engines, type ServerOptions, type SluiceServer } from './index';
+import { defaultCacheDir } from './options';
 import { logResponse } from './access-log';
 import { ENGINE_NAMES } from './engines';
 
@@ -26,6 +27,12 @@ Options:
   --max-age T       Cache-Control max-age, in ms or as '1d', '2h' (default: 0)
   --max-chunk B     bytes one transfer sends before yielding (default: 2097152)
   --no-index        do not serve index.html for directories
+  --no-compress     do not compress files (by default each compressible file of
+                    1 KiB or more with no .br/.gz sibling is compressed once, in
+                    the background, and its variant served from a cache on disk)
+  --compress-cache DIR    the cache directory, outside root
+                    (default: $XDG_CACHE_HOME/sluice/compressed or ~/.cache/...)
+  --compress-max-bytes B  bound on the cache's size (default: 536870912)
   --send-timeout MS       close a connection whose client reads nothing for MS ms
                     while a body is sent (default: 60000; 0 = never)
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
@@ -124,6 +131,9 @@ const FLAGS = {
   'max-age': { type: 'string' },
   'max-chunk': { type: 'string' },
   'no-index': { type: 'boolean' },
+  'no-compress': { type: 'boolean' },
+  'compress-cache': { type: 'string' },
+  'compress-max-bytes': { type: 'string' },
   workers: { type: 'string' },
   'send-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
@@ -183,14 +193,38 @@ function milliseconds(flag: string, value: string | undefined): number | undefin
   return Number(value);
 }
 
+/**
+ * The compress cache: on unless --no-compress. The default directory must
+ * not lie inside the served root (serving a home directory, say): then one
+ * under the system's temporary directory is used, and if that is inside
+ * too, none.
+ */
+function compressOptions(values: Values, root: string): ServerOptions['compress'] {
+  if (values['no-compress']) return false;
+  const max = values['compress-max-bytes'];
+  if (max !== undefined && !/^[1-9]\d*$/.test(max)) fail(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
+  const maxBytes = max === undefined ? undefined : Number(max);
+  const explicit = values['compress-cache'];
+  if (explicit !== undefined) return { dir: explicit, maxBytes };
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isInside(d, root));
+  return dir === undefined ? false : { dir, maxBytes };
+}
+
+function isInside(dir: string, root: string): boolean {
+  const rel = path.relative(root, dir);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
 /** The server's options from the flags; createServer validates them. */
-function serverOptions(values: Values): ServerOptions {
+function serverOptions(values: Values, root: string): ServerOptions {
   const opts: ServerOptions = {};
   if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
   if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
   if (values['max-age'] !== undefined) opts.maxAge = values['max-age'];
   if (values['max-chunk'] !== undefined) opts.maxChunk = Number(values['max-chunk']);
   if (values['no-index']) opts.index = false;
+  opts.compress = compressOptions(values, root);
   const timeouts = {
     sendTimeout: milliseconds('send-timeout', values['send-timeout']),
     keepAliveTimeout: milliseconds('keep-alive-timeout', values['keep-alive-timeout']),
@@ -251,7 +285,7 @@ function main(): void {
   const root = rootDirectory(positionals);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
   const port = parsePort(values.port ?? process.env.PORT ?? '8080');
-  const opts = serverOptions(values);
+  const opts = serverOptions(values, root);
   const workers = parseWorkers(values.workers);
   if (workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.

@@ -6,6 +6,7 @@ import type { Next } from './responder';
 import { build } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
+export type { CompressOption } from './options';
 export type { ContentCoding } from './negotiate';
 export { engines };
 export { SluiceError } from './errors';

@@ -7,6 +7,8 @@ import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
 import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 /** What to do with a symbolic link met on the way to a file below root. */
 export type SymlinkPolicy = 'follow' | 'deny' | 'within-root';
@@ -53,6 +55,19 @@ export interface SluiceOptions {
    * 'deny': a file reached through any link below root is refused (403).
    */
   symlinks?: SymlinkPolicy;
+  /**
+   * Compress each compressible file once, in the background, and serve the
+   * variant from a cache on disk (zero-copy, like a precompressed sibling).
+   * true uses the default directory and size bound. Off by default.
+   */
+  compress?: boolean | CompressOption;
+}
+
+export interface CompressOption {
+  /** The cache directory, outside every served root (default: $XDG_CACHE_HOME/sluice/compressed). */
+  dir?: string;
+  /** Bound on the bytes the cache holds (default 512 MiB). */
+  maxBytes?: number;
 }
 
 export interface ResolvedOptions {
@@ -75,6 +90,7 @@ export interface ResolvedOptions {
   /** Codings to look for, in server preference order; [] when off. */
   precompressed: ContentCoding[];
   symlinks: SymlinkPolicy;
+  compress: { dir: string; maxBytes: number } | null;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
@@ -217,5 +233,25 @@ export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions 
     maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
     precompressed: codings(opts.precompressed),
     symlinks,
+    compress: compressOption(opts.compress),
   };
+}
+
+/** Default bound on the compress cache's size. */
+export const DEFAULT_COMPRESS_MAX_BYTES = 512 * 1024 * 1024;
+
+/** The default compress cache: $XDG_CACHE_HOME/sluice/compressed, else ~/.cache/sluice/compressed. */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'sluice', 'compressed');
+}
+
+function compressOption(value: unknown): ResolvedOptions['compress'] {
+  if (value === undefined || value === false) return null;
+  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES };
+  if (typeof value !== 'object' || value === null) throw invalid(`The "compress" option must be a boolean or an object. Received ${show(value)}`);
+  const { dir, maxBytes } = value as CompressOption;
+  if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
+    throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
+  return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
 }

@@ -9,11 +9,13 @@
 // are computed once per file version and kept with it; a request for a
 // cached file runs synchronously from the request event to the engine.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openCompressCache, type CompressCache } from './compress-cache';
 import type { Transports } from './engines';
 import { classifyErrno, enoent, statusForErrno } from './errors';
 import { openFile, type FileVersion } from './file-table';
-import { cacheControlValue, HeadCache, presetOf, representationOf, setFields } from './head';
+import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, typeOf } from './head';
 import { fromErrno, HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
 import type { ResolvedOptions } from './options';
@@ -58,6 +60,8 @@ class Exchange {
 }
 
 const HEADERS_SENT_MESSAGE = "Can't set headers after they are sent.";
+/** What a file has when precompressed siblings are not looked for. */
+const NO_SIBLINGS: Variants = { codings: [], mask: 0, seenAt: 0 };
 
 export class Responder {
   private readonly opts: ResolvedOptions;
@@ -66,6 +70,7 @@ export class Responder {
   private readonly guard: SymlinkGuard;
   private readonly heads: HeadCache;
   private readonly planOptions: PlanOptions;
+  private readonly compress: CompressCache | null;
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
@@ -83,6 +88,7 @@ export class Responder {
     this.heads = new HeadCache({ acceptRanges: opts.acceptRanges, cacheControl, lastModified: opts.lastModified, etag: opts.etag });
     this.planOptions = { policy: this.heads.policy, maxRanges: opts.maxRanges };
     this.mountRoot = { kind: 'path', path: root, trailingSlash: false };
+    this.compress = opts.compress === null ? null : openCompressCache(opts.compress, root);
   }
 
   /** serve-static's and createHandler's entry: the target is `req.url`. */
@@ -172,7 +178,7 @@ export class Responder {
         return this.refuse(x, 403);
       }
       x.found = true;
-      if (!this.variants.enabled) return this.answer(x, file, null, null, false);
+      if (!this.variants.enabled) return this.withVariants(x, file, NO_SIBLINGS);
       const known = this.variants.lookup(file.path, Date.now());
       if (known !== undefined) return this.withVariants(x, file, known);
       this.variants.probe(file.path, (probed) => this.withVariants(x, file, probed));
@@ -188,7 +194,8 @@ export class Responder {
   private withVariants(x: Exchange, file: FileVersion, known: Variants): void {
     const coding = this.variants.choose(headerString(x.req.headers['accept-encoding']), known);
     const vary = known.mask !== 0;
-    if (coding === null) return this.answer(x, file, null, null, vary);
+    // Siblings on disk win over the compress cache.
+    if (coding === null) return vary ? this.answer(x, file, null, null, true) : this.fromCache(x, file);
     openFile(file.path + SUFFIX[coding], (err, variant) => {
       if (err || variant === undefined || !variant.stat.isFile()) {
         // Gone since we looked (or not a file): the original is always right.
@@ -205,10 +212,36 @@ export class Responder {
   }
 
   /**
+   * A file with no sibling: its cached variant when ready (else identity now,
+   * the variant made in the background), when compressing it is worth it.
+   */
+  private fromCache(x: Exchange, file: FileVersion): void {
+    const cache = this.compress;
+    if (cache === null || !cache.accepts(file, typeOf(file))) return this.answer(x, file, null, null, false);
+    // From here the answer depends on Accept-Encoding, identity included.
+    const coding = cache.choose(headerString(x.req.headers['accept-encoding']));
+    const entry = coding === null ? null : cache.lookup(file, coding);
+    if (entry === null) return this.answer(x, file, null, null, true);
+    openFile(
+      entry,
+      (err, variant) => {
+        if (err || variant === undefined || !variant.stat.isFile()) {
+          // Evicted by another process since: identity is always right.
+          variant?.release();
+          cache.forget(entry);
+          return this.answer(x, file, null, null, true);
+        }
+        this.answer(x, file, variant, coding, true, file);
+      },
+      fs.constants.O_NOFOLLOW,
+    );
+  }
+
+  /**
    * Plans and writes the answer. `variant` (with its `coding`) replaces the
    * original's bytes; the original still names the type.
    */
-  private answer(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean): void {
+  private answer(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean, validated?: FileVersion): void {
     const { req, res } = x;
     const version = variant ?? original;
     if (res.headersSent) {
@@ -222,7 +255,7 @@ export class Responder {
       return this.refuse(x, 500, failed);
     }
     const preset = presetOf(res);
-    const rep = representationOf(original, version, coding, vary);
+    const rep = representationOf(original, version, coding, vary, validated ?? version);
     // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;
