@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve'],
   ['options', 'head'],
-  ['multipart', 'precompressed', 'symlinks', 'responses'],
+  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses'],
   ['plan'],
   ['respond'],
   ['responder'],
