@@ -240,8 +240,8 @@ export class CompressCache {
 
   /**
    * Writes the variant to a temporary name and renames it into place.
-   * Returns false when the name must stay busy (not smaller than its
-   * source), true otherwise (made, or to be tried again later).
+   * Returns false when the name must stay busy (its source changed, or the
+   * variant is no smaller), true otherwise (made, or to be tried again).
    */
   private async compressInto(job: Job, entry: string): Promise<boolean> {
     const tmp = entry + TMP;
@@ -256,8 +256,8 @@ export class CompressCache {
     let keep = false;
     try {
       const made = await this.compressSource(job, out);
-      if (made === null) return true;
-      if (made >= job.stat.size) return false;
+      // A version that changed is gone for good, and one that does not shrink never will.
+      if (made === null || made >= job.stat.size) return false;
       await out.sync();
       await out.close();
       await fs.promises.rename(tmp, entry);
