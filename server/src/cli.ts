@@ -7,11 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServer, engines, type ServerOptions, type SluiceServer } from './index';
+import { runCompressCommand } from './compress-command';
 import { defaultCacheDir } from './options';
 import { logResponse } from './access-log';
 import { ENGINE_NAMES } from './engines';
 
 const HELP = `Usage: sluice [root] [options]
+       sluice compress DIR    write .br/.gz siblings of DIR's compressible files
 
 Serves the files under root (default: the current directory) over HTTP,
 sending bodies from the page cache to the socket with sendfile, splice or
@@ -280,6 +282,14 @@ function drainOnSignal(server: SluiceServer): void {
 }
 
 function main(): void {
+  // `sluice compress DIR` (serve a directory named compress as ./compress).
+  if (process.argv[2] === 'compress') {
+    void runCompressCommand(process.argv.slice(3)).then(
+      (code) => process.exit(code),
+      (err: Error) => fail(err.message),
+    );
+    return;
+  }
   const { values, positionals } = parseCommandLine();
   if (printedInfo(values)) return;
   const root = rootDirectory(positionals);
