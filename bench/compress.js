@@ -12,6 +12,7 @@
 // `brotli -q 11` output (zlib at quality 11).
 //
 //   npm run bench:compress -- [--duration S] [--rounds N] [--connections C]
+//   npm run bench:compress -- --storm    (a cached file's latency during a compression storm)
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -41,13 +42,20 @@ const NGINX_GZIP = `    types { text/css css; application/javascript js; }
 
 function options() {
   const { values } = parseArgs({
-    options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' } },
+    options: {
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      warmup: { type: 'string' },
+      storm: { type: 'boolean' },
+    },
   });
   return {
     duration: Number(values.duration ?? 5),
     rounds: Number(values.rounds ?? 3),
     connections: Number(values.connections ?? 50),
     warmup: Number(values.warmup ?? 2),
+    storm: values.storm === true,
   };
 }
 
@@ -207,9 +215,95 @@ function report(rows, firsts, ref, opts) {
   return lines.join('\n');
 }
 
+/**
+ * A compression storm: a cached small file's p99 and rate with wrk, quiet
+ * and while another client asks for 2,000 distinct compressible files
+ * (every one a cache miss that queues a compression, most of them dropped).
+ */
+async function storm(opts) {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-storm-'));
+  const root = path.join(base, 'public');
+  fs.mkdirSync(path.join(root, 'many'), { recursive: true });
+  const css = fs.readFileSync(path.join(ROOT, 'node_modules', 'bootstrap', 'dist', 'css', 'bootstrap-grid.min.css'));
+  fs.writeFileSync(path.join(root, 'small.css'), css.subarray(0, 4096));
+  for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(root, 'many', `f${i}.css`), Buffer.concat([Buffer.from(`/* ${i} */`), css]));
+  const child = procs.start(process.execPath, [CLI, root, '--port', '0', '--compress-cache', path.join(base, 'cache')], {
+    cpu: 0,
+    env: { NODE_ENV: 'production' },
+  });
+  const url = `http://127.0.0.1:${(await procs.waitForLine(child, URL_RE, 15000))[1]}`;
+  const small = `${url}/small.css`;
+  await probe(small);
+  await new Promise((r) => setTimeout(r, 1000));
+  const one = (seconds) => wrkOne(small, opts.connections, seconds);
+  await one(opts.warmup);
+  const quiet = await one(opts.duration);
+  let stop = false;
+  let stormRequests = 0;
+  const stormClient = async (k) => {
+    for (let i = k; !stop; i = (i + 20) % 2000) {
+      await probe(`${url}/many/f${i}.css`);
+      stormRequests++;
+    }
+  };
+  const clients = Array.from({ length: 20 }, (_, k) => stormClient(k));
+  const loaded = await one(opts.duration);
+  stop = true;
+  await Promise.all(clients);
+  await procs.stop(child);
+  fs.rmSync(base, { recursive: true, force: true });
+  return { quiet, loaded, stormRequests };
+}
+
+function wrkOne(url, connections, seconds) {
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${Math.ceil(seconds)}s`,
+    '--timeout',
+    '10s',
+    '-H',
+    'Accept-Encoding: br, gzip',
+    '-s',
+    path.join(__dirname, 'wrk-report.lua'),
+    url,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(procs.TASKSET || 'wrk', procs.TASKSET ? ['-c', '1', 'wrk', ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      const m = out.match(/WRKJSON (\{.*\})/);
+      if (code !== 0 || !m) return reject(new Error(`wrk exited with ${code}`));
+      const s = JSON.parse(m[1]);
+      resolve({ rps: s.requests / (s.duration_us / 1e6), p99: s.p99_us / 1000 });
+    });
+  });
+}
+
+function stormReport(s) {
+  return [
+    '',
+    '### A compression storm',
+    '',
+    'A cached 4 KiB CSS file under wrk, quiet and while 20 other connections request 2,000 distinct compressible files (each a cache miss).',
+    '',
+    '| run | req/s | p99 ms |',
+    '|---|---:|---:|',
+    `| quiet | ${Math.round(s.quiet.rps).toLocaleString('en-US')} | ${s.quiet.p99.toFixed(2)} |`,
+    `| during the storm (${s.stormRequests} storm requests) | ${Math.round(s.loaded.rps).toLocaleString('en-US')} | ${s.loaded.p99.toFixed(2)} |`,
+  ].join('\n');
+}
+
 async function main() {
   const opts = options();
   procs.installExitHandlers();
+  // The harness (and its storm client) share the load generator's CPU, not the server's.
+  if (procs.TASKSET) procs.pinSelf(1);
+  if (opts.storm) {
+    process.stdout.write(`${stormReport(await storm(opts))}\n`);
+    return;
+  }
   const dirs = prepareRoots();
   const found = nginx.findNginx();
   const list = subjects(dirs, found);

@@ -6,10 +6,11 @@
 // - Never stale: an entry's name is a hash of the source's identity (device,
 //   inode, size, mtime) with the coding and level, so a changed file has
 //   another name; a source that changes while it is compressed is discarded.
-// - Never in the way: one compression at a time (zlib's async work shares
-//   libuv's thread pool with file opens), a bounded queue (a storm of
-//   distinct files drops the excess to identity), nothing on the request's
-//   path but a Map lookup.
+// - Never in the way: one compression at a time, on a worker thread at the
+//   lowest CPU priority (zlib's async calls would queue in libuv's thread
+//   pool ahead of file opens), a bounded queue (a storm of distinct files
+//   drops the excess to identity), nothing on the request's path but a Map
+//   lookup.
 // - Safe on disk: a 0700 directory outside every served root, entries
 //   written to a temporary name (created exclusively, which also makes one
 //   process of several compress a file while the others serve identity) and
@@ -19,10 +20,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import compressible from 'compressible';
 import { SluiceError } from './errors';
+import type { CompressOutcome, CompressRequest } from './compress-worker';
 import type { FileVersion } from './file-table';
 import { negotiateEncoding, type ContentCoding, type Encoding } from './negotiate';
 import { SUFFIX } from './precompressed';
@@ -101,9 +103,44 @@ interface Job {
   coding: ContentCoding;
 }
 
-/** The source's identity: what an entry's name hashes, and what must not change while compressing. */
-function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+/**
+ * The thread that makes variants (compress-worker.ts), started on first use
+ * and never keeping the process alive; one that dies is started again.
+ */
+class CompressWorker {
+  private thread: Worker | null = null;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (outcome: CompressOutcome) => void>();
+
+  run(req: Omit<CompressRequest, 'id'>): Promise<CompressOutcome> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      const thread = this.start();
+      thread.ref();
+      thread.postMessage({ ...req, id });
+    });
+  }
+
+  private start(): Worker {
+    if (this.thread !== null) return this.thread;
+    const thread = new Worker(path.join(__dirname, 'compress-worker.js'));
+    thread.on('message', (outcome: CompressOutcome) => {
+      const resolve = this.waiting.get(outcome.id);
+      this.waiting.delete(outcome.id);
+      if (this.waiting.size === 0) thread.unref();
+      resolve?.(outcome);
+    });
+    const fail = (message: string): void => {
+      this.thread = null;
+      for (const [id, resolve] of this.waiting) resolve({ id, kind: 'failed', message });
+      this.waiting.clear();
+    };
+    thread.on('error', (err) => fail(err.message));
+    thread.on('exit', (code) => fail(`compress worker exited with ${code}`));
+    this.thread = thread;
+    return thread;
+  }
 }
 
 /** One cache directory; shared by every handler of the process that names it. */
@@ -119,6 +156,7 @@ export class CompressCache {
   private readonly names = new WeakMap<FileVersion, Partial<Record<ContentCoding, string>>>();
   private readonly choices = new Map<string, ContentCoding | null>();
   private readonly candidates: Encoding[] = [...CACHE_CODINGS, 'identity'];
+  private readonly worker = new CompressWorker();
 
   constructor(
     readonly dir: string,
@@ -217,6 +255,7 @@ export class CompressCache {
       this.make(job)
         .catch(() => {
           this.stats.failed++;
+          this.busy.delete(job.name);
         })
         .finally(() => {
           this.running--;
@@ -225,7 +264,7 @@ export class CompressCache {
     }
   }
 
-  /** Adopts the entry another process made, or makes it; the name stays busy if it is not worth it. */
+  /** Adopts the entry another process made, or has the worker make it; the name stays busy if it is not worth it. */
   private async make(job: Job): Promise<void> {
     const entry = path.join(this.dir, job.name);
     const existing = await fs.promises.lstat(entry).catch(() => null);
@@ -234,71 +273,16 @@ export class CompressCache {
       this.busy.delete(job.name);
       return this.add(job.name, existing.size);
     }
-    const worth = await this.compressInto(job, entry);
-    if (worth) this.busy.delete(job.name);
-  }
-
-  /**
-   * Writes the variant to a temporary name and renames it into place.
-   * Returns false when the name must stay busy (its source changed, or the
-   * variant is no smaller), true otherwise (made, or to be tried again).
-   */
-  private async compressInto(job: Job, entry: string): Promise<boolean> {
-    const tmp = entry + TMP;
-    let out: fs.promises.FileHandle;
-    try {
-      out = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    } catch (err) {
-      // Another process is making it (or died making it long ago).
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') await this.removeIfStale(tmp);
-      return true;
-    }
-    let keep = false;
-    try {
-      const made = await this.compressSource(job, out);
-      // A version that changed is gone for good, and one that does not shrink never will.
-      if (made === null || made >= job.stat.size) return false;
-      await out.sync();
-      await out.close();
-      await fs.promises.rename(tmp, entry);
-      keep = true;
+    const { dev, ino, size, mtimeMs } = job.stat;
+    const outcome = await this.worker.run({ source: job.source, identity: { dev, ino, size, mtimeMs }, entry, coding: job.coding, level: LEVEL[job.coding] });
+    if (outcome.kind === 'made') {
       this.stats.compressed++;
-      this.add(path.basename(entry), made);
-      return true;
-    } finally {
-      if (!keep) {
-        await out.close().catch(() => {});
-        await fs.promises.unlink(tmp).catch(() => {});
-      }
-    }
-  }
-
-  /** Compresses the source into `out`; the variant's size, or null when the source is no longer the version named. */
-  private async compressSource(job: Job, out: fs.promises.FileHandle): Promise<number | null> {
-    const source = await fs.promises.open(job.source, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      if (!sameVersion(await source.stat(), job.stat)) return this.discard();
-      // Streams over the raw fds: a FileHandle's own streams hold it open,
-      // and its close() would wait for them.
-      const input = fs.createReadStream('', { fd: source.fd, start: 0, end: Math.max(0, job.stat.size - 1), autoClose: false });
-      const output = fs.createWriteStream('', { fd: out.fd, start: 0, autoClose: false });
-      await pipeline(input, compressor(job.coding, job.stat.size), output);
-      // Changed while read: the bytes may be of no single version.
-      if (!sameVersion(await source.stat(), job.stat)) return this.discard();
-      return (await out.stat()).size;
-    } finally {
-      await source.close();
-    }
-  }
-
-  private discard(): null {
-    this.stats.discarded++;
-    return null;
-  }
-
-  private async removeIfStale(tmp: string): Promise<void> {
-    const stat = await fs.promises.lstat(tmp).catch(() => null);
-    if (stat !== null && Date.now() - stat.mtimeMs > STALE_TMP_MS) await fs.promises.unlink(tmp).catch(() => {});
+      this.add(job.name, outcome.size);
+    } else if (outcome.kind === 'discarded') this.stats.discarded++;
+    else if (outcome.kind === 'failed') this.stats.failed++;
+    // A version that changed is gone for good, and one that does not shrink
+    // never will: those names stay busy. Others may be tried again.
+    if (outcome.kind !== 'discarded' && outcome.kind !== 'not-smaller') this.busy.delete(job.name);
   }
 
   private add(name: string, size: number): void {

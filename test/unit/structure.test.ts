@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve'],
   ['options', 'head'],
+  ['compress-worker'],
   ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses'],
   ['plan'],
   ['respond'],
