@@ -11,6 +11,7 @@ import { runCompressCommand } from './compress-command';
 import { defaultCacheDir } from './options';
 import { logResponse } from './access-log';
 import { ENGINE_NAMES } from './engines';
+import { listenOptions, prepareWorkersPort } from './workers-listen';
 
 const HELP = `Usage: sluice [root] [options]
        sluice compress DIR    write .br/.gz siblings of DIR's compressible files
@@ -40,8 +41,11 @@ Options:
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
   --headers-timeout MS    time a client has to send the request head (default: 20000)
   --request-timeout MS    time a client has to send the whole request (default: 30000)
-  --workers N       serve from N worker processes (node:cluster); 'auto' = one per CPU
-                    (default: 1, no cluster). A worker that dies is replaced.
+  --workers N       serve from N worker processes; 'auto' = one per CPU (default: 1).
+                    On Node 22.12+ each worker has its own SO_REUSEPORT socket and the
+                    kernel spreads connections; else node:cluster's primary hands them
+                    out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
+                    dies is replaced.
   --log             write an access log line per response (combined format) to stdout
   -h, --help        show this help
   -v, --version     print the version
@@ -248,7 +252,7 @@ function createOrFail(root: string, opts: ServerOptions): SluiceServer {
 /** Listens, then prints the start line (or, in a worker, tells the primary). */
 function listenAndAnnounce(server: SluiceServer, host: string, port: number, root: string): void {
   server.on('error', (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
-  server.listen(port, host, () => {
+  server.listen(listenOptions(port, host), () => {
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -300,7 +304,10 @@ function main(): void {
   if (workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.
     createOrFail(root, opts);
-    runPrimary(workers, root);
+    void prepareWorkersPort(host, port).then(
+      () => runPrimary(workers, root),
+      (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`),
+    );
     return;
   }
   const server = createOrFail(root, opts);

@@ -27,7 +27,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['responder'],
   ['setup', 'access-log'],
   ['index', 'fastify'],
-  ['compress-command'],
+  ['compress-command', 'workers-listen'],
   ['cli'],
 ];
 
