@@ -7,20 +7,25 @@
 # Arguments after the image name replace CMD, e.g. `... sluice /srv --engine sendfile`;
 # HOST and PORT come from the environment (`-e PORT=9000 -p 9000:9000`).
 # --init gives the server a PID 1 that forwards SIGTERM, so `docker stop` is prompt.
+# The server runs as the non-root `node` user and exits 0 once drained.
 #
-# io_uring under Docker: the default seccomp profile blocks io_uring_setup, which
-# then returns EPERM. `--engine auto` (the default here) serves with sendfile and
-# says on its second line of output that io_uring is unavailable and why
-# (`io_uring: io_uring_setup: EPERM`); `--engine io_uring`
-# refuses to start with `io_uring_setup: EPERM`. To let io_uring run, start the
-# container with a seccomp profile that also allows io_uring_setup, io_uring_enter
-# and io_uring_register (a copy of Docker's default profile with those three names
-# added to its allow list):
+# io_uring in a container: the runtime's default seccomp profile blocks
+# io_uring_setup (Docker's answers EPERM, podman's ENOSYS). `--engine auto`
+# (the default here) serves with sendfile and says on its second line of
+# output that io_uring is unavailable and why; `--engine io_uring` refuses to
+# start with that reason (exit code 2). To let io_uring run, start the
+# container with deploy/seccomp-io_uring.json from this repository: the
+# default profile with io_uring_setup, io_uring_enter and io_uring_register
+# added to its allow list.
 #
-#   docker run --init -p 8080:8080 --security-opt seccomp=./seccomp-io_uring.json sluice
+#   docker run --init -p 8080:8080 --security-opt seccomp=deploy/seccomp-io_uring.json \
+#     sluice /srv --engine io_uring
+#
+# Podman builds it too (`podman build --format docker`, which keeps the
+# HEALTHCHECK); deploy/container-check.sh builds and checks it that way.
 
 # ---- build: compile the native addon and the TypeScript ----------------------
-FROM node:22-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 
 # node-gyp's toolchain (g++ brings libc6-dev and linux-libc-dev, whose
 # <linux/io_uring.h> the addon uses). native/build.js points node-gyp at the
@@ -31,20 +36,24 @@ RUN apt-get update \
 
 WORKDIR /app
 
+# Each step copies only what it needs, so a layer is rebuilt only when its
+# inputs change: the dependencies with the lockfile, the addon with native/,
+# the JavaScript with server/. An edit to public/ rebuilds none of them.
 COPY package.json package-lock.json ./
-# The rest of the sources (server/, native/, tsconfig.json, public/, ...);
-# .dockerignore keeps out node_modules, dist and any local native/build.
-COPY . .
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
-# `npm ci` runs the package's own scripts: `install` builds the addon
-# (native/build.js -> native/build/Release/sluice.node) and `prepare` compiles
-# the TypeScript into dist/. SLUICE_REQUIRE_NATIVE=1 makes a failed addon build
-# fail the image build, instead of installing a server that can only `copy`.
-RUN SLUICE_REQUIRE_NATIVE=1 npm ci --no-audit --no-fund \
- && npm prune --omit=dev
+# SLUICE_REQUIRE_NATIVE=1 makes a failed addon build fail the image build,
+# instead of installing a server that can only `copy`.
+COPY native/ native/
+RUN SLUICE_REQUIRE_NATIVE=1 node native/build.js
+
+COPY tsconfig.json ./
+COPY server/ server/
+RUN npx tsc -p tsconfig.json \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime ------------------------------------------------------------------
-FROM node:22-bookworm-slim
+FROM node:26-trixie-slim
 
 WORKDIR /app
 
@@ -52,8 +61,9 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/native/build/Release/sluice.node ./native/build/Release/sluice.node
-# Default content; mount your own site over it (read-only is enough).
-COPY --from=build /app/public /srv
+# Default content, last so that editing it rebuilds nothing above; mount
+# your own site over it (read-only is enough).
+COPY public/ /srv/
 
 USER node
 

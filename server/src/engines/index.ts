@@ -120,6 +120,16 @@ export class Transports {
 const HTTP2_COPY = createCopyEngine(0);
 
 /**
+ * io_uring_setup refused outright is a policy, not a bug: seccomp (Docker's
+ * default profile answers EPERM, podman's ENOSYS), kernel.io_uring_disabled,
+ * or a kernel built without it. Say so where an explicit choice fails.
+ */
+function withHint(reason: string): string {
+  if (!/^io_uring_setup: (EPERM|ENOSYS)$/.test(reason)) return reason;
+  return `${reason} (blocked by seccomp, such as a container's default profile, by kernel.io_uring_disabled, or absent from this kernel; in a container, run with a profile that allows io_uring_*, such as sluice's deploy/seccomp-io_uring.json)`;
+}
+
+/**
  * Resolves an engine name. A named engine must be available, else this
  * throws ERR_SLUICE_ENGINE_UNAVAILABLE with the reason; 'auto' falls back
  * and says what it chose.
@@ -127,7 +137,7 @@ const HTTP2_COPY = createCopyEngine(0);
 export function chooseTransports(choice: EngineName | 'auto', opts: NativeEngineOptions): Transports {
   if (choice !== 'auto') {
     const report = probe(choice);
-    if (!report.available) throw engineUnavailableError(choice, report.reason);
+    if (!report.available) throw engineUnavailableError(choice, withHint(report.reason));
     return new Transports(build(choice, opts), 0, opts.sendTimeout, `engine ${choice}`);
   }
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
