@@ -7,7 +7,7 @@
 // (`Connection: close`), where the primary's part shows. Reports req/s,
 // p99, errors and where the CPU went: the primary and each worker.
 //
-//   ~/.cache/sluice-node/node-24.*/bin/node bench/workers.js [--duration 5] [--connections 50]
+//   ~/.cache/sluice-node/node-24.*/bin/node bench/workers.js [--duration 3] [--rounds 3] [--connections 50]
 //
 // Nothing is pinned: two workers and wrk share the machine's CPUs, as
 // they would in production on a small host.
@@ -79,43 +79,63 @@ async function measure(balance, root, file, connections, seconds, close) {
   }
 }
 
-function table(rows, seconds) {
+function table(rows, seconds, rounds) {
   const lines = [
-    `| balance | connections | req/s | p99 ms | errors | primary CPU-s | worker CPU-s (each) | worker share |`,
-    `|---|---|---:|---:|---:|---:|---|---:|`,
+    `| balance | connections | req/s (median) | req/s (rounds) | p99 ms | errors | primary CPU-s | worker CPU-s (each) | worker share |`,
+    `|---|---|---:|---|---:|---:|---:|---|---:|`,
   ];
   for (const r of rows) {
     const total = r.workerCpu.reduce((a, b) => a + b, 0);
     const share = total > 0 ? `${Math.round((100 * Math.max(...r.workerCpu)) / total)}% / ${Math.round((100 * Math.min(...r.workerCpu)) / total)}%` : '-';
     lines.push(
-      `| ${r.balance} | ${r.connection} | ${r.reqPerSec.toLocaleString('en-US')} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${r.primaryCpu.toFixed(2)} | ${r.workerCpu.map((c) => c.toFixed(2)).join(' + ')} | ${share} |`,
+      `| ${r.balance} | ${r.connection} | ${r.reqPerSec.toLocaleString('en-US')} | ${r.rounds.map((x) => x.toLocaleString('en-US')).join(', ')} | ${r.p99ms.toFixed(2)} | ${r.errors} | ${r.primaryCpu.toFixed(2)} | ${r.workerCpu.map((c) => c.toFixed(2)).join(' + ')} | ${share} |`,
     );
   }
-  lines.push('', `(${seconds} s each; CPU-s over the measurement; share = busiest / least busy worker)`);
+  lines.push('', `(${rounds} interleaved rounds of ${seconds} s; p99 and CPU from the median round; share = busiest / least busy worker)`);
   return lines.join('\n');
 }
 
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** The median round of one balance × connection mode (by req/s), with every round's req/s. */
+function summarise(runs) {
+  const byRate = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+  const mid = byRate[Math.floor(byRate.length / 2)];
+  return { ...mid, reqPerSec: median(runs.map((r) => r.reqPerSec)), rounds: runs.map((r) => r.reqPerSec), errors: runs.reduce((a, r) => a + r.errors, 0) };
+}
+
 async function main() {
-  const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' } } });
-  const seconds = Number(values.duration ?? 5);
+  const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' }, rounds: { type: 'string' } } });
+  const seconds = Number(values.duration ?? 3);
   const connections = Number(values.connections ?? 50);
+  const rounds = Number(values.rounds ?? 3);
   procs.installExitHandlers();
   const fx = makeFixtures(['1k']);
   const balances = hasReusePort() ? ['cluster', 'kernel'] : ['cluster'];
   if (balances.length === 1) process.stderr.write(`node ${process.version} has no reusePort on listen() (22.12+): measuring cluster only\n`);
-  const rows = [];
+  const combos = [false, true].flatMap((close) => balances.map((balance) => ({ balance, close })));
+  const runs = new Map(combos.map((c) => [`${c.balance} ${c.close}`, []]));
   try {
-    for (const close of [false, true]) {
-      for (const balance of balances) {
-        process.stderr.write(`${balance}, ${close ? 'Connection: close' : 'keep-alive'}...\n`);
-        rows.push(await measure(balance, fx.dir, fx.files['1k'].name, connections, seconds, close));
+    // Interleaved rounds, each starting with a different combination, so
+    // that other load on the machine falls on all of them alike.
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < combos.length; k++) {
+        const { balance, close } = combos[(k + round) % combos.length];
+        process.stderr.write(`round ${round + 1}/${rounds}: ${balance}, ${close ? 'Connection: close' : 'keep-alive'}...\n`);
+        runs.get(`${balance} ${close}`).push(await measure(balance, fx.dir, fx.files['1k'].name, connections, seconds, close));
       }
     }
   } finally {
     fx.cleanup();
   }
-  process.stdout.write(`node ${process.version}, ${require('node:os').cpus().length} CPUs, --workers 2, 1 KiB file, ${connections} connections (wrk -t1)\n\n`);
-  process.stdout.write(`${table(rows, seconds)}\n`);
+  const rows = combos.map((c) => summarise(runs.get(`${c.balance} ${c.close}`)));
+  process.stdout.write(
+    `node ${process.version}, ${require('node:os').cpus().length} CPUs, --workers 2, 1 KiB file, ${connections} connections (wrk -t1), not pinned\n\n`,
+  );
+  process.stdout.write(`${table(rows, seconds, rounds)}\n`);
 }
 
 main().catch((err) => {
