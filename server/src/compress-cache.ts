@@ -299,7 +299,8 @@ export class CompressCache {
       this.entries.delete(name);
       this.total -= size;
       this.stats.evicted++;
-      fs.unlink(path.join(this.dir, name), () => {});
+      // At once, so the directory never holds more than the bound (one unlink, after a compression).
+      fs.rmSync(path.join(this.dir, name), { force: true });
     }
   }
 
