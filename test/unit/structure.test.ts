@@ -26,6 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['responder'],
   ['setup', 'access-log'],
   ['index', 'fastify'],
+  ['drain', 'workers'],
   ['cli'],
 ];
 
