@@ -87,5 +87,9 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
     (req, res) => respond(req, res),
   );
   server.keepAliveTimeout = keepAlive;
+  // A client that half-closes after its requests (shutdown(SHUT_WR)) is
+  // answered in full: Node otherwise ends the connection at the FIN, under
+  // responses still being sent or not yet begun.
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot } });
 }
