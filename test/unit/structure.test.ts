@@ -24,7 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log'],
+  ['setup', 'access-log', 'connections'],
   ['index', 'fastify'],
   ['drain', 'workers'],
   ['cli'],

@@ -119,6 +119,15 @@ export function whenTurn(req: IncomingMessage, res: ServerResponse, turn: () => 
   account(weight);
 }
 
+/**
+ * The response that owns `socket` now (Node writes pipelined responses one
+ * at a time, and hands the socket to the next one as each finishes), or null.
+ */
+export function responseInFlight(socket: Socket): ServerResponse | null {
+  const owner = (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
+  return owner ?? null;
+}
+
 interface OutgoingInternals {
   _header?: string | null;
   _headerSent?: boolean;
