@@ -11,7 +11,7 @@ import { logResponse } from './access-log';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
 import { MIN_MAX_CHUNK } from './options';
-import { runPrimary, type ListeningMessage } from './workers';
+import { exitWithPrimary, runPrimary, workerPort, type ListeningMessage } from './workers';
 
 const HELP = `Usage: sluice [root] [options]
 
@@ -199,7 +199,7 @@ function main(): void {
   if (printedInfo(values)) return;
   const root = rootDirectory(positionals);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
-  const port = parsePort(values.port ?? process.env.PORT ?? '8080');
+  const port = workerPort() ?? parsePort(values.port ?? process.env.PORT ?? '8080');
   const opts = serverOptions(values);
   const workers = parseWorkers(values.workers);
   const drainTimeout = milliseconds('drain-timeout', values['drain-timeout']) ?? DEFAULT_DRAIN_TIMEOUT;
@@ -210,9 +210,10 @@ function main(): void {
       process.stdout.write(startLine(m.url, m.engine, workers, root));
       if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
     };
-    runPrimary({ count: workers, drainTimeout, announce, fail });
+    runPrimary({ count: workers, host, port, drainTimeout, announce, fail });
     return;
   }
+  if (cluster.isWorker) exitWithPrimary();
   const server = createOrFail(root, opts);
   if (values.log) {
     const write = (line: string): void => void process.stdout.write(line);
