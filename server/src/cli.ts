@@ -10,7 +10,10 @@ import { createServer, engines, type ServerOptions, type SluiceServer } from './
 import { runCompressCommand } from './compress-command';
 import { defaultCacheDir } from './options';
 import { logResponse } from './access-log';
+import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
+import { MIN_MAX_CHUNK } from './options';
+import { exitWithPrimary, runPrimary, workerPort, type ListeningMessage } from './workers';
 
 const HELP = `Usage: sluice [root] [options]
        sluice compress DIR    write .br/.gz siblings of DIR's compressible files
@@ -27,7 +30,8 @@ Options:
   --engines         print which engines this machine supports, and why not, then exit
   --dotfiles D      allow | deny | ignore (default: ignore)
   --max-age T       Cache-Control max-age, in ms or as '1d', '2h' (default: 0)
-  --max-chunk B     bytes one transfer sends before yielding (default: 2097152)
+  --max-chunk B     bytes one transfer sends before yielding (default: 2097152;
+                    at least ${MIN_MAX_CHUNK})
   --no-index        do not serve index.html for directories
   --no-compress     do not compress files (by default each compressible file of
                     1 KiB or more with no .br/.gz sibling is compressed once, in
@@ -40,6 +44,10 @@ Options:
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
   --headers-timeout MS    time a client has to send the request head (default: 20000)
   --request-timeout MS    time a client has to send the whole request (default: 30000)
+  --drain-timeout MS      on SIGTERM/SIGINT, how long responses in flight may take
+                    before their connections are closed (default: ${DEFAULT_DRAIN_TIMEOUT}: inside
+                    a container's 10 s stop grace period). A second SIGTERM
+                    changes nothing; a second SIGINT stops at once.
   --workers N       serve from N worker processes (node:cluster); 'auto' = one per CPU
                     (default: 1, no cluster). A worker that dies is replaced.
   --log             write an access log line per response (combined format) to stdout
@@ -73,57 +81,6 @@ function startLine(url: string, engine: string, workers: number, root: string): 
   return `sluice listening on ${url} engine=${engine} workers=${workers} root=${root}\n`;
 }
 
-interface ListeningMessage {
-  sluice: 'listening';
-  url: string;
-  engine: string;
-  note: string;
-}
-
-function isListeningMessage(m: unknown): m is ListeningMessage {
-  return typeof m === 'object' && m !== null && (m as ListeningMessage).sluice === 'listening';
-}
-
-/**
- * The cluster primary: forks the workers, prints the start-up line once they
- * all listen (workers share the port, so --port 0 works), replaces
- * workers that die, and on SIGTERM/SIGINT lets every worker drain and exit.
- */
-function runPrimary(count: number, root: string): void {
-  let announced = false;
-  let listening = 0;
-  let stopping = false;
-  const fork = (): void => {
-    const worker = cluster.fork();
-    worker.on('message', (m: unknown) => {
-      // Announce once every first-generation worker listens: then the port
-      // is held by the primary for good (with --port 0 it would change if
-      // all workers sharing it died before the others registered).
-      if (!isListeningMessage(m) || announced || ++listening < count) return;
-      announced = true;
-      process.stdout.write(startLine(m.url, m.engine, count, root));
-      if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
-    });
-  };
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-      return;
-    }
-    if (!announced) fail(`worker exited during start-up (code ${code})`);
-    process.stderr.write(`sluice: worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting another\n`);
-    fork();
-  });
-  for (let i = 0; i < count; i++) fork();
-  const stop = (): void => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    setTimeout(() => process.exit(0), 12_000).unref();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
 const FLAGS = {
   host: { type: 'string' },
   port: { type: 'string' },
@@ -141,6 +98,7 @@ const FLAGS = {
   'keep-alive-timeout': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   log: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -218,13 +176,21 @@ function isInside(dir: string, root: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+function maxChunk(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < MIN_MAX_CHUNK || !Number.isSafeInteger(n)) {
+    fail(`invalid --max-chunk '${value}' (expected bytes, at least ${MIN_MAX_CHUNK})`);
+  }
+  return n;
+}
+
 /** The server's options from the flags; createServer validates them. */
 function serverOptions(values: Values, root: string): ServerOptions {
   const opts: ServerOptions = {};
   if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
   if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
   if (values['max-age'] !== undefined) opts.maxAge = values['max-age'];
-  if (values['max-chunk'] !== undefined) opts.maxChunk = Number(values['max-chunk']);
+  if (values['max-chunk'] !== undefined) opts.maxChunk = maxChunk(values['max-chunk']);
   if (values['no-index']) opts.index = false;
   opts.compress = compressOptions(values, root);
   const timeouts = {
@@ -264,23 +230,6 @@ function listenAndAnnounce(server: SluiceServer, host: string, port: number, roo
   });
 }
 
-/**
- * Graceful shutdown: stop accepting, let transfers in flight finish, and
- * close whatever is left after a deadline.
- */
-function drainOnSignal(server: SluiceServer): void {
-  const shutdown = (): void => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => {
-      server.closeAllConnections();
-      process.exit(0);
-    }, 10_000).unref();
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-}
-
 function main(): void {
   // `sluice compress DIR` (serve a directory named compress as ./compress).
   if (process.argv[2] === 'compress') {
@@ -294,22 +243,28 @@ function main(): void {
   if (printedInfo(values)) return;
   const root = rootDirectory(positionals);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
-  const port = parsePort(values.port ?? process.env.PORT ?? '8080');
+  const port = workerPort() ?? parsePort(values.port ?? process.env.PORT ?? '8080');
   const opts = serverOptions(values, root);
   const workers = parseWorkers(values.workers);
+  const drainTimeout = milliseconds('drain-timeout', values['drain-timeout']) ?? DEFAULT_DRAIN_TIMEOUT;
   if (workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.
     createOrFail(root, opts);
-    runPrimary(workers, root);
+    const announce = (m: ListeningMessage): void => {
+      process.stdout.write(startLine(m.url, m.engine, workers, root));
+      if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
+    };
+    runPrimary({ count: workers, host, port, drainTimeout, announce, fail });
     return;
   }
+  if (cluster.isWorker) exitWithPrimary();
   const server = createOrFail(root, opts);
   if (values.log) {
     const write = (line: string): void => void process.stdout.write(line);
     server.prependListener('request', (req, res) => logResponse(req, res, write));
   }
   listenAndAnnounce(server, host, port, root);
-  drainOnSignal(server);
+  drainOnSignal(server, drainTimeout);
 }
 
 main();

@@ -117,6 +117,8 @@ function isChanged(then: fs.Stats, now: fs.Stats): boolean {
 export class FileTable {
   // Map order is recency order: a hit moves its entry to the end.
   private readonly entries = new Map<string, Entry>();
+  /** Paths being opened or revalidated, with everyone waiting for the outcome. */
+  private readonly pending = new Map<string, OpenCallback[]>();
   private readonly maxFiles: number;
   private readonly revalidateMs: number;
   /** Entries inserted so far: recency only matters relative to inserts. */
@@ -134,26 +136,46 @@ export class FileTable {
 
   /**
    * Opens `path` for reading, from the table when it holds a fresh entry
-   * (then `cb` runs before this returns), else with open + fstat.
+   * (then `cb` runs before this returns), else with open + fstat. Opens and
+   * revalidations of one path that overlap are made once and shared, so a
+   * burst of requests for a cold file costs one descriptor, not one each.
    */
   open(path: string, cb: OpenCallback, extraFlags = 0): void {
     const entry = this.entries.get(path);
-    if (entry === undefined) return this.openFresh(path, cb, true, extraFlags);
-    if (Date.now() - entry.checkedAt < this.revalidateMs) {
+    if (entry !== undefined && Date.now() - entry.checkedAt < this.revalidateMs) {
       this.touch(entry);
       entry.refs++;
       return cb(null, entry);
     }
+    const waiting = this.pending.get(path);
+    if (waiting !== undefined) {
+      waiting.push(cb);
+      return;
+    }
+    this.pending.set(path, [cb]);
+    const deliver: OpenCallback = (err, file) => this.deliver(path, err, file as Entry | undefined);
+    if (entry === undefined) return this.openFresh(path, deliver, true, extraFlags);
     fs.stat(path, (err, now) => {
       if (!err && !isChanged(entry.stat, now) && entry.cached) {
         entry.checkedAt = Date.now();
         this.touch(entry);
         entry.refs++;
-        return cb(null, entry);
+        return deliver(null, entry);
       }
       this.drop(entry);
-      this.openFresh(path, cb, true, extraFlags);
+      this.openFresh(path, deliver, true, extraFlags);
     });
+  }
+
+  /** Hands the outcome of one shared open to everyone who asked for `path` meanwhile (the open's own reference goes to the first). */
+  private deliver(path: string, err: NodeJS.ErrnoException | null, file: Entry | undefined): void {
+    const waiting = this.pending.get(path) ?? [];
+    this.pending.delete(path);
+    if (file !== undefined) file.refs += waiting.length - 1;
+    for (const cb of waiting) {
+      if (file === undefined) cb(err);
+      else cb(null, file);
+    }
   }
 
   /** Closes every idle cached fd (in-flight responses keep theirs). */

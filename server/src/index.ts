@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import { engines, type EngineName, type EngineReport } from './engines';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
+import { answerBeforeClosing } from './connections';
 import { build } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
@@ -88,5 +89,8 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
     (req, res) => respond(req, res),
   );
   server.keepAliveTimeout = keepAlive;
+  // A half-close or a malformed request ends a connection only after the
+  // requests before it are answered.
+  answerBeforeClosing(server);
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot } });
 }

@@ -33,7 +33,10 @@ export interface SluiceOptions {
   maxage?: number | string;
   redirect?: boolean;
   setHeaders?: (res: ServerResponse, path: string, stat: Stats) => void;
-  /** Bytes a transfer sends per wake-up before other connections get a turn. */
+  /**
+   * Bytes a transfer sends per wake-up before other connections get a turn
+   * (at least MIN_MAX_CHUNK: a page; less would only add wake-ups).
+   */
   maxChunk?: number;
   /**
    * Milliseconds a body transfer may go without moving a byte (a client
@@ -158,12 +161,21 @@ function bool(value: unknown, fallback: boolean): boolean {
   return value === undefined ? fallback : Boolean(value);
 }
 
+/** The smallest maxChunk: one page. Below it a transfer would wake up for every few bytes. */
+export const MIN_MAX_CHUNK = 4096;
+
 function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw invalid(`The "${name}" option must be a positive integer. Received ${show(value)}`);
   }
   return value;
+}
+
+function maxChunk(value: unknown): number {
+  const n = positiveInt(value, 'maxChunk', 2 * 1024 * 1024);
+  if (n < MIN_MAX_CHUNK) throw invalid(`The "maxChunk" option must be at least ${MIN_MAX_CHUNK} (bytes). Received ${show(value)}`);
+  return n;
 }
 
 /** send's normalizeList: a string or an array of strings; false/'' mean none. */
@@ -228,7 +240,7 @@ export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions 
     maxAge: maxAgeMs(opts.maxAge || opts.maxage),
     redirect: opts.redirect !== false,
     setHeaders: opts.setHeaders || null,
-    maxChunk: positiveInt(opts.maxChunk, 'maxChunk', 2 * 1024 * 1024),
+    maxChunk: maxChunk(opts.maxChunk),
     sendTimeout: opts.sendTimeout === 0 ? 0 : positiveInt(opts.sendTimeout, 'sendTimeout', 60_000),
     maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
     precompressed: codings(opts.precompressed),

@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openCompressCache, type CompressCache } from './compress-cache';
-import type { Transports } from './engines';
+import { isQueued, whenTurn, type Transports } from './engines';
 import { classifyErrno, enoent, statusForErrno } from './errors';
 import { openFile, type FileVersion } from './file-table';
 import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, typeOf } from './head';
@@ -105,6 +105,10 @@ export class Responder {
    * point at), `claimant` is told before the first write.
    */
   readonly serve = (req: IncomingMessage, res: ServerResponse, next: Next | undefined, url: string, originalUrl: string, claimant: Claimant | null): void => {
+    // A pipelined request waits for its turn before it opens anything, so
+    // queued requests hold no descriptor, and head and body come from the
+    // version current when they go out.
+    if (isQueued(res)) return whenTurn(req, res, () => this.serve(req, res, next, url, originalUrl, claimant));
     const x = new Exchange(req, res, next, originalUrl, claimant);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (next !== undefined && this.opts.fallthrough) return next();

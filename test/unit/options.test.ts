@@ -116,6 +116,7 @@ describe('resolveOptions', () => {
       ['an unknown symlink policy', { symlinks: 'maybe' }, /"symlinks" option/],
       ['a fractional maxRanges', { maxRanges: 1.5 }, /"maxRanges" option/],
       ['a zero maxChunk', { maxChunk: 0 }, /"maxChunk" option/],
+      ['a maxChunk below a page', { maxChunk: 4095 }, /"maxChunk" option must be at least 4096/],
       ['options that are not an object', 'fast', /"options" argument/],
     ];
     for (const [what, input, message] of table) {

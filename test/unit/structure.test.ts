@@ -25,9 +25,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log'],
+  ['setup', 'access-log', 'connections'],
   ['index', 'fastify'],
-  ['compress-command'],
+  ['compress-command', 'drain', 'workers'],
   ['cli'],
 ];
 

@@ -15,6 +15,7 @@ import type { Engine, EngineName } from './types';
 
 export type { Engine, EngineName, SendDone } from './types';
 export type { NativeEngineOptions } from './native-transfer';
+export { isQueued, responseInFlight, whenTurn } from './socket';
 export interface EngineReport {
   name: EngineName;
   available: boolean;
