@@ -18,14 +18,14 @@ const MAX_FUNCTION_LINES = 60;
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native'],
-  ['engines/*', 'file-table', 'conditional', 'range', 'resolve'],
-  ['options', 'head'],
-  ['multipart', 'precompressed', 'symlinks', 'responses'],
+  ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
+  ['options', 'head', 'rules', 'digest'],
+  ['multipart', 'precompressed', 'symlinks', 'responses', 'listing'],
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log'],
-  ['index', 'fastify'],
+  ['setup', 'access-log', 'serve-config'],
+  ['index', 'fastify', 'serve-handler'],
   ['cli'],
 ];
 
