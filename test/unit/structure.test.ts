@@ -26,6 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['responder'],
   ['setup', 'access-log', 'serve-config'],
   ['index', 'fastify', 'serve-handler'],
+  ['cli-options'],
   ['cli'],
 ];
 
