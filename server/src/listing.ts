@@ -93,7 +93,7 @@ function modified(ms: number): string {
 
 const STYLE = `body{margin:0;padding:24px;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;background:#fff}
 main{max-width:960px}h1{font-size:18px;font-weight:600;margin:0 0 16px;word-break:break-all}
-h1 a{color:inherit;text-decoration:none}h1 a:hover{text-decoration:underline}
+h1 nav{display:inline}h1 a{color:inherit;text-decoration:none}h1 a:hover{text-decoration:underline}
 table{width:100%;border-collapse:collapse}th{text-align:left;font-weight:600;color:#555;border-bottom:1px solid #ddd;padding:6px 8px}
 td{padding:6px 8px;border-bottom:1px solid #f0f0f0;white-space:nowrap}td.name{white-space:normal;word-break:break-all;width:100%}
 td.size,th.size{text-align:right}a{color:#0645ad}tr.dir a{font-weight:600}
