@@ -62,7 +62,11 @@ function makeSite(): { root: string; outside: string } {
   return { root, outside: path.join(base, 'secret.txt') };
 }
 
-async function get(url: string, headers: Record<string, string> = {}, dispatcher?: Agent): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+async function get(
+  url: string,
+  headers: Record<string, string> = {},
+  dispatcher?: Agent,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   const res = await request(url, { headers, dispatcher });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
@@ -128,7 +132,10 @@ describe('cli as a drop-in for serve', () => {
     };
 
     it('should refuse it at start-up with the path and the key', () => {
-      assert.match(refuse(JSON.stringify({ headers: [{ source: '**', headers: [{ key: 'bad key', value: 'x' }] }] })), /headers\[0\]\.headers\[0\]\.key: must match pattern/);
+      assert.match(
+        refuse(JSON.stringify({ headers: [{ source: '**', headers: [{ key: 'bad key', value: 'x' }] }] })),
+        /headers\[0\]\.headers\[0\]\.key: must match pattern/,
+      );
       assert.match(refuse(JSON.stringify({ cleanURLs: true })), /cleanURLs: is not a serve\.json key/);
       assert.match(refuse(JSON.stringify({ trailingSlash: 'yes' })), /trailingSlash: must be boolean/);
       assert.match(refuse(JSON.stringify({ redirects: [{ source: '/a', destination: '/b', type: 200 }] })), /redirects\[0\]\.type: must be a 3xx status/);
