@@ -92,6 +92,8 @@ export class Responder {
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
+  /** Each route's candidate paths, made once (a route is remembered per path, and so is this). */
+  private readonly candidates = new WeakMap<object, readonly string[]>();
 
   constructor(
     root: string,
@@ -165,8 +167,11 @@ export class Responder {
       x.claim();
       return sendRuleRedirect(x.res, route.redirect.status, route.redirect.location, this.extra);
     }
-    const relative = this.relativeOf(target) || '/';
-    const candidates = candidatePaths(relative, decoded, route).map((p) => this.absoluteOf(p));
+    let candidates = this.candidates.get(route);
+    if (candidates === undefined) {
+      candidates = candidatePaths(this.relativeOf(target) || '/', decoded, route).map((p) => this.absoluteOf(p));
+      this.candidates.set(route, candidates);
+    }
     this.openRouted(x, candidates, 0);
   }
 
