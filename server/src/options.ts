@@ -19,7 +19,8 @@ export interface SluiceOptions {
   acceptRanges?: boolean;
   cacheControl?: boolean;
   dotfiles?: DotfilePolicy;
-  etag?: boolean;
+  /** true: weak size-mtime ETags (serve-static's); 'strong': a SHA-1 of the bytes, computed once per file version (serve's `etag: true`). */
+  etag?: boolean | 'strong';
   /** Extensions tried when a path has none and is not found, e.g. ['html']. */
   extensions?: string[] | string | false;
   /** Middleware only: pass 404s and other methods to next(). */
@@ -298,7 +299,7 @@ function serveOptions(opts: SluiceOptions) {
     renderSingle: bool(opts.renderSingle, false),
     rules,
     routed,
-    strongEtag: false,
+    strongEtag: opts.etag === 'strong',
     flavor: 'sluice' as Flavor,
   };
 }

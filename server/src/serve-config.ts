@@ -137,6 +137,6 @@ export function optionsFromServeConfig(config: ServeConfig, dir: string): { root
   if (config.trailingSlash !== undefined) options.trailingSlash = config.trailingSlash;
   if (config.renderSingle !== undefined) options.renderSingle = config.renderSingle;
   if (config.symlinks !== undefined) options.symlinks = config.symlinks ? 'follow' : 'within-root';
-  if (config.etag === false) options.etag = false;
+  if (config.etag !== undefined) options.etag = config.etag ? 'strong' : false;
   return { root, options };
 }

@@ -55,6 +55,7 @@ function optionsOf(config: ServeHandlerConfig): SluiceOptions {
     cacheControl: false,
     precompressed: false,
     lastModified: !config.etag,
+    etag: config.etag ? 'strong' : true,
     cleanUrls: config.cleanUrls ?? true,
     rewrites: config.rewrites,
     redirects: config.redirects,
@@ -72,7 +73,7 @@ function optionsOf(config: ServeHandlerConfig): SluiceOptions {
 function responderFor(config: ServeHandlerConfig, root: string): Responder {
   const known = compiled.get(config);
   if (known !== undefined && known.root === root) return known.responder;
-  const { responder } = build(root, optionsOf(config), { flavor: 'serve-handler', strongEtag: Boolean(config.etag) });
+  const { responder } = build(root, optionsOf(config), { flavor: 'serve-handler' });
   compiled.set(config, { root, responder });
   return responder;
 }

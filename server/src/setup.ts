@@ -20,7 +20,7 @@ export interface Built {
 }
 
 /** What an adapter may set that is not a public option (the shape of its answers). */
-export type Internal = Partial<Pick<ResolvedOptions, 'flavor' | 'strongEtag'>>;
+export type Internal = Partial<Pick<ResolvedOptions, 'flavor'>>;
 
 export function build(root: unknown, opts: SluiceOptions | null | undefined, internal?: Internal): Built {
   const absRoot = checkRoot(root);

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Agent } from 'undici';
 import type { SluiceOptions } from '../../server/src/index';
 import { scratchDir, sha256 } from '../helpers/fixtures';
@@ -209,6 +209,17 @@ forEachEngine('serve rules', (engine) => {
       assert.equal(r.status, 404);
       assert.deepEqual(r.body, file('404.html'));
       assert.match(header(r, 'content-type') ?? '', /^text\/html/);
+    });
+  });
+
+  describe("with etag: 'strong'", () => {
+    const get = serving(() => root, engine, { etag: 'strong' });
+    it('should send serve’s SHA-1 ETag (extension, dash, bytes) and judge If-None-Match by it', async () => {
+      const expected = `"${createHash('sha1').update('.bin').update('-').update(file('big.bin')).digest('hex')}"`;
+      const r = await get('/big.bin');
+      assert.equal(header(r, 'etag'), expected);
+      assert.equal(sha256(r.body), sha256(file('big.bin')));
+      assert.equal((await get('/big.bin', { 'if-none-match': expected })).status, 304);
     });
   });
 
