@@ -45,6 +45,8 @@ export interface FileVersion {
   type: string | null;
   /** Weak ETag of the identity bytes (head.ts). */
   etag: string | null;
+  /** Strong ETag from a hash of the bytes, when a handler asks for one (digest.ts). */
+  strongEtag: string | null;
   /** ETag when these bytes are served as a coded variant of another path (head.ts). */
   codedEtag: string | null;
   /** Last-Modified as an HTTP-date (head.ts). */
@@ -81,6 +83,7 @@ class Entry implements FileVersion {
   readonly size: number;
   type: string | null = null;
   etag: string | null = null;
+  strongEtag: string | null = null;
   codedEtag: string | null = null;
   lastModified: string | null = null;
   realPath: string | null = null;

@@ -52,6 +52,10 @@ export interface HeadPolicy {
   readonly cacheControl: string | null;
   readonly lastModified: boolean;
   readonly etag: boolean;
+  /** ETags are content hashes (FileVersion.strongEtag) rather than size-mtime. */
+  readonly strongEtag: boolean;
+  /** Fields every response carries ([name, value, …]: CORS). */
+  readonly extra: readonly string[];
 }
 
 /**
@@ -89,10 +93,15 @@ export function representationOf(
   coding: ContentCoding | null,
   vary: boolean,
   validated: FileVersion = version,
+  strong = false,
 ): Representation {
   typeOf(original);
   validated.lastModified ??= httpDate(validated.stat.mtimeMs);
   validated.etag ??= weakEtag(validated.stat);
+  const lastModified = validated.lastModified;
+  if (strong && version.strongEtag !== null) {
+    return { version, type: original.type as string, coding, vary, etag: version.strongEtag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
+  }
   // A variant's ETag names its coding, so no two representations of one URL
   // ever share a validator.
   if (coding !== null) version.codedEtag ??= `${validated.etag.slice(0, -1)}-${coding}"`;
@@ -113,8 +122,8 @@ export class HeadCache {
   private readonly keys: string[] = [];
 
   constructor(readonly policy: HeadPolicy) {
-    const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}`;
-    const id = `${flags}|${policy.cacheControl ?? ''}`;
+    const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}${policy.strongEtag ? 's' : ''}`;
+    const id = `${flags}|${policy.cacheControl ?? ''}|${policy.extra.join('\n')}`;
     for (const coding of CODINGS) this.keys.push(`${id}|${coding ?? 'identity'}`, `${id}|${coding ?? 'identity'}|vary`);
   }
 
@@ -136,6 +145,7 @@ function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
   if (policy.cacheControl !== null) caching.push('Cache-Control', policy.cacheControl);
   if (policy.lastModified) caching.push('Last-Modified', rep.lastModified);
   if (policy.etag) caching.push('ETag', rep.etag);
+  caching.push(...policy.extra);
   const vary = rep.vary ? ['Vary', 'Accept-Encoding'] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
   const partial = [...caching, 'Content-Type', rep.type, ...vary, ...encoding];

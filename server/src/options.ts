@@ -9,6 +9,8 @@ import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Applicability, SourcePattern } from './globs';
+import { RuleSet, type HeaderRule, type RedirectRule, type RewriteRule } from './rules';
 
 /** What to do with a symbolic link met on the way to a file below root. */
 export type SymlinkPolicy = 'follow' | 'deny' | 'within-root';
@@ -19,7 +21,8 @@ export interface SluiceOptions {
   acceptRanges?: boolean;
   cacheControl?: boolean;
   dotfiles?: DotfilePolicy;
-  etag?: boolean;
+  /** true: weak size-mtime ETags (serve-static's); 'strong': a SHA-1 of the bytes, computed once per file version (serve's `etag: true`). */
+  etag?: boolean | 'strong';
   /** Extensions tried when a path has none and is not found, e.g. ['html']. */
   extensions?: string[] | string | false;
   /** Middleware only: pass 404s and other methods to next(). */
@@ -59,6 +62,32 @@ export interface SluiceOptions {
    */
   symlinks?: SymlinkPolicy;
   /**
+   * Single-page app: a request for a path with no file behind it and no
+   * file extension gets the root's index.html (with `Cache-Control:
+   * no-cache`); a missing `/app.js` stays 404.
+   */
+  single?: boolean;
+  /** `Access-Control-Allow-Origin: *` on every response, and answers to CORS preflights. */
+  cors?: boolean;
+  /** A page below root served with status 404 for every miss (the CLI uses '404.html'). */
+  notFound?: string | false;
+  /** Directory listings: true, or a list of path globs where they are allowed (serve.json's `directoryListing`). */
+  listing?: boolean | string[];
+  /** Names (globs) a listing never shows, besides .git and .DS_Store (serve.json's `unlisted`). */
+  unlisted?: string[];
+  /** A directory holding exactly one file serves that file (serve.json's `renderSingle`). */
+  renderSingle?: boolean;
+  /** serve.json's header rules: `[{ source: '**\/*.js', headers: [{ key, value }] }]`; a null value removes a field. */
+  headers?: HeaderRule[];
+  /** serve.json's rewrites: `[{ source: '/app/**', destination: '/index.html' }]`. */
+  rewrites?: RewriteRule[];
+  /** serve.json's redirects: `[{ source: '/old/:id', destination: '/new/:id', type: 301 }]`. */
+  redirects?: RedirectRule[];
+  /** serve.json's clean URLs: `/a` serves `a.html` or `a/index.html` and `/a.html` redirects to `/a`; true or a list of globs. */
+  cleanUrls?: boolean | string[];
+  /** serve.json's trailingSlash: true adds, false removes a trailing slash with a 301. */
+  trailingSlash?: boolean;
+  /**
    * Compress each compressible file once, in the background, and serve the
    * variant from a cache on disk (zero-copy, like a precompressed sibling).
    * true uses the default directory and size bound. Off by default.
@@ -72,6 +101,9 @@ export interface CompressOption {
   /** Bound on the bytes the cache holds (default 512 MiB). */
   maxBytes?: number;
 }
+
+/** How sluice's own answers (errors, listings' JSON, refused links) are shaped. */
+export type Flavor = 'sluice' | 'serve-handler';
 
 export interface ResolvedOptions {
   engine: EngineName | 'auto';
@@ -94,6 +126,20 @@ export interface ResolvedOptions {
   precompressed: ContentCoding[];
   symlinks: SymlinkPolicy;
   compress: { dir: string; maxBytes: number } | null;
+  single: boolean;
+  cors: boolean;
+  notFound: string | null;
+  /** Where listings are allowed; null: nowhere. */
+  listing: Applicability | null;
+  unlisted: SourcePattern[];
+  renderSingle: boolean;
+  /** Routing rules (rewrites, redirects, clean URLs, trailing slash) and header rules; null when none are set. */
+  rules: RuleSet | null;
+  /** Whether requests are routed serve's way (the rules change which file a path names). */
+  routed: boolean;
+  /** Strong content-hash ETags (serve-handler's `etag: true`) instead of weak size-mtime ones. */
+  strongEtag: boolean;
+  flavor: Flavor;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
@@ -226,6 +272,13 @@ export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions 
   }
 
   return {
+    ...baseOptions(opts, engine, dotfiles, symlinks),
+    ...serveOptions(opts),
+  };
+}
+
+function baseOptions(opts: SluiceOptions, engine: EngineName | 'auto', dotfiles: DotfilePolicy, symlinks: SymlinkPolicy) {
+  return {
     engine,
     acceptRanges: bool(opts.acceptRanges, true),
     cacheControl: bool(opts.cacheControl, true),
@@ -266,4 +319,35 @@ function compressOption(value: unknown): ResolvedOptions['compress'] {
   if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
     throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
   return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
+}
+
+/** The serve.json-shaped options: patterns are compiled here, once. */
+function serveOptions(opts: SluiceOptions) {
+  const routed = Boolean(opts.rewrites?.length || opts.redirects?.length || opts.cleanUrls || typeof opts.trailingSlash === 'boolean');
+  const rules =
+    routed || opts.headers?.length
+      ? new RuleSet({
+          headers: opts.headers,
+          rewrites: opts.rewrites,
+          redirects: opts.redirects,
+          cleanUrls: opts.cleanUrls ?? false,
+          trailingSlash: opts.trailingSlash,
+        })
+      : null;
+  const listing = opts.listing === undefined || opts.listing === false ? null : new Applicability(opts.listing);
+  if (opts.notFound !== undefined && opts.notFound !== false && (typeof opts.notFound !== 'string' || opts.notFound === '')) {
+    throw invalid(`The "notFound" option must be a path below root or false. Received ${show(opts.notFound)}`);
+  }
+  return {
+    single: bool(opts.single, false),
+    cors: bool(opts.cors, false),
+    notFound: typeof opts.notFound === 'string' ? opts.notFound : null,
+    listing: listing !== null && listing.ever ? listing : null,
+    unlisted: stringList(opts.unlisted, 'unlisted').map((s) => new SourcePattern(s, false)),
+    renderSingle: bool(opts.renderSingle, false),
+    rules,
+    routed,
+    strongEtag: opts.etag === 'strong',
+    flavor: 'sluice' as Flavor,
+  };
 }

@@ -2,7 +2,7 @@
 // plugin): validate the root and options once and bind the engines.
 import * as path from 'node:path';
 import { chooseTransports, type EngineName } from './engines';
-import { resolveOptions, type SluiceOptions } from './options';
+import { resolveOptions, type ResolvedOptions, type SluiceOptions } from './options';
 import { Responder } from './responder';
 
 /** Root as serve-static checks it, with serve-static's messages (code matches on them). */
@@ -19,9 +19,12 @@ export interface Built {
   engineNote: string;
 }
 
-export function build(root: unknown, opts: SluiceOptions | null | undefined): Built {
+/** What an adapter may set that is not a public option (the shape of its answers). */
+export type Internal = Partial<Pick<ResolvedOptions, 'flavor'>>;
+
+export function build(root: unknown, opts: SluiceOptions | null | undefined, internal?: Internal): Built {
   const absRoot = checkRoot(root);
-  const resolved = resolveOptions(opts);
+  const resolved = { ...resolveOptions(opts), ...internal };
   const transports = chooseTransports(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
   return {
     responder: new Responder(absRoot, resolved, transports),

@@ -81,6 +81,8 @@ export interface ListeningMessage {
   url: string;
   engine: string;
   note: string;
+  /** The port it listens on (for the banner's LAN addresses). */
+  port?: number;
 }
 
 export function isListeningMessage(m: unknown): m is ListeningMessage {

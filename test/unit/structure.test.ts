@@ -18,16 +18,16 @@ const MAX_FUNCTION_LINES = 60;
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native'],
-  ['engines/*', 'file-table', 'conditional', 'range', 'resolve'],
-  ['options', 'head'],
+  ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
+  ['options', 'head', 'rules', 'digest'],
   ['compress-worker'],
-  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses'],
+  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log', 'connections'],
-  ['index', 'fastify'],
-  ['compress-command', 'drain', 'workers'],
+  ['setup', 'access-log', 'connections', 'serve-config'],
+  ['index', 'fastify', 'serve-handler'],
+  ['compress-command', 'drain', 'workers', 'cli-options'],
   ['cli'],
 ];
 
