@@ -49,7 +49,7 @@ function fastifyPlugin(instance: FastifyInstance, opts: SluicePluginOptions, don
       if (headers !== undefined) reply.headers(headers);
       reply.send(err);
     };
-    serve(raw, reply.raw, next, url, originalUrl, reply);
+    serve(raw, reply.raw, next, url, originalUrl, { hijack: () => reply.hijack() });
   };
 
   instance.route({ method: ['GET', 'HEAD'], url: '/', handler });

@@ -1,4 +1,4 @@
-// Public API: createHandler(), createServer(), serveStatic(), engines().
+// Public API: createHandler(), createServer(), serveStatic(), sendFile(), engines().
 import * as http from 'node:http';
 import { engines, type EngineName, type EngineReport } from './engines';
 import type { SluiceOptions, SymlinkPolicy } from './options';
@@ -10,6 +10,7 @@ export type { ContentCoding } from './negotiate';
 export { engines };
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
+export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
 
 /** A request handler for http.createServer (or https / http2: those use copy). */
 export interface Handler {

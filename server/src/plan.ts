@@ -143,7 +143,7 @@ function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy): 
   if (policy.etag && preset.etag === undefined) caching.push('ETag', rep.etag);
   const presetType = preset['content-type'];
   const type = presetType === undefined ? rep.type : String(presetType);
-  const content = presetType === undefined ? ['Content-Type', type] : [];
+  const content = presetType === undefined && policy.contentType ? ['Content-Type', type] : [];
   const vary = rep.vary ? varyWithAcceptEncoding(preset.vary) : null;
   const varyField = vary !== null ? ['Vary', vary] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];

@@ -8,19 +8,21 @@
 // once, at construction; per-version values (validators, type, head lists)
 // are computed once per file version and kept with it; a request for a
 // cached file runs synchronously from the request event to the engine.
+import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Transports } from './engines';
 import { classifyErrno, enoent, statusForErrno } from './errors';
 import { openFile, type FileVersion } from './file-table';
-import { cacheControlValue, HeadCache, presetOf, representationOf, setFields } from './head';
+import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, type HeaderTarget } from './head';
 import { fromErrno, HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
 import type { ResolvedOptions } from './options';
 import { headerString, plan, type PlanOptions } from './plan';
 import { SUFFIX, VariantIndex, type Variants } from './precompressed';
 import { PathResolver, redirectLocation, urlPathname, type Resolution } from './resolve';
-import { respond } from './respond';
+import { respond, type Outlet } from './respond';
 import { sendError, sendMethodNotAllowed, sendRedirect } from './responses';
 import { SymlinkGuard } from './symlinks';
 
@@ -28,24 +30,45 @@ import { SymlinkGuard } from './symlinks';
 export type Next = (err?: unknown) => void;
 
 /**
- * Something to tell, once, just before the responder first writes to the
- * response (Fastify's reply: `hijack()` takes the response away from Fastify).
+ * A framework around the response (Fastify's reply, through an adapter).
+ * `hijack()` is told once, just before the responder first writes to the
+ * response (the framework lets go of it); the optional members hand the
+ * framework the parts of the lifecycle it owns.
  */
 export interface Claimant {
   hijack(): unknown;
+  /** Where the head's fields are kept until the head is written; the response itself when absent. */
+  readonly fields?: HeaderTarget;
+  /** Runs, instead of the setHeaders option, once the file is found and before the answer is planned. */
+  setHeaders?(path: string, stat: Stats): void;
+  /** A directory was asked for and no index answered it: true if the framework answered (a listing). */
+  directory?(path: string, trailingSlash: boolean): boolean;
+  /** Sends the redirect to a directory's slash form itself. */
+  redirect?(location: string): void;
+  /**
+   * When present, answers are not written but relayed: the status and
+   * fields are set on `fields` and this gets the body as a stream (null:
+   * none) to send through the framework, so its hooks see the payload.
+   */
+  relay?(body: Readable | null, path: string): void;
 }
 
 /** Per-request state, passed along instead of closed over. */
-class Exchange {
+class Exchange implements Outlet {
   /** serve-static's 'file' event has fired: from now on every error goes to next(err). */
   found = false;
+  readonly fields: HeaderTarget;
+  readonly relay: ((body: Readable | null, path: string) => void) | null;
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly next: Next | undefined,
     readonly originalUrl: string,
     readonly claimant: Claimant | null,
-  ) {}
+  ) {
+    this.fields = claimant?.fields ?? res;
+    this.relay = claimant?.relay !== undefined ? claimant.relay.bind(claimant) : null;
+  }
 
   /** Whether anything but sluice can see the response (an adapter around it). */
   get adapted(): boolean {
@@ -77,10 +100,11 @@ export class Responder {
   ) {
     this.opts = opts;
     this.resolver = new PathResolver(root, { dotfiles: opts.dotfiles });
-    this.variants = new VariantIndex(opts.precompressed);
+    this.variants = new VariantIndex(opts.precompressed, opts.precompressedStar);
     this.guard = new SymlinkGuard(root, opts.symlinks);
     const cacheControl = opts.cacheControl ? cacheControlValue(opts.maxAge, opts.immutable) : null;
-    this.heads = new HeadCache({ acceptRanges: opts.acceptRanges, cacheControl, lastModified: opts.lastModified, etag: opts.etag });
+    const { acceptRanges, contentType, lastModified, etag } = opts;
+    this.heads = new HeadCache({ acceptRanges, cacheControl, contentType, lastModified, etag });
     this.planOptions = { policy: this.heads.policy, maxRanges: opts.maxRanges };
     this.mountRoot = { kind: 'path', path: root, trailingSlash: false };
   }
@@ -100,7 +124,7 @@ export class Responder {
    */
   readonly serve = (req: IncomingMessage, res: ServerResponse, next: Next | undefined, url: string, originalUrl: string, claimant: Claimant | null): void => {
     const x = new Exchange(req, res, next, originalUrl, claimant);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !this.opts.anyMethod) {
       if (next !== undefined && this.opts.fallthrough) return next();
       x.claim();
       return sendMethodNotAllowed(res);
@@ -135,7 +159,7 @@ export class Responder {
       }
       if (file.stat.isDirectory()) {
         file.release();
-        return this.onDirectory(x, trailingSlash);
+        return this.onDirectory(x, target, trailingSlash);
       }
       this.onFound(x, file);
     });
@@ -154,10 +178,18 @@ export class Responder {
     });
   }
 
-  private onDirectory(x: Exchange, trailingSlash: boolean): void {
-    if (!this.opts.redirect || trailingSlash) return this.refuse(x, 404);
+  private onDirectory(x: Exchange, dir: string, trailingSlash: boolean): void {
+    if (x.claimant?.directory?.(dir, trailingSlash) === true) return;
+    const slashless = this.opts.slashless;
+    if (trailingSlash || slashless === 'not-found') return this.refuse(x, 404);
+    if (slashless === 'index') {
+      const candidates = this.opts.index.map((name) => path.join(dir, name));
+      return this.openFirst(x, candidates, 0, null);
+    }
+    const location = redirectLocation(x.originalUrl);
+    if (x.claimant?.redirect !== undefined) return x.claimant.redirect(location);
     x.claim();
-    sendRedirect(x.res, redirectLocation(x.originalUrl));
+    sendRedirect(x.res, location);
   }
 
   private onFound(x: Exchange, file: FileVersion): void {
@@ -221,17 +253,18 @@ export class Responder {
       releaseBoth(original, variant);
       return this.refuse(x, 500, failed);
     }
-    const preset = presetOf(res);
+    const preset = presetOf(x.fields);
     const rep = representationOf(original, version, coding, vary);
     // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;
-    const planned = plan({ method: req.method ?? 'GET', headers: req.headers, status: res.statusCode, rep, lists, preset }, this.planOptions);
+    const status = x.fields.statusCode;
+    const planned = plan({ method: req.method ?? 'GET', headers: req.headers, status, rep, lists, preset }, this.planOptions);
     if (planned.kind === 'refuse') {
       version.release();
       // Under middleware the response next(err) sees carries the
       // representation's fields, as with send.
-      if (x.next !== undefined) {
+      if (x.next !== undefined && x.fields === res) {
         setFields(res, planned.fields);
         for (const [name, value] of Object.entries(planned.headers ?? {})) res.setHeader(name, value);
       }
@@ -239,15 +272,18 @@ export class Responder {
     }
     // Nothing but sluice can see or change the response: its head can go as one list.
     const visible = x.adapted || preset !== null || this.opts.setHeaders !== null || !this.transports.isPlainHttp1(req, res);
-    respond(this.transports, req, res, planned, version, visible, () => x.claim());
+    respond(this.transports, req, res, planned, version, visible, x);
   }
 
-  /** Runs the user's setHeaders; returns what it threw (a 500, or next(err)), never lets it crash the process. */
+  /** Runs the user's setHeaders (or the framework's); returns what it threw (a 500, or next(err)), never lets it crash the process. */
   private applySetHeaders(x: Exchange, original: FileVersion): Error | null {
     const setHeaders = this.opts.setHeaders;
-    if (setHeaders === null) return null;
+    const claimant = x.claimant;
+    const own = claimant?.setHeaders !== undefined;
+    if (setHeaders === null && !own) return null;
     try {
-      setHeaders(x.res, original.path, original.stat);
+      if (own) claimant?.setHeaders?.(original.path, original.stat);
+      else setHeaders?.(x.res, original.path, original.stat);
       return null;
     } catch (err) {
       return err instanceof Error ? err : new HttpError(500);

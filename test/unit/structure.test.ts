@@ -25,12 +25,14 @@ const LAYERS: readonly (readonly string[])[] = [
   ['respond'],
   ['responder'],
   ['setup', 'access-log'],
+  ['send-file', 'fastify/*'],
   ['index', 'fastify'],
   ['cli'],
 ];
 
 function layerOf(module: string): number {
-  const i = LAYERS.findIndex((layer) => layer.includes(module) || (module.startsWith('engines/') && layer.includes('engines/*')));
+  const dir = module.includes('/') ? `${module.slice(0, module.indexOf('/'))}/*` : null;
+  const i = LAYERS.findIndex((layer) => layer.includes(module) || (dir !== null && layer.includes(dir)));
   assert.ok(i >= 0, `${module} has no layer: add it to LAYERS`);
   return i;
 }
