@@ -5,6 +5,7 @@
 // where the framework keeps them and hands it the body as a stream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Body } from './body';
 import { bodyStream, type Transports } from './engines';
 import type { FileVersion } from './file-table';
 import { writeHead, type HeaderTarget } from './head';
@@ -17,10 +18,10 @@ export interface Outlet {
   claim(): void;
   /**
    * When set, nothing is written: the status and fields are set on
-   * `fields`, and this gets the body as a stream (null: no body) and the
-   * path of the file its bytes come from.
+   * `fields`, and this gets the body as a stream (an empty one for HEAD,
+   * 304 and empty files) and the path of the file its bytes come from.
    */
-  readonly relay: ((body: Readable | null, path: string) => void) | null;
+  readonly relay: ((body: Readable, path: string) => void) | null;
 }
 
 /**
@@ -101,19 +102,17 @@ export function respond(
   });
 }
 
+/** What a relayed answer without a body streams: nothing (Fastify's HEAD routes still want a stream to drain). */
+const NO_BODY: Body = { segments: [], length: 0 };
+
 /** Hands the body over as a stream; the version is released when the stream is done or the response closes. */
-function relay(res: ServerResponse, answer: Answer, version: FileVersion, to: (body: Readable | null, path: string) => void): void {
-  const body = answer.body;
-  if (body === null) {
-    version.release();
-    return to(null, version.path);
-  }
+function relay(res: ServerResponse, answer: Answer, version: FileVersion, to: (body: Readable, path: string) => void): void {
   let delivery: Delivery | null = null;
-  if (recording) {
+  if (recording && answer.body !== null) {
     delivery = new Delivery();
     deliveries.set(res, delivery);
   }
-  const stream = bodyStream(body, (err, bytes) => {
+  const stream = bodyStream(answer.body ?? NO_BODY, (err, bytes) => {
     delivery?.settle(bytes);
     if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
     version.release();

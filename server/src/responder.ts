@@ -47,10 +47,11 @@ export interface Claimant {
   redirect?(location: string): void;
   /**
    * When present, answers are not written but relayed: the status and
-   * fields are set on `fields` and this gets the body as a stream (null:
-   * none) to send through the framework, so its hooks see the payload.
+   * fields are set on `fields` and this gets the body as a stream (empty
+   * when there is none) to send through the framework, so its hooks see
+   * the payload.
    */
-  relay?(body: Readable | null, path: string): void;
+  relay?(body: Readable, path: string): void;
 }
 
 /** Per-request state, passed along instead of closed over. */
@@ -58,7 +59,7 @@ class Exchange implements Outlet {
   /** serve-static's 'file' event has fired: from now on every error goes to next(err). */
   found = false;
   readonly fields: HeaderTarget;
-  readonly relay: ((body: Readable | null, path: string) => void) | null;
+  readonly relay: ((body: Readable, path: string) => void) | null;
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
