@@ -12,15 +12,13 @@
 import * as path from 'node:path';
 import { create as contentDisposition } from 'content-disposition';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
+import type * as Errors from './fastify/errors';
 import { errors, forbiddenError } from './fastify/errors';
 import { StaticFiles } from './fastify/files';
 import { filesBelow } from './fastify/glob';
+import type * as Options from './fastify/options';
 import { staticConfig, type SendOptions, type SluicePluginOptions, type StaticConfig } from './fastify/options';
 import { prefixMatcher, routeTarget, slashRedirect, type PrefixMatcher } from './fastify/route-path';
-
-export type { ExtendedInformation, ListDir, ListFile, ListOptions, ListRender, Root, SendOptions, SluicePluginOptions } from './fastify/options';
-/** @fastify/static's name for the options. */
-export type FastifyStaticOptions = SluicePluginOptions;
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -134,13 +132,34 @@ Object.assign(sluiceStatic, {
   [Symbol.for('plugin-meta')]: { fastify: '5.x', name: 'sluice' },
 });
 
-/** The plugin, typed for `fastify.register(sluice, { root })`. */
-export const sluice: FastifyPluginAsync<SluicePluginOptions> = sluiceStatic;
-/** @fastify/static's name for it. */
-export const fastifyStatic = sluice;
-export { errors };
-export default sluice;
+// The types of that shape: the plugin's own call signature, and what hangs off it.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+declare namespace sluiceStatic {
+  export type SluicePluginOptions = Options.SluicePluginOptions;
+  /** @fastify/static's name for the options. */
+  export type FastifyStaticOptions = Options.SluicePluginOptions;
+  export type SendOptions = Options.SendOptions;
+  export type ListOptions = Options.ListOptions;
+  export type ListRender = Options.ListRender;
+  export type ListDir = Options.ListDir;
+  export type ListFile = Options.ListFile;
+  export type ExtendedInformation = Options.ExtendedInformation;
+  export type Root = Options.Root;
+  /** The plugin, typed for `fastify.register(sluice, { root })`. */
+  export const sluice: FastifyPluginAsync<SluicePluginOptions>;
+  /** @fastify/static's name for it. */
+  export const fastifyStatic: FastifyPluginAsync<SluicePluginOptions>;
+  export const errors: typeof Errors.errors;
+  export { sluice as default };
+}
 
-// CommonJS: `require('sluice/fastify')` is the plugin itself, as with
-// @fastify/static, with `.default`, `.fastifyStatic`, `.sluice` and `.errors`.
-module.exports = Object.assign(sluiceStatic, { default: sluiceStatic, sluice: sluiceStatic, fastifyStatic: sluiceStatic, errors, __esModule: true });
+// CommonJS as @fastify/static: `require('sluice/fastify')` (and an ES
+// module's default import) is the plugin itself, with `.default`,
+// `.fastifyStatic`, `.sluice` and `.errors` on it, assigned one by one
+// where Node's CommonJS lexer finds them as an ES module's named imports.
+module.exports = sluiceStatic;
+module.exports.default = sluiceStatic;
+module.exports.sluice = sluiceStatic;
+module.exports.fastifyStatic = sluiceStatic;
+module.exports.errors = errors;
+export = sluiceStatic;
