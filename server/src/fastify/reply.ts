@@ -107,7 +107,7 @@ export class ReplyClaim implements Claimant, HeaderTarget {
 
   setHeaders(path: string, stat: Stats): void {
     const reply = this.reply;
-    for (const name of this.owned) reply.removeHeader(name);
+    for (const name of this.owned) if (reply.hasHeader(name)) reply.removeHeader(name);
     this.hooks.setHeaders?.(reply, path, stat);
     if (this.hooks.vary) {
       const vary = withAcceptEncoding(reply.getHeader('vary') as string | string[] | undefined);
