@@ -1,5 +1,5 @@
 // Public API: createHandler(), createServer(), createSecureServer(),
-// serveStatic(), engines().
+// serveStatic(), sendFile(), engines().
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
@@ -16,6 +16,7 @@ export type { ContentCoding } from './negotiate';
 export { engines };
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
+export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
 
 /** A request handler for http.createServer (or https / http2: those use copy). */
 export interface Handler {

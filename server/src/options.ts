@@ -20,6 +20,8 @@ export interface SluiceOptions {
   engine?: EngineName | 'auto';
   acceptRanges?: boolean;
   cacheControl?: boolean;
+  /** Set Content-Type from the file name (default true; send's option). */
+  contentType?: boolean;
   dotfiles?: DotfilePolicy;
   /** true: weak size-mtime ETags (serve-static's); 'strong': a SHA-1 of the bytes, computed once per file version (serve's `etag: true`). */
   etag?: boolean | 'strong';
@@ -52,7 +54,8 @@ export interface SluiceOptions {
   /**
    * Serve `x.br` / `x.zst` / `x.gz` next to `x` to clients that accept them.
    * true (default) = ['br', 'zstd', 'gzip'], in that order of preference on
-   * ties; an array picks codings and their order; false turns it off.
+   * ties; an array picks codings and their order ('deflate' for `x.deflate`
+   * too); false turns it off.
    */
   precompressed?: boolean | ContentCoding[];
   /**
@@ -105,10 +108,18 @@ export interface CompressOption {
 /** How sluice's own answers (errors, listings' JSON, refused links) are shaped. */
 export type Flavor = 'sluice' | 'serve-handler';
 
+/**
+ * A directory asked for without its trailing slash: redirect to the slash
+ * form (serve-static), answer with its index as if it had the slash
+ * (@fastify/static without `redirect`), or not found.
+ */
+export type SlashlessDirectory = 'redirect' | 'index' | 'not-found';
+
 export interface ResolvedOptions {
   engine: EngineName | 'auto';
   acceptRanges: boolean;
   cacheControl: boolean;
+  contentType: boolean;
   dotfiles: DotfilePolicy;
   etag: boolean;
   extensions: string[];
@@ -118,12 +129,18 @@ export interface ResolvedOptions {
   lastModified: boolean;
   maxAge: number;
   redirect: boolean;
+  /** What a directory without its trailing slash gets (adapters choose; `redirect` gives the default). */
+  slashless: SlashlessDirectory;
+  /** Answer every method as GET (a route's sendFile: the route chose the method); else GET and HEAD only. */
+  anyMethod: boolean;
   setHeaders: ((res: ServerResponse, path: string, stat: Stats) => void) | null;
   maxChunk: number;
   sendTimeout: number;
   maxRanges: number;
   /** Codings to look for, in server preference order; [] when off. */
   precompressed: ContentCoding[];
+  /** The coding `*` in Accept-Encoding stands for, or null for RFC 9110's "any" (adapters choose). */
+  precompressedStar: ContentCoding | null;
   symlinks: SymlinkPolicy;
   compress: { dir: string; maxBytes: number } | null;
   single: boolean;
@@ -144,6 +161,7 @@ export interface ResolvedOptions {
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
 const CODINGS: readonly ContentCoding[] = ['br', 'zstd', 'gzip'];
+const KNOWN_CODINGS: readonly ContentCoding[] = [...CODINGS, 'deflate'];
 const SYMLINK_POLICIES: readonly SymlinkPolicy[] = ['follow', 'deny', 'within-root'];
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 const UNIT_MS: Record<string, number> = {
@@ -241,8 +259,8 @@ function maxAgeMs(value: unknown): number {
 function codings(value: unknown): ContentCoding[] {
   if (value === undefined || value === true) return [...CODINGS];
   if (value === false) return [];
-  if (!Array.isArray(value) || !value.every((c) => CODINGS.includes(c as ContentCoding))) {
-    throw invalid(`The "precompressed" option must be a boolean or an array of ${CODINGS.map(show).join(', ')}. Received ${show(value)}`);
+  if (!Array.isArray(value) || !value.every((c) => KNOWN_CODINGS.includes(c as ContentCoding))) {
+    throw invalid(`The "precompressed" option must be a boolean or an array of ${KNOWN_CODINGS.map(show).join(', ')}. Received ${show(value)}`);
   }
   return [...new Set(value as ContentCoding[])];
 }
@@ -282,6 +300,7 @@ function baseOptions(opts: SluiceOptions, engine: EngineName | 'auto', dotfiles:
     engine,
     acceptRanges: bool(opts.acceptRanges, true),
     cacheControl: bool(opts.cacheControl, true),
+    contentType: bool(opts.contentType, true),
     dotfiles,
     etag: bool(opts.etag, true),
     extensions: opts.extensions === undefined ? [] : stringList(opts.extensions, 'extensions'),
@@ -292,11 +311,14 @@ function baseOptions(opts: SluiceOptions, engine: EngineName | 'auto', dotfiles:
     lastModified: bool(opts.lastModified, true),
     maxAge: maxAgeMs(opts.maxAge || opts.maxage),
     redirect: opts.redirect !== false,
+    slashless: (opts.redirect !== false ? 'redirect' : 'not-found') as SlashlessDirectory,
+    anyMethod: false,
     setHeaders: opts.setHeaders || null,
     maxChunk: maxChunk(opts.maxChunk),
     sendTimeout: opts.sendTimeout === 0 ? 0 : positiveInt(opts.sendTimeout, 'sendTimeout', 60_000),
     maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
     precompressed: codings(opts.precompressed),
+    precompressedStar: null,
     symlinks,
     compress: compressOption(opts.compress),
   };

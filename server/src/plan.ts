@@ -158,7 +158,7 @@ function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy, o
   for (let i = 0; i < policy.extra.length; i += 2) if (open(policy.extra[i].toLowerCase())) caching.push(policy.extra[i], policy.extra[i + 1]);
   const presetType = preset['content-type'];
   const type = presetType === undefined ? rep.type : String(presetType);
-  const content = open('content-type') ? ['Content-Type', type] : [];
+  const content = open('content-type') && policy.contentType ? ['Content-Type', type] : [];
   const vary = rep.vary ? varyWithAcceptEncoding(preset.vary) : null;
   const varyField = vary !== null ? ['Vary', vary] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];

@@ -8,15 +8,17 @@
 // once, at construction; per-version values (validators, type, head lists)
 // are computed once per file version and kept with it; a request for a
 // cached file runs synchronously from the request event to the engine.
+import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { openCompressCache, type CompressCache } from './compress-cache';
 import { ensureStrongEtag } from './digest';
 import { isQueued, whenTurn, type Transports } from './engines';
 import { classifyErrno, enoent, statusForErrno } from './errors';
 import { openFile, type FileVersion } from './file-table';
-import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, typeOf } from './head';
+import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, typeOf, type HeaderTarget } from './head';
 import { listingHtml, listingJson, readListing, visibleEntries } from './listing';
 import { fromErrno, HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
@@ -24,7 +26,7 @@ import type { ResolvedOptions } from './options';
 import { headerString, plan, type PlanOptions } from './plan';
 import { SUFFIX, VariantIndex, type Variants } from './precompressed';
 import { PathResolver, redirectLocation, urlPathname, type Resolution } from './resolve';
-import { respond } from './respond';
+import { respond, type Outlet } from './respond';
 import {
   CORS_FIELDS,
   fieldRecord,
@@ -43,15 +45,32 @@ import { SymlinkGuard } from './symlinks';
 export type Next = (err?: unknown) => void;
 
 /**
- * Something to tell, once, just before the responder first writes to the
- * response (Fastify's reply: `hijack()` takes the response away from Fastify).
+ * A framework around the response (Fastify's reply, through an adapter).
+ * `hijack()` is told once, just before the responder first writes to the
+ * response (the framework lets go of it); the optional members hand the
+ * framework the parts of the lifecycle it owns.
  */
 export interface Claimant {
   hijack(): unknown;
+  /** Where the head's fields are kept until the head is written; the response itself when absent. */
+  readonly fields?: HeaderTarget;
+  /** Runs, instead of the setHeaders option, once the file is found and before the answer is planned. */
+  setHeaders?(path: string, stat: Stats): void;
+  /** A directory was asked for and no index answered it: true if the framework answered (a listing). */
+  directory?(path: string, trailingSlash: boolean): boolean;
+  /** Sends the redirect to a directory's slash form itself. */
+  redirect?(location: string): void;
+  /**
+   * When present, answers are not written but relayed: the status and
+   * fields are set on `fields` and this gets the body as a stream (empty
+   * when there is none) to send through the framework, so its hooks see
+   * the payload.
+   */
+  relay?(body: Readable, path: string): void;
 }
 
 /** Per-request state, passed along instead of closed over. */
-class Exchange {
+class Exchange implements Outlet {
   /** serve-static's 'file' event has fired: from now on every error goes to next(err). */
   found = false;
   /** The request's decoded path (what rules, listings and the SPA rule look at). */
@@ -60,13 +79,18 @@ class Exchange {
   fellBack = false;
   /** What this response is beyond a plain file: the SPA shell (200, no-cache) or the 404 page. */
   role: 'file' | 'shell' | 'not-found' = 'file';
+  readonly fields: HeaderTarget;
+  readonly relay: ((body: Readable, path: string) => void) | null;
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly next: Next | undefined,
     readonly originalUrl: string,
     readonly claimant: Claimant | null,
-  ) {}
+  ) {
+    this.fields = claimant?.fields ?? res;
+    this.relay = claimant?.relay !== undefined ? claimant.relay.bind(claimant) : null;
+  }
 
   /** Whether anything but sluice can see the response (an adapter around it). */
   get adapted(): boolean {
@@ -108,13 +132,14 @@ export class Responder {
     this.opts = opts;
     this.root = root;
     this.resolver = new PathResolver(root, { dotfiles: opts.dotfiles });
-    this.variants = new VariantIndex(opts.precompressed);
+    this.variants = new VariantIndex(opts.precompressed, opts.precompressedStar);
     this.guard = new SymlinkGuard(root, opts.symlinks);
     this.extra = opts.cors ? CORS_FIELDS : [];
     const cacheControl = opts.cacheControl ? cacheControlValue(opts.maxAge, opts.immutable) : null;
     this.heads = new HeadCache({
       acceptRanges: opts.acceptRanges,
       cacheControl,
+      contentType: opts.contentType,
       lastModified: opts.lastModified,
       etag: opts.etag,
       strongEtag: opts.strongEtag,
@@ -144,7 +169,7 @@ export class Responder {
     // version current when they go out.
     if (isQueued(res)) return whenTurn(req, res, () => this.serve(req, res, next, url, originalUrl, claimant));
     const x = new Exchange(req, res, next, originalUrl, claimant);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.otherMethod(x);
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !this.opts.anyMethod) return this.otherMethod(x);
     const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? this.mountRoot : this.resolver.resolve(url);
     if (resolution.kind === 'error') return this.refuse(x, resolution.status);
     x.decoded = resolution.decoded;
@@ -219,11 +244,7 @@ export class Responder {
         }
         return this.refuseErrno(x, err ?? enoent());
       }
-      if (file.stat.isDirectory()) {
-        if (trailingSlash || !this.opts.redirect) return this.listDirectory(x, file);
-        file.release();
-        return this.onDirectory(x);
-      }
+      if (file.stat.isDirectory()) return this.onDirectory(x, file, trailingSlash);
       this.onFound(x, file);
     });
   }
@@ -281,9 +302,25 @@ export class Responder {
     });
   }
 
-  private onDirectory(x: Exchange): void {
+  /**
+   * A directory asked for (its index, if any, did not answer): the
+   * framework's answer (Fastify's listing), the listing or a 404 with a
+   * trailing slash or without redirects, its index as if slashed
+   * (@fastify/static), or the redirect to its slash form.
+   */
+  private onDirectory(x: Exchange, dir: FileVersion, trailingSlash: boolean): void {
+    if (x.claimant?.directory?.(dir.path, trailingSlash) === true) return dir.release();
+    const slashless = this.opts.slashless;
+    if (trailingSlash || slashless === 'not-found') return this.listDirectory(x, dir);
+    dir.release();
+    if (slashless === 'index') {
+      const candidates = this.opts.index.map((name) => path.join(dir.path, name));
+      return this.openFirst(x, candidates, 0, null, (lastErr) => (lastErr ? this.refuseErrno(x, lastErr) : this.refuse(x, 404)));
+    }
+    const location = redirectLocation(x.originalUrl);
+    if (x.claimant?.redirect !== undefined) return x.claimant.redirect(location);
     x.claim();
-    sendRedirect(x.res, redirectLocation(x.originalUrl), fieldRecord(this.extra));
+    sendRedirect(x.res, location, fieldRecord(this.extra));
   }
 
   private onFound(x: Exchange, file: FileVersion): void {
@@ -393,19 +430,20 @@ export class Responder {
       return this.refuse(x, 500, failed);
     }
     const omit = this.applyRules(x, original);
-    const preset = presetOf(res) ?? (omit.length > 0 ? {} : null);
+    const preset = presetOf(x.fields) ?? (omit.length > 0 ? {} : null);
     const rep = representationOf(original, version, coding, vary, validated ?? version, this.opts.strongEtag);
     // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;
     // The 404 page answers a miss: no precondition or range applies to it.
     const headers = x.role === 'not-found' ? NO_REQUEST_HEADERS : req.headers;
-    const planned = plan({ method: req.method ?? 'GET', headers, status: res.statusCode, rep, lists, preset, omit }, this.planOptions);
+    const status = x.fields.statusCode;
+    const planned = plan({ method: req.method ?? 'GET', headers, status, rep, lists, preset, omit }, this.planOptions);
     if (planned.kind === 'refuse') {
       version.release();
       // Under middleware the response next(err) sees carries the
       // representation's fields, as with send.
-      if (x.next !== undefined) {
+      if (x.next !== undefined && x.fields === res) {
         setFields(res, planned.fields);
         for (const [name, value] of Object.entries(planned.headers ?? {})) res.setHeader(name, value);
       }
@@ -413,7 +451,7 @@ export class Responder {
     }
     // Nothing but sluice can see or change the response: its head can go as one list.
     const visible = x.adapted || preset !== null || this.opts.setHeaders !== null || !this.transports.isPlainHttp1(req, res);
-    respond(this.transports, req, res, planned, version, visible, () => x.claim());
+    respond(this.transports, req, res, planned, version, visible, x);
   }
 
   /**
@@ -431,12 +469,15 @@ export class Responder {
     return found.removed;
   }
 
-  /** Runs the user's setHeaders; returns what it threw (a 500, or next(err)), never lets it crash the process. */
+  /** Runs the user's setHeaders (or the framework's); returns what it threw (a 500, or next(err)), never lets it crash the process. */
   private applySetHeaders(x: Exchange, original: FileVersion): Error | null {
     const setHeaders = this.opts.setHeaders;
-    if (setHeaders === null) return null;
+    const claimant = x.claimant;
+    const own = claimant?.setHeaders !== undefined;
+    if (setHeaders === null && !own) return null;
     try {
-      setHeaders(x.res, original.path, original.stat);
+      if (own) claimant?.setHeaders?.(original.path, original.stat);
+      else setHeaders?.(x.res, original.path, original.stat);
       return null;
     } catch (err) {
       return err instanceof Error ? err : new HttpError(500);

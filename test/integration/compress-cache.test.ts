@@ -150,7 +150,7 @@ forEachEngine('compress cache, as files change and requests storm', (engine) => 
       fs.utimesSync(tmp, t0 + i, t0 + i);
       fs.renameSync(tmp, file);
       const stat = fs.statSync(file);
-      byEtag.set(`W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`, bytes);
+      byEtag.set(`W/"${stat.size.toString(16)}-${Math.round(stat.mtimeMs).toString(16)}"`, bytes);
     };
     const seen: Got[] = [];
     for (let i = 0; i < 100; i++) {

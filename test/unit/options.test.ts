@@ -111,7 +111,7 @@ describe('resolveOptions', () => {
       ['index: true', { index: true }, /^index option must be array of strings or false$/],
       ['an unknown dotfiles policy', { dotfiles: 'hide' }, /^dotfiles option must be "allow", "deny", or "ignore"$/],
       ['an unknown engine', { engine: 'warp' }, /"engine" option/],
-      ['an unknown coding', { precompressed: ['deflate'] }, /"precompressed" option/],
+      ['an unknown coding', { precompressed: ['compress'] }, /"precompressed" option/],
       ['precompressed as a string', { precompressed: 'br' }, /"precompressed" option/],
       ['an unknown symlink policy', { symlinks: 'maybe' }, /"symlinks" option/],
       ['a fractional maxRanges', { maxRanges: 1.5 }, /"maxRanges" option/],

@@ -26,13 +26,15 @@ const LAYERS: readonly (readonly string[])[] = [
   ['respond'],
   ['responder'],
   ['setup', 'access-log', 'connections', 'serve-config'],
+  ['send-file', 'fastify/*'],
   ['index', 'fastify', 'serve-handler'],
   ['compress-command', 'drain', 'workers', 'cli-options'],
   ['cli'],
 ];
 
 function layerOf(module: string): number {
-  const i = LAYERS.findIndex((layer) => layer.includes(module) || (module.startsWith('engines/') && layer.includes('engines/*')));
+  const dir = module.includes('/') ? `${module.slice(0, module.indexOf('/'))}/*` : null;
+  const i = LAYERS.findIndex((layer) => layer.includes(module) || (dir !== null && layer.includes(dir)));
   assert.ok(i >= 0, `${module} has no layer: add it to LAYERS`);
   return i;
 }

@@ -138,3 +138,5 @@ export function chooseTransports(choice: EngineName | 'auto', opts: NativeEngine
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
   return new Transports(build(name, opts), AUTO_SMALL_FILE_MAX, opts.sendTimeout, `engine ${name} (auto)${why}`);
 }
+
+export { bodyStream } from './stream';
