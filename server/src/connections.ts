@@ -11,6 +11,7 @@
 //   still in flight.
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { connectionOpened } from './descriptors';
 import { responseInFlight } from './engines';
 
 /** Status for a parse error, as Node's own clientError default picks it. */
@@ -63,8 +64,12 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   afterAnswers(socket, () => closeWith(socket, response));
 }
 
-/** Applies both rules to `server`. */
+/**
+ * Applies both rules to `server`, and counts its connections against the
+ * descriptor budget (descriptors.ts), so that cached files give way to them.
+ */
 export function answerBeforeClosing(server: Server): void {
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('clientError', onClientError);
+  server.on('connection', (socket: Socket) => socket.once('close', connectionOpened()));
 }

@@ -15,6 +15,7 @@
 // version's headers with another version's bytes (a file rewritten in place
 // while being sent can still shrink: engines close the connection then).
 import * as fs from 'node:fs';
+import { addHolder, isOutOfDescriptors, openFileLimit, relieveShortage, tableBudget } from './descriptors';
 
 /**
  * The three head lists of one representation of one file version, built by
@@ -189,9 +190,10 @@ export class FileTable {
   private openFresh(path: string, cb: OpenCallback, retry: boolean, extraFlags: number): void {
     fs.open(path, OPEN_FLAGS | extraFlags, (err, fd) => {
       if (err) {
-        // Out of fds: give back the idle half of the table and try once
-        // more, so a burst degrades to misses before it becomes 503s.
-        if (retry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.shed() > 0) {
+        // Out of fds: give back the idle half of the table (and pooled
+        // pipes) and try once more, so a burst degrades to misses before it
+        // becomes 503s.
+        if (retry && isOutOfDescriptors(err.code) && relieveShortage() > 0) {
           return this.openFresh(path, cb, false, extraFlags);
         }
         return cb(err);
@@ -246,7 +248,7 @@ export class FileTable {
   }
 
   /** Drops the least recently used half of the idle entries; returns how many. */
-  private shed(): number {
+  shed(): number {
     const idle = [...this.entries.values()].filter((e) => e.refs === 1);
     const victims = idle.slice(0, Math.max(1, Math.ceil(idle.length / 2)));
     for (const entry of victims) this.drop(entry);
@@ -254,8 +256,13 @@ export class FileTable {
   }
 }
 
-/** The process-wide table: fds are a process resource, so one budget. */
-export const fileTable = new FileTable({ maxFiles: 1000, revalidateMs: 1000 });
+/**
+ * The process-wide table: fds are a process resource, so one budget, sized
+ * from RLIMIT_NOFILE (descriptors.ts) and given back when descriptors run
+ * short.
+ */
+export const fileTable = new FileTable({ maxFiles: tableBudget(openFileLimit()), revalidateMs: 1000 });
+addHolder({ held: () => fileTable.size, relieve: () => fileTable.shed() });
 
 /** Opens `path` through the process-wide table; `extraFlags` (O_NOFOLLOW, say) are added to the open. */
 export function openFile(path: string, cb: OpenCallback, extraFlags = 0): void {

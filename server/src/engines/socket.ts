@@ -161,6 +161,14 @@ export function takeHead(res: ServerResponse): Buffer | null {
   return Buffer.from(head, 'latin1');
 }
 
+/**
+ * Undoes takeHead() when none of the head was sent after all: Node then
+ * sends it itself, with the response's next write.
+ */
+export function giveHeadBack(res: ServerResponse): void {
+  (res as unknown as OutgoingInternals)._headerSent = false;
+}
+
 /** Bytes Node still holds for this socket (must be 0 before native sends). */
 export function pendingBytes(socket: Socket): number {
   return socket.writableLength;
