@@ -105,8 +105,10 @@ export function representationOf(
   validated.lastModified ??= httpDate(Math.round(validated.stat.mtimeMs));
   validated.etag ??= weakEtag(validated.stat);
   const lastModified = validated.lastModified;
-  if (strong && version.strongEtag !== null) {
-    return { version, type: original.type as string, coding, vary, etag: version.strongEtag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
+  if (strong && validated.strongEtag !== null) {
+    const base = validated.strongEtag;
+    const etag = coding === null ? base : `${base.slice(0, -1)}-${coding}"`;
+    return { version, type: original.type as string, coding, vary, etag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
   }
   // A variant's ETag names its coding, so no two representations of one URL
   // ever share a validator.

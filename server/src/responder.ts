@@ -370,9 +370,10 @@ export class Responder {
 
   /** Hashes the bytes first when ETags are strong (once per version), then answers. */
   private answer(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean, validated?: FileVersion): void {
-    const version = variant ?? original;
-    if (!this.opts.strongEtag || version.strongEtag !== null) return this.answerNow(x, original, variant, coding, vary, validated);
-    ensureStrongEtag(version, original.path, (err) => {
+    // The hash is of the bytes the validators describe (the original, for a cached variant).
+    const hashed = validated ?? variant ?? original;
+    if (!this.opts.strongEtag || hashed.strongEtag !== null) return this.answerNow(x, original, variant, coding, vary, validated);
+    ensureStrongEtag(hashed, original.path, (err) => {
       if (err === null) return this.answerNow(x, original, variant, coding, vary, validated);
       releaseBoth(original, variant);
       this.refuse(x, 500, err);
