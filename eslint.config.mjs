@@ -38,6 +38,7 @@ export default tseslint.config(
         setImmediate: 'readonly',
         URL: 'readonly',
         performance: 'readonly',
+        fetch: 'readonly',
       },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

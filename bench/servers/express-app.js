@@ -1,7 +1,9 @@
 'use strict';
 // An Express 5 app whose only middleware serves static files, with either
 // serve-static (the Express default) or sluice's drop-in serveStatic.
-// usage: node express-app.js <root> serve-static|sluice [engine]
+// With `compression` as the third argument, Express's compression
+// middleware compresses every response on the fly in front of serve-static.
+// usage: node express-app.js <root> serve-static|sluice [engine|compression]
 // Run with NODE_ENV=production, as Express recommends.
 
 const path = require('node:path');
@@ -30,6 +32,10 @@ if (which === 'sluice') {
 
 const app = express();
 app.disable('x-powered-by');
+if (which === 'serve-static' && engine === 'compression') {
+  app.use(require('compression')());
+  note = 'serve-static + compression';
+}
 app.use(middleware);
 
 const server = app.listen(0, '127.0.0.1', (err) => {

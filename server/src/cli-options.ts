@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
-import { parseDuration, type SymlinkPolicy } from './options';
+import { defaultCacheDir, parseDuration, type SymlinkPolicy } from './options';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
 /** A refusal of the command line: printed as `sluice: <message>`, exit code 2. */
@@ -40,10 +40,13 @@ export const FLAGS = {
   'ssl-pass': { type: 'string' },
   http2: { type: 'boolean' },
   'no-etag': { type: 'boolean' },
+  'no-compress': { type: 'boolean' },
+  'compress-cache': { type: 'string' },
+  'compress-max-bytes': { type: 'string' },
+  'no-compression': { type: 'boolean', short: 'u' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
-  'no-compression': { type: 'boolean', short: 'u' },
   'no-port-switching': { type: 'boolean' },
   debug: { type: 'boolean', short: 'd' },
   help: { type: 'boolean', short: 'h' },
@@ -159,6 +162,29 @@ function ownOptions(values: Values): ServerOptions {
   return opts;
 }
 
+/**
+ * The compress cache: on unless --no-compress (serve's -u/--no-compression).
+ * The default directory must not lie inside the served root (serving a home
+ * directory, say): then one under the system's temporary directory is used,
+ * and if that is inside too, none.
+ */
+function compressOptions(values: Values, root: string): ServerOptions['compress'] {
+  if (values['no-compress'] || values['no-compression']) return false;
+  const max = values['compress-max-bytes'];
+  if (max !== undefined && !/^[1-9]\d*$/.test(max)) throw new UsageError(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
+  const maxBytes = max === undefined ? undefined : Number(max);
+  const explicit = values['compress-cache'];
+  if (explicit !== undefined) return { dir: explicit, maxBytes };
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isInside(d, root));
+  return dir === undefined ? false : { dir, maxBytes };
+}
+
+function isInside(dir: string, root: string): boolean {
+  const rel = path.relative(root, dir);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
 function symlinkPolicy(value: string | undefined): SymlinkPolicy | undefined {
   if (value === undefined) return undefined;
   if (!SYMLINK_VALUES.includes(value)) throw new UsageError(`invalid --symlinks '${value}' (expected follow, within-root or deny)`);
@@ -204,6 +230,7 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.single) options.single = true;
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
+  options.compress = compressOptions(values, servedRoot);
   return { root: servedRoot, options, config: file };
 }
 

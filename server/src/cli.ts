@@ -7,11 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as net from 'node:net';
 import { createSecureServer, createServer, engines, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
+import { runCompressCommand } from './compress-command';
 import { logResponse } from './access-log';
 import { hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorkers, serveOptions, tlsOptions, UsageError, type Values } from './cli-options';
 import { ENGINE_NAMES } from './engines';
 
 const HELP = `Usage: sluice [root] [options]
+       sluice compress DIR    write .br/.gz siblings of DIR's compressible files
 
 Serves the files under root (default: the current directory) over HTTP,
 sending bodies from the page cache to the socket with sendfile, splice or
@@ -40,6 +42,12 @@ Options:
   --max-chunk B     bytes one transfer sends before yielding, at least ${MIN_MAX_CHUNK} (default: 2097152)
   --no-index        do not serve index.html for directories
   --no-etag         send no ETag
+  --no-compress     do not compress files (by default each compressible file of
+                    1 KiB or more with no .br/.gz sibling is compressed once, in
+                    the background, and its variant served from a cache on disk)
+  --compress-cache DIR    the cache directory, outside root
+                    (default: $XDG_CACHE_HOME/sluice/compressed or ~/.cache/...)
+  --compress-max-bytes B  bound on the cache's size (default: 536870912)
   --send-timeout MS       close a connection whose client reads nothing for MS ms
                     while a body is sent (default: 60000; 0 = never)
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
@@ -48,10 +56,10 @@ Options:
   --workers N       serve from N worker processes (node:cluster); 'auto' = one per CPU
                     (default: 1, no cluster). A worker that dies is replaced.
   --log             write an access log line per response (combined format) to stdout
-  -L, --no-request-logging, -n, --no-clipboard, -u, --no-compression,
-  --no-port-switching, -d, --debug
-                    serve's flags, accepted; sluice logs nothing unless --log,
-                    never compresses on the fly and never switches ports
+  -u, --no-compression    serve's name for --no-compress
+  -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
+                    serve's flags, accepted; sluice logs nothing unless --log
+                    and never switches ports
   -h, --help        show this help
   -v, --version     print the version
 
@@ -270,6 +278,14 @@ function parsedOrFail(): ReturnType<typeof parseCommandLine> {
 }
 
 function main(): void {
+  // `sluice compress DIR` (serve a directory named compress as ./compress).
+  if (process.argv[2] === 'compress') {
+    void runCompressCommand(process.argv.slice(3)).then(
+      (code) => process.exit(code),
+      (err: Error) => fail(err.message),
+    );
+    return;
+  }
   const { values, positionals } = parsedOrFail();
   if (printedInfo(values)) return;
   const setup = setupFrom(values, positionals);

@@ -139,9 +139,9 @@ export class FileTable {
    * Opens `path` for reading, from the table when it holds a fresh entry
    * (then `cb` runs before this returns), else with open + fstat.
    */
-  open(path: string, cb: OpenCallback): void {
+  open(path: string, cb: OpenCallback, extraFlags = 0): void {
     const entry = this.entries.get(path);
-    if (entry === undefined) return this.openFresh(path, cb, true);
+    if (entry === undefined) return this.openFresh(path, cb, true, extraFlags);
     if (Date.now() - entry.checkedAt < this.revalidateMs) {
       this.touch(entry);
       entry.refs++;
@@ -155,7 +155,7 @@ export class FileTable {
         return cb(null, entry);
       }
       this.drop(entry);
-      this.openFresh(path, cb, true);
+      this.openFresh(path, cb, true, extraFlags);
     });
   }
 
@@ -164,13 +164,13 @@ export class FileTable {
     for (const entry of [...this.entries.values()]) this.drop(entry);
   }
 
-  private openFresh(path: string, cb: OpenCallback, retry: boolean): void {
-    fs.open(path, OPEN_FLAGS, (err, fd) => {
+  private openFresh(path: string, cb: OpenCallback, retry: boolean, extraFlags: number): void {
+    fs.open(path, OPEN_FLAGS | extraFlags, (err, fd) => {
       if (err) {
         // Out of fds: give back the idle half of the table and try once
         // more, so a burst degrades to misses before it becomes 503s.
         if (retry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.shed() > 0) {
-          return this.openFresh(path, cb, false);
+          return this.openFresh(path, cb, false, extraFlags);
         }
         return cb(err);
       }
@@ -235,6 +235,7 @@ export class FileTable {
 /** The process-wide table: fds are a process resource, so one budget. */
 export const fileTable = new FileTable({ maxFiles: 1000, revalidateMs: 1000 });
 
-export function openFile(path: string, cb: OpenCallback): void {
-  fileTable.open(path, cb);
+/** Opens `path` through the process-wide table; `extraFlags` (O_NOFOLLOW, say) are added to the open. */
+export function openFile(path: string, cb: OpenCallback, extraFlags = 0): void {
+  fileTable.open(path, cb, extraFlags);
 }

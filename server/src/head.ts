@@ -70,24 +70,44 @@ export interface Representation {
   readonly vary: boolean;
   readonly etag: string;
   readonly lastModified: string;
+  /** Last-Modified in ms, as preconditions compare it. */
+  readonly lastModifiedMs: number;
+}
+
+/** The Content-Type of a version's path, computed once per version. */
+export function typeOf(version: FileVersion): string {
+  return (version.type ??= contentTypeFor(version.path));
 }
 
 /**
  * The representation of `original` whose bytes are `version` (the original
  * itself, or its variant in `coding`), its values computed once per version.
+ * Validators come from `validated`: the bytes' own file for the original and
+ * for a sibling on disk, the source for a variant compressed from it (so
+ * every copy of that variant, in any worker or after a rebuild, validates
+ * the same).
  */
-export function representationOf(original: FileVersion, version: FileVersion, coding: ContentCoding | null, vary: boolean, strong = false): Representation {
-  original.type ??= contentTypeFor(original.path);
-  version.lastModified ??= httpDate(version.stat.mtimeMs);
-  version.etag ??= weakEtag(version.stat);
-  if (strong && version.strongEtag !== null) {
-    return { version, type: original.type, coding, vary, etag: version.strongEtag, lastModified: version.lastModified };
+export function representationOf(
+  original: FileVersion,
+  version: FileVersion,
+  coding: ContentCoding | null,
+  vary: boolean,
+  validated: FileVersion = version,
+  strong = false,
+): Representation {
+  typeOf(original);
+  validated.lastModified ??= httpDate(validated.stat.mtimeMs);
+  validated.etag ??= weakEtag(validated.stat);
+  if (strong && validated.strongEtag !== null) {
+    const base = validated.strongEtag;
+    const etag = coding === null ? base : `${base.slice(0, -1)}-${coding}"`;
+    return { version, type: original.type as string, coding, vary, etag, lastModified: validated.lastModified, lastModifiedMs: validated.stat.mtimeMs };
   }
   // A variant's ETag names its coding, so no two representations of one URL
   // ever share a validator.
-  if (coding !== null) version.codedEtag ??= `${version.etag.slice(0, -1)}-${coding}"`;
-  const etag = coding === null ? version.etag : (version.codedEtag as string);
-  return { version, type: original.type, coding, vary, etag, lastModified: version.lastModified };
+  if (coding !== null) version.codedEtag ??= `${validated.etag.slice(0, -1)}-${coding}"`;
+  const etag = coding === null ? validated.etag : (version.codedEtag as string);
+  return { version, type: original.type as string, coding, vary, etag, lastModified: validated.lastModified, lastModifiedMs: validated.stat.mtimeMs };
 }
 
 const CODINGS: readonly (ContentCoding | null)[] = [null, 'br', 'zstd', 'gzip'];

@@ -10,6 +10,7 @@ import { build } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
+export type { CompressOption } from './options';
 export type { ContentCoding } from './negotiate';
 export { engines };
 export { SluiceError } from './errors';

@@ -7,6 +7,8 @@ import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
 import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Applicability, SourcePattern } from './globs';
 import { RuleSet, type HeaderRule, type RedirectRule, type RewriteRule } from './rules';
 
@@ -82,6 +84,19 @@ export interface SluiceOptions {
   cleanUrls?: boolean | string[];
   /** serve.json's trailingSlash: true adds, false removes a trailing slash with a 301. */
   trailingSlash?: boolean;
+  /**
+   * Compress each compressible file once, in the background, and serve the
+   * variant from a cache on disk (zero-copy, like a precompressed sibling).
+   * true uses the default directory and size bound. Off by default.
+   */
+  compress?: boolean | CompressOption;
+}
+
+export interface CompressOption {
+  /** The cache directory, outside every served root (default: $XDG_CACHE_HOME/sluice/compressed). */
+  dir?: string;
+  /** Bound on the bytes the cache holds (default 512 MiB). */
+  maxBytes?: number;
 }
 
 /** How sluice's own answers (errors, listings' JSON, refused links) are shaped. */
@@ -121,6 +136,7 @@ export interface ResolvedOptions {
   /** Strong content-hash ETags (serve-handler's `etag: true`) instead of weak size-mtime ones. */
   strongEtag: boolean;
   flavor: Flavor;
+  compress: { dir: string; maxBytes: number } | null;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
@@ -270,6 +286,7 @@ function baseOptions(opts: SluiceOptions, engine: EngineName | 'auto', dotfiles:
     maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
     precompressed: codings(opts.precompressed),
     symlinks,
+    compress: compressOption(opts.compress),
   };
 }
 
@@ -302,4 +319,23 @@ function serveOptions(opts: SluiceOptions) {
     strongEtag: opts.etag === 'strong',
     flavor: 'sluice' as Flavor,
   };
+}
+
+/** Default bound on the compress cache's size. */
+export const DEFAULT_COMPRESS_MAX_BYTES = 512 * 1024 * 1024;
+
+/** The default compress cache: $XDG_CACHE_HOME/sluice/compressed, else ~/.cache/sluice/compressed. */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'sluice', 'compressed');
+}
+
+function compressOption(value: unknown): ResolvedOptions['compress'] {
+  if (value === undefined || value === false) return null;
+  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES };
+  if (typeof value !== 'object' || value === null) throw invalid(`The "compress" option must be a boolean or an object. Received ${show(value)}`);
+  const { dir, maxBytes } = value as CompressOption;
+  if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
+    throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
+  return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
 }

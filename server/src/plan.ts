@@ -137,7 +137,7 @@ function bodyFor(input: PlanInput, offset: number, length: number): Body | null 
 /** Nothing set before ours: the cached lists, and validators straight from the version. */
 function cachedFields(lists: HeadLists, rep: Representation, policy: HeadPolicy): Fields {
   const validators: Validators = {};
-  if (policy.lastModified) validators.lastModified = rep.version.stat.mtimeMs;
+  if (policy.lastModified) validators.lastModified = rep.lastModifiedMs;
   if (policy.etag) validators.etag = rep.etag;
   return { fields: lists.partial, notModified: lists.notModified, validators, type: rep.type };
 }
@@ -167,7 +167,7 @@ function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy, o
   const validators: Validators = {};
   if (etag !== undefined) validators.etag = etag;
   if (typeof lastModified === 'string') validators.lastModified = Date.parse(lastModified);
-  else if (policy.lastModified) validators.lastModified = rep.version.stat.mtimeMs;
+  else if (policy.lastModified) validators.lastModified = rep.lastModifiedMs;
   return { fields: [...caching, ...content, ...varyField, ...encoding], notModified: [...caching, ...varyField], validators, type };
 }
 

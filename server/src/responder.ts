@@ -9,12 +9,14 @@
 // are computed once per file version and kept with it; a request for a
 // cached file runs synchronously from the request event to the engine.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openCompressCache, type CompressCache } from './compress-cache';
 import type { Transports } from './engines';
 import { ensureStrongEtag } from './digest';
 import { classifyErrno, enoent, statusForErrno } from './errors';
 import { openFile, type FileVersion } from './file-table';
-import { cacheControlValue, HeadCache, presetOf, representationOf, setFields } from './head';
+import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, typeOf } from './head';
 import { listingHtml, listingJson, readListing, visibleEntries } from './listing';
 import { fromErrno, HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
@@ -78,6 +80,8 @@ class Exchange {
 
 const HEADERS_SENT_MESSAGE = "Can't set headers after they are sent.";
 const NO_REQUEST_HEADERS = Object.freeze({});
+/** What a file has when precompressed siblings are not looked for. */
+const NO_SIBLINGS: Variants = { codings: [], mask: 0, seenAt: 0 };
 
 export class Responder {
   private readonly opts: ResolvedOptions;
@@ -89,6 +93,7 @@ export class Responder {
   private readonly planOptions: PlanOptions;
   /** Fields every answer sluice writes itself carries (CORS). */
   private readonly extra: readonly string[];
+  private readonly compress: CompressCache | null;
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
@@ -117,6 +122,7 @@ export class Responder {
     });
     this.planOptions = { policy: this.heads.policy, maxRanges: opts.maxRanges, unsatisfiableWithBody: opts.flavor === 'serve-handler' };
     this.mountRoot = { kind: 'path', path: root, trailingSlash: false, decoded: '/' };
+    this.compress = opts.compress === null ? null : openCompressCache(opts.compress, root);
   }
 
   /** serve-static's and createHandler's entry: the target is `req.url`. */
@@ -288,7 +294,7 @@ export class Responder {
         return this.refuse(x, this.opts.flavor === 'serve-handler' ? 404 : 403);
       }
       x.found = true;
-      if (!this.variants.enabled) return this.answer(x, file, null, null, false);
+      if (!this.variants.enabled) return this.withVariants(x, file, NO_SIBLINGS);
       const known = this.variants.lookup(file.path, Date.now());
       if (known !== undefined) return this.withVariants(x, file, known);
       this.variants.probe(file.path, (probed) => this.withVariants(x, file, probed));
@@ -304,7 +310,8 @@ export class Responder {
   private withVariants(x: Exchange, file: FileVersion, known: Variants): void {
     const coding = this.variants.choose(headerString(x.req.headers['accept-encoding']), known);
     const vary = known.mask !== 0;
-    if (coding === null) return this.answer(x, file, null, null, vary);
+    // Siblings on disk win over the compress cache.
+    if (coding === null) return vary ? this.answer(x, file, null, null, true) : this.fromCache(x, file);
     openFile(file.path + SUFFIX[coding], (err, variant) => {
       if (err || variant === undefined || !variant.stat.isFile()) {
         // Gone since we looked (or not a file): the original is always right.
@@ -321,21 +328,55 @@ export class Responder {
   }
 
   /** Hashes the bytes first when ETags are strong (once per version), then answers. */
-  private answer(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean): void {
-    const version = variant ?? original;
-    if (!this.opts.strongEtag || version.strongEtag !== null) return this.answerNow(x, original, variant, coding, vary);
-    ensureStrongEtag(version, original.path, (err) => {
-      if (err === null) return this.answerNow(x, original, variant, coding, vary);
+  private answer(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean, validated?: FileVersion): void {
+    // The hash is of the bytes the validators describe (the original, for a cached variant).
+    const hashed = validated ?? variant ?? original;
+    if (!this.opts.strongEtag || hashed.strongEtag !== null) return this.answerNow(x, original, variant, coding, vary, validated);
+    ensureStrongEtag(hashed, original.path, (err) => {
+      if (err === null) return this.answerNow(x, original, variant, coding, vary, validated);
       releaseBoth(original, variant);
       this.refuse(x, 500, err);
     });
   }
 
   /**
+   * A file with no sibling: its cached variant when ready (else identity now,
+   * the variant made in the background), when compressing it is worth it.
+   */
+  private fromCache(x: Exchange, file: FileVersion): void {
+    const cache = this.compress;
+    if (cache === null || !cache.accepts(file, typeOf(file))) return this.answer(x, file, null, null, false);
+    // From here the answer depends on Accept-Encoding, identity included.
+    const coding = cache.choose(headerString(x.req.headers['accept-encoding']));
+    const entry = coding === null ? null : cache.lookup(file, coding);
+    if (entry === null) return this.answer(x, file, null, null, true);
+    openFile(
+      entry,
+      (err, variant) => {
+        if (err || variant === undefined || !variant.stat.isFile()) {
+          // Evicted by another process since: identity is always right.
+          variant?.release();
+          cache.forget(entry);
+          return this.answer(x, file, null, null, true);
+        }
+        this.answer(x, file, variant, coding, true, file);
+      },
+      fs.constants.O_NOFOLLOW,
+    );
+  }
+
+  /**
    * Plans and writes the answer. `variant` (with its `coding`) replaces the
    * original's bytes; the original still names the type.
    */
-  private answerNow(x: Exchange, original: FileVersion, variant: FileVersion | null, coding: ContentCoding | null, vary: boolean): void {
+  private answerNow(
+    x: Exchange,
+    original: FileVersion,
+    variant: FileVersion | null,
+    coding: ContentCoding | null,
+    vary: boolean,
+    validated: FileVersion | undefined,
+  ): void {
     const { req, res } = x;
     const version = variant ?? original;
     if (res.headersSent) {
@@ -350,7 +391,7 @@ export class Responder {
     }
     const omit = this.applyRules(x, original);
     const preset = presetOf(res) ?? (omit.length > 0 ? {} : null);
-    const rep = representationOf(original, version, coding, vary, this.opts.strongEtag);
+    const rep = representationOf(original, version, coding, vary, validated ?? version, this.opts.strongEtag);
     // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;

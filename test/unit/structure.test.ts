@@ -20,13 +20,14 @@ const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
   ['options', 'head', 'rules', 'digest'],
-  ['multipart', 'precompressed', 'symlinks', 'responses', 'listing'],
+  ['compress-worker'],
+  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
   ['plan'],
   ['respond'],
   ['responder'],
   ['setup', 'access-log', 'serve-config'],
   ['index', 'fastify', 'serve-handler'],
-  ['cli-options'],
+  ['compress-command', 'cli-options'],
   ['cli'],
 ];
 

@@ -27,7 +27,7 @@ export class BodyPump {
   };
 
   constructor(
-    private readonly res: ServerResponse,
+    protected readonly res: ServerResponse,
     private readonly body: Body,
     private readonly isGone: () => boolean,
     private readonly done: SendDone,
@@ -42,11 +42,21 @@ export class BodyPump {
     if (this.finished) return;
     this.finished = true;
     this.res.off('close', this.onClose);
-    this.res.off('drain', this.pump);
+    this.stopWaiting();
     this.done(err, this.written);
   }
 
-  private readonly pump = (): void => {
+  /** Arranges for pump() to run again once res can take more (after a write returned false). */
+  protected waitForDrain(): void {
+    this.res.once('drain', this.pump);
+  }
+
+  /** Undoes waitForDrain() when the body ends early. */
+  protected stopWaiting(): void {
+    this.res.off('drain', this.pump);
+  }
+
+  protected readonly pump = (): void => {
     while (!this.finished) {
       if (this.isGone()) return this.finish(abortedError());
       const segment = this.body.segments[this.index];
@@ -76,7 +86,7 @@ export class BodyPump {
   private write(chunk: Buffer): boolean {
     this.written += chunk.length;
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.pump);
+    this.waitForDrain();
     return false;
   }
 }

@@ -1,0 +1,351 @@
+#!/usr/bin/env node
+'use strict';
+// Compressed assets, compressed once or on every request: a real asset mix
+// (React DOM's production bundle, Bootstrap's CSS and JS, lodash, from the
+// npm packages in node_modules) requested in turn with Accept-Encoding:
+// br, gzip at 50 connections, after warm-up, by wrk. Subjects: sluice with
+// its compress cache, sluice serving `sluice compress` siblings, `serve`
+// (compresses on the fly), Express + compression + serve-static, and nginx
+// with gzip on when installed. Reports wire bytes per response, server CPU
+// per request, req/s and p99 (medians of interleaved rounds), where the
+// first (identity) responses fall, and sluice's brotli sizes beside
+// `brotli -q 11` output (zlib at quality 11).
+//
+//   npm run bench:compress -- [--duration S] [--rounds N] [--connections C]
+//   npm run bench:compress -- --storm    (a cached file's latency during a compression storm)
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const { spawn } = require('node:child_process');
+const { parseArgs } = require('node:util');
+const procs = require('./procs');
+const cpu = require('./cpu');
+const nginx = require('./nginx');
+
+const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const ASSETS = [
+  ['react-dom.production.js', 'react-dom/cjs/react-dom-client.production.js'],
+  ['bootstrap.min.css', 'bootstrap/dist/css/bootstrap.min.css'],
+  ['bootstrap.bundle.min.js', 'bootstrap/dist/js/bootstrap.bundle.min.js'],
+  ['lodash.min.js', 'lodash/lodash.min.js'],
+  ['bootstrap-grid.min.css', 'bootstrap/dist/css/bootstrap-grid.min.css'],
+];
+const NGINX_GZIP = `    types { text/css css; application/javascript js; }
+    gzip on;
+    gzip_comp_level 6;
+    gzip_min_length 1024;
+    gzip_vary on;
+    gzip_types text/css application/javascript;`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      warmup: { type: 'string' },
+      storm: { type: 'boolean' },
+    },
+  });
+  return {
+    duration: Number(values.duration ?? 5),
+    rounds: Number(values.rounds ?? 3),
+    connections: Number(values.connections ?? 50),
+    warmup: Number(values.warmup ?? 2),
+    storm: values.storm === true,
+  };
+}
+
+/** The asset mix in a fresh root, and a copy with `sluice compress` siblings. */
+function prepareRoots() {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-compress-'));
+  const root = path.join(base, 'public');
+  fs.mkdirSync(root);
+  for (const [name, from] of ASSETS) fs.copyFileSync(path.join(ROOT, 'node_modules', from), path.join(root, name));
+  const siblings = path.join(base, 'siblings');
+  fs.cpSync(root, siblings, { recursive: true });
+  const run = require('node:child_process').spawnSync(process.execPath, [CLI, 'compress', siblings], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`sluice compress failed: ${run.stderr}`);
+  return { base, root, siblings, cache: path.join(base, 'cache') };
+}
+
+const URL_RE = /http:\/\/127\.0\.0\.1:(\d+)/;
+
+function subjects(dirs, found) {
+  const list = [
+    { name: 'sluice + compress cache', cmd: process.execPath, args: [CLI, dirs.root, '--port', '0', '--compress-cache', dirs.cache], warmCache: true },
+    { name: 'sluice + `sluice compress` siblings', cmd: process.execPath, args: [CLI, dirs.siblings, '--port', '0', '--no-compress'] },
+    { name: 'serve 14 (on the fly)', cmd: process.execPath, args: [path.join(ROOT, 'node_modules', 'serve', 'build', 'main.js'), '-n', '-L'], port: true },
+    {
+      name: 'express + compression + serve-static',
+      cmd: process.execPath,
+      args: [path.join(__dirname, 'servers', 'express-app.js'), dirs.root, 'serve-static', 'compression'],
+    },
+  ];
+  if (!found.skip) list.push({ name: 'nginx gzip on (level 6)', nginx: true });
+  return list;
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = require('node:net').createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function launch(subject, dirs, found) {
+  if (subject.nginx) {
+    const port = await freePort();
+    const prepared = nginx.prepare(found, dirs.root, port, NGINX_GZIP);
+    const child = procs.start(prepared.bin, prepared.args, { cpu: 0, name: 'nginx' });
+    await new Promise((r) => setTimeout(r, 500));
+    return { child, url: `http://127.0.0.1:${port}`, cleanup: prepared.cleanup };
+  }
+  if (subject.port) {
+    const port = await freePort();
+    const child = procs.start(subject.cmd, [...subject.args, '-l', `tcp://127.0.0.1:${port}`, dirs.root], { cpu: 0, env: { NODE_ENV: 'production' } });
+    await new Promise((r) => setTimeout(r, 1500));
+    return { child, url: `http://127.0.0.1:${port}`, cleanup: () => {} };
+  }
+  const child = procs.start(subject.cmd, subject.args, { cpu: 0, env: { NODE_ENV: 'production' } });
+  const m = await procs.waitForLine(child, URL_RE, 15000);
+  return { child, url: `http://127.0.0.1:${m[1]}`, cleanup: () => {} };
+}
+
+/** One request with br, gzip: its wire size (head included) and encoding. */
+async function probe(url) {
+  const res = await fetch(url, { headers: { 'accept-encoding': 'br, gzip' } });
+  const body = Buffer.from(await res.arrayBuffer());
+  return { encoding: res.headers.get('content-encoding') || 'identity', length: Number(res.headers.get('content-length') ?? body.length) };
+}
+
+/** Requests each asset until its variant comes back; when each first did (ms). */
+async function warmCache(url) {
+  const t0 = Date.now();
+  const firsts = {};
+  for (const [name] of ASSETS) {
+    const first = await probe(`${url}/${name}`);
+    for (;;) {
+      const got = await fetch(`${url}/${name}`, { headers: { 'accept-encoding': 'br, gzip' } });
+      const enc = got.headers.get('content-encoding');
+      const len = Number(got.headers.get('content-length'));
+      await got.arrayBuffer();
+      if (enc === 'br') {
+        firsts[name] = { identityBytes: first.length, firstEncoding: first.encoding, brBytes: len, readyMs: Date.now() - t0 };
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return firsts;
+}
+
+function wrk(url, connections, seconds) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', path.join(__dirname, 'wrk-mix.lua'), url];
+  const env = { ...process.env, SLUICE_MIX: ASSETS.map(([n]) => `/${n}`).join(','), SLUICE_WRK_REPORT: path.join(__dirname, 'wrk-report.lua') };
+  return new Promise((resolve, reject) => {
+    const child = spawn(procs.TASKSET || 'wrk', procs.TASKSET ? ['-c', '1', 'wrk', ...args] : args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      const m = out.match(/WRKJSON (\{.*\})/);
+      if (code !== 0 || !m) return reject(new Error(`wrk exited with ${code}`));
+      resolve(JSON.parse(m[1]));
+    });
+  });
+}
+
+async function measure(server, connections, seconds) {
+  const cpu0 = cpu.treeCpuSeconds(server.child.pid);
+  const s = await wrk(server.url, connections, seconds);
+  const cpuSec = cpu.treeCpuSeconds(server.child.pid) - cpu0;
+  const seconds_ = s.duration_us / 1e6;
+  return {
+    rps: s.requests / seconds_,
+    wireBytes: s.bytes / s.requests,
+    cpuUs: (cpuSec / s.requests) * 1e6,
+    p99: s.p99_us / 1000,
+    errors: s.connect + s.read + s.write + s.timeout + s.status,
+  };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function brotliReference(root) {
+  const out = {};
+  for (const [name] of ASSETS) {
+    const bytes = fs.readFileSync(path.join(root, name));
+    out[name] = zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  }
+  return out;
+}
+
+function report(rows, firsts, ref, opts) {
+  const lines = [
+    `## Compressed assets — ${new Date().toISOString()}`,
+    '',
+    `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length} · node ${process.version} · wrk -c${opts.connections}, ${opts.duration} s × ${opts.rounds} interleaved rounds, medians; server on CPU 0, wrk on CPU 1; Accept-Encoding: br, gzip over ${ASSETS.length} assets in turn.`,
+    '',
+    '| subject | req/s | wire bytes/response | server CPU µs/request | p99 ms | errors |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${Math.round(median(r.rps)).toLocaleString('en-US')} | ${Math.round(median(r.wire)).toLocaleString('en-US')} | ${median(r.cpu).toFixed(1)} | ${median(r.p99).toFixed(1)} | ${r.errors} |`,
+    );
+  }
+  lines.push(
+    '',
+    '| asset | identity bytes | first response | variant ready after (ms) | sluice br bytes | zlib brotli q11 bytes | ratio |',
+    '|---|---:|---|---:|---:|---:|---:|',
+  );
+  for (const [name] of ASSETS) {
+    const f = firsts[name];
+    lines.push(`| ${name} | ${f.identityBytes} | ${f.firstEncoding} | ${f.readyMs} | ${f.brBytes} | ${ref[name]} | ${(f.brBytes / ref[name]).toFixed(3)} |`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * A compression storm: a cached small file's p99 and rate with wrk, quiet
+ * and while another client asks for 2,000 distinct compressible files
+ * (every one a cache miss that queues a compression, most of them dropped).
+ */
+async function storm(opts) {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-storm-'));
+  const root = path.join(base, 'public');
+  fs.mkdirSync(path.join(root, 'many'), { recursive: true });
+  const css = fs.readFileSync(path.join(ROOT, 'node_modules', 'bootstrap', 'dist', 'css', 'bootstrap-grid.min.css'));
+  fs.writeFileSync(path.join(root, 'small.css'), css.subarray(0, 4096));
+  for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(root, 'many', `f${i}.css`), Buffer.concat([Buffer.from(`/* ${i} */`), css]));
+  const child = procs.start(process.execPath, [CLI, root, '--port', '0', '--compress-cache', path.join(base, 'cache')], {
+    cpu: 0,
+    env: { NODE_ENV: 'production' },
+  });
+  const url = `http://127.0.0.1:${(await procs.waitForLine(child, URL_RE, 15000))[1]}`;
+  const small = `${url}/small.css`;
+  await probe(small);
+  await new Promise((r) => setTimeout(r, 1000));
+  const one = (seconds) => wrkOne(small, opts.connections, seconds);
+  await one(opts.warmup);
+  const quiet = await one(opts.duration);
+  let stop = false;
+  let stormRequests = 0;
+  const stormClient = async (k) => {
+    for (let i = k; !stop; i = (i + 20) % 2000) {
+      await probe(`${url}/many/f${i}.css`);
+      stormRequests++;
+    }
+  };
+  const clients = Array.from({ length: 20 }, (_, k) => stormClient(k));
+  const loaded = await one(opts.duration);
+  stop = true;
+  await Promise.all(clients);
+  await procs.stop(child);
+  fs.rmSync(base, { recursive: true, force: true });
+  return { quiet, loaded, stormRequests };
+}
+
+function wrkOne(url, connections, seconds) {
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${Math.ceil(seconds)}s`,
+    '--timeout',
+    '10s',
+    '-H',
+    'Accept-Encoding: br, gzip',
+    '-s',
+    path.join(__dirname, 'wrk-report.lua'),
+    url,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(procs.TASKSET || 'wrk', procs.TASKSET ? ['-c', '1', 'wrk', ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      const m = out.match(/WRKJSON (\{.*\})/);
+      if (code !== 0 || !m) return reject(new Error(`wrk exited with ${code}`));
+      const s = JSON.parse(m[1]);
+      resolve({ rps: s.requests / (s.duration_us / 1e6), p99: s.p99_us / 1000 });
+    });
+  });
+}
+
+function stormReport(s) {
+  return [
+    '',
+    '### A compression storm',
+    '',
+    'A cached 4 KiB CSS file under wrk, quiet and while 20 other connections request 2,000 distinct compressible files (each a cache miss).',
+    '',
+    '| run | req/s | p99 ms |',
+    '|---|---:|---:|',
+    `| quiet | ${Math.round(s.quiet.rps).toLocaleString('en-US')} | ${s.quiet.p99.toFixed(2)} |`,
+    `| during the storm (${s.stormRequests} storm requests) | ${Math.round(s.loaded.rps).toLocaleString('en-US')} | ${s.loaded.p99.toFixed(2)} |`,
+  ].join('\n');
+}
+
+async function main() {
+  const opts = options();
+  procs.installExitHandlers();
+  // The harness (and its storm client) share the load generator's CPU, not the server's.
+  if (procs.TASKSET) procs.pinSelf(1);
+  if (opts.storm) {
+    process.stdout.write(`${stormReport(await storm(opts))}\n`);
+    return;
+  }
+  const dirs = prepareRoots();
+  const found = nginx.findNginx();
+  const list = subjects(dirs, found);
+  const servers = [];
+  let firsts = {};
+  for (const subject of list) {
+    const server = await launch(subject, dirs, found);
+    if (subject.warmCache) firsts = await warmCache(server.url);
+    await wrk(server.url, opts.connections, opts.warmup);
+    servers.push({ subject, server, rps: [], wire: [], cpu: [], p99: [], errors: 0 });
+  }
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+      const m = await measure(s.server, opts.connections, opts.duration);
+      s.rps.push(m.rps);
+      s.wire.push(m.wireBytes);
+      s.cpu.push(m.cpuUs);
+      s.p99.push(m.p99);
+      s.errors += m.errors;
+      process.stderr.write(
+        `round ${round + 1} ${s.subject.name}: ${Math.round(m.rps)} req/s, ${Math.round(m.wireBytes)} B/resp, ${m.cpuUs.toFixed(1)} µs/req\n`,
+      );
+    }
+  }
+  for (const s of servers) {
+    await procs.stop(s.server.child);
+    s.server.cleanup();
+  }
+  const text = report(
+    servers.map((s) => ({ name: s.subject.name, ...s })),
+    firsts,
+    brotliReference(dirs.root),
+    opts,
+  );
+  process.stdout.write(`${text}\n`);
+  const out = path.join(__dirname, 'results');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, `compress-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), `${text}\n`);
+  fs.rmSync(dirs.base, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});
