@@ -50,5 +50,5 @@ if (required) {
   console.error(`sluice: native addon build failed (${why})`);
   process.exit(1);
 }
-console.warn(`sluice: native addon not built (${why}); the copy engine will serve`);
+console.warn(`sluice: native addon not built (${why}); bodies will be copied. To fix: install g++ and make, then run \`npm rebuild sluice\``);
 process.exit(0);

@@ -12,6 +12,7 @@ import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
 import { exitWithPrimary, runPrimary, workerPort, type ListeningMessage } from './workers';
+import { listenOptions, prepareWorkersPort, sharedWorkersPort } from './workers-listen';
 
 const HELP = `Usage: sluice [root] [options]
        sluice compress DIR    write .br/.gz siblings of DIR's compressible files
@@ -58,8 +59,11 @@ Options:
                     before their connections are closed (default: ${DEFAULT_DRAIN_TIMEOUT}: inside
                     a container's 10 s stop grace period). A second SIGTERM
                     changes nothing; a second SIGINT stops at once.
-  --workers N       serve from N worker processes (node:cluster); 'auto' = one per CPU
-                    (default: 1, no cluster). A worker that dies is replaced.
+  --workers N       serve from N worker processes; 'auto' = one per CPU (default: 1).
+                    On Node 22.12+ each worker has its own SO_REUSEPORT socket and the
+                    kernel spreads connections; else node:cluster's primary hands them
+                    out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
+                    dies is replaced.
   --log             write an access log line per response (combined format) to stdout
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
@@ -159,7 +163,7 @@ function createOrFail(setup: Setup): AnyServer {
 function listenAndAnnounce(server: AnyServer, setup: Setup): void {
   const { host, port } = setup;
   server.on('error', (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
-  server.listen(port, host, () => {
+  server.listen(listenOptions(port, host), () => {
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const url = urlOf(setup.scheme, host, actualPort);
@@ -212,7 +216,15 @@ function startPrimary(setup: Setup): void {
     if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
     process.stdout.write(addressLines(setup.scheme, setup.host, m.port ?? setup.port));
   };
-  runPrimary({ count: setup.workers, host: setup.host, port: setup.port, drainTimeout: setup.drainTimeout, announce, fail });
+  // With reusePort every worker binds the one port prepared here (a free
+  // one for --port 0); with cluster's balance the primary picks it.
+  void prepareWorkersPort(setup.host, setup.port).then(
+    () => {
+      const port = sharedWorkersPort() ?? setup.port;
+      runPrimary({ count: setup.workers, host: setup.host, port, drainTimeout: setup.drainTimeout, announce, fail });
+    },
+    (err: NodeJS.ErrnoException) => fail(`cannot listen on ${setup.host}:${setup.port}: ${err.code ?? err.message}`),
+  );
 }
 
 function main(): void {

@@ -86,7 +86,12 @@ export interface NativeBinding {
 export interface NativeLoad {
   binding: NativeBinding | null;
   reason: string;
+  /** What brings the addon back, when building it would ('' otherwise). */
+  fix: string;
 }
+
+/** The fix for an addon that is missing or was built for another Node. */
+export const NATIVE_FIX = 'install g++ and make, then run `npm rebuild sluice`';
 
 /** The package root: the nearest ancestor whose package.json names sluice. */
 function packageRoot(): string {
@@ -105,27 +110,38 @@ function packageRoot(): string {
 
 function load(): NativeLoad {
   if (process.platform !== 'linux') {
-    return { binding: null, reason: `zero-copy engines need Linux (this is ${process.platform})` };
+    return { binding: null, reason: `zero-copy engines need Linux (this is ${process.platform})`, fix: '' };
   }
   if (process.env.SLUICE_DISABLE_NATIVE === '1') {
-    return { binding: null, reason: 'native addon disabled by SLUICE_DISABLE_NATIVE=1' };
+    return { binding: null, reason: 'native addon disabled by SLUICE_DISABLE_NATIVE=1', fix: '' };
   }
   const root = packageRoot();
-  const tried: string[] = [];
   for (const flavour of ['Release', 'Debug']) {
     const file = path.join(root, 'native', 'build', flavour, 'sluice.node');
-    if (!fs.existsSync(file)) {
-      tried.push(file);
-      continue;
-    }
+    if (!fs.existsSync(file)) continue;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return { binding: require(file) as NativeBinding, reason: '' };
+      return { binding: require(file) as NativeBinding, reason: '', fix: '' };
     } catch (err) {
-      return { binding: null, reason: `native addon failed to load: ${(err as Error).message}` };
+      // Built for another Node (NODE_MODULE_VERSION) or another libc, say.
+      const why = (err as Error).message.split('\n')[0] ?? '';
+      return { binding: null, reason: `native addon failed to load (${why})`, fix: NATIVE_FIX };
     }
   }
-  return { binding: null, reason: `native addon not built (looked for ${tried.join(', ')})` };
+  return { binding: null, reason: 'native addon not built', fix: NATIVE_FIX };
 }
 
 export const native: NativeLoad = load();
+
+/** Set in the environment once said, so workers and other children stay quiet. */
+const WARNED = 'SLUICE_NATIVE_WARNED';
+
+/**
+ * One line on stderr, once per process tree, when the addon could be built
+ * but is not there: what happened, what it costs and the fix.
+ */
+export function warnIfNativeMissing(): void {
+  if (native.binding || native.fix === '' || process.env[WARNED] === '1') return;
+  process.env[WARNED] = '1';
+  process.stderr.write(`sluice: ${native.reason}, so bodies are copied instead of sent zero-copy; to fix: ${native.fix}\n`);
+}

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Body } from '../body';
 import { engineUnavailableError } from '../errors';
-import { native } from '../native';
+import { native, warnIfNativeMissing } from '../native';
 import { createCopyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
 import { isWriteWrapped, pipedEngine } from './piped';
@@ -42,7 +42,7 @@ let uringReason: string | undefined;
 
 function probe(name: EngineName): EngineReport {
   if (name === 'copy') return { name, available: true, reason: '' };
-  if (!native.binding) return { name, available: false, reason: native.reason };
+  if (!native.binding) return { name, available: false, reason: native.fix ? `${native.reason}; ${native.fix}` : native.reason };
   if (name === 'io_uring') {
     uringReason ??= uringUnavailableReason(native.binding);
     return { name, available: uringReason === '', reason: uringReason };
@@ -131,12 +131,25 @@ export function chooseTransports(choice: EngineName | 'auto', opts: NativeEngine
     if (!report.available) throw engineUnavailableError(choice, report.reason);
     return new Transports(build(choice, opts), 0, opts.sendTimeout, `engine ${choice}`);
   }
-  // Say which engines this machine lacks and why (io_uring_setup: EPERM
-  // under Docker's default seccomp profile, say), chosen or not.
-  const missing = ENGINE_NAMES.map(probe).filter((r) => !r.available);
-  const why = missing.length ? ` (unavailable here: ${missing.map((r) => `${r.name}: ${r.reason}`).join('; ')})` : '';
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
-  return new Transports(build(name, opts), AUTO_SMALL_FILE_MAX, opts.sendTimeout, `engine ${name} (auto)${why}`);
+  return new Transports(build(name, opts), AUTO_SMALL_FILE_MAX, opts.sendTimeout, autoNote(name));
+}
+
+/**
+ * What auto chose, and which engines this machine lacks and why
+ * (io_uring_setup: EPERM under Docker's default seccomp profile, say),
+ * engines with one reason named together. An addon that is missing but
+ * could be built is said once, on stderr, with the fix, instead.
+ */
+function autoNote(name: EngineName): string {
+  if (!native.binding && native.fix) {
+    warnIfNativeMissing();
+    return `engine ${name} (auto): ${native.reason}`;
+  }
+  const byReason = new Map<string, EngineName[]>();
+  for (const r of ENGINE_NAMES.map(probe).filter((r) => !r.available)) byReason.set(r.reason, [...(byReason.get(r.reason) ?? []), r.name]);
+  const why = [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
+  return `engine ${name} (auto)${why ? ` (unavailable here: ${why})` : ''}`;
 }
 
 export { bodyStream } from './stream';
