@@ -18,23 +18,11 @@ import * as path from 'node:path';
 import type { SluiceOptions } from './options';
 import type { Responder } from './responder';
 import { errorPage } from './responses';
-import type { HeaderRule, RedirectRule, RewriteRule } from './rules';
+import type { ServeConfig } from './serve-config';
 import { build } from './setup';
 
-/** serve-handler's config (serve.json's keys). */
-export interface ServeHandlerConfig {
-  public?: string;
-  cleanUrls?: boolean | string[];
-  rewrites?: RewriteRule[];
-  redirects?: RedirectRule[];
-  headers?: HeaderRule[];
-  directoryListing?: boolean | string[];
-  unlisted?: string[];
-  trailingSlash?: boolean;
-  renderSingle?: boolean;
-  symlinks?: boolean;
-  etag?: boolean;
-}
+/** serve-handler's config: serve.json's keys, the same type the CLI reads. */
+export type ServeHandlerConfig = ServeConfig;
 
 /** serve-handler's fs overrides; accepted for the signature, not used. */
 export type ServeHandlerMethods = Record<string, unknown>;
