@@ -18,7 +18,9 @@ Options:
                          1k and 64k at 50 connections and 256m on 1 connection,
                          under 3 minutes)
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
-                         express, sirv, fastify, node-mem, nginx, c-sendfile,
+                         express, sirv, fastify (and fastify-sluice,
+                         fastify-sendfile, fastify-sluice-sendfile), node-mem,
+                         nginx, c-sendfile,
                          baseline-auto: the build of sluice in the checkout
                          $SLUICE_BENCH_BASELINE names, to measure a change)
   --sizes 1k,64k,...     file sizes (${Object.keys(SIZES).join(', ')})

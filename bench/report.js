@@ -7,7 +7,7 @@ const path = require('node:path');
 const { chart } = require('./chart');
 
 /** Ratio columns, in order: what each row is compared with. */
-const RATIO_ORDER = ['copy', 'express', 'sirv', 'fastify', 'node-mem', 'nginx', 'C'];
+const RATIO_ORDER = ['copy', 'express', 'sirv', 'fastify', 'fastify sendFile', 'node-mem', 'nginx', 'C'];
 
 const int = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 function num(n, digits = 2) {

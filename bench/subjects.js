@@ -76,7 +76,27 @@ const SUBJECTS = [
     label: 'fastify + @fastify/static',
     group: 'peer',
     ratio: 'fastify',
-    command: (ctx) => nodeScript('fastify-static.js', [ctx.root]),
+    command: (ctx) => nodeScript('fastify-app.js', [ctx.root, 'static', 'serve']),
+  },
+  {
+    name: 'fastify-sluice',
+    label: 'fastify + sluice/fastify (auto)',
+    group: 'sluice',
+    command: (ctx) => nodeScript('fastify-app.js', [ctx.root, 'sluice', 'serve']),
+  },
+  {
+    // A catch-all route answering with one file (an SPA's index.html).
+    name: 'fastify-sendfile',
+    label: 'fastify route + @fastify/static reply.sendFile',
+    group: 'peer',
+    ratio: 'fastify sendFile',
+    command: (ctx, kase) => nodeScript('fastify-app.js', [ctx.root, 'static', 'sendfile', kase.file.name]),
+  },
+  {
+    name: 'fastify-sluice-sendfile',
+    label: 'fastify route + sluice/fastify reply.sendFile',
+    group: 'sluice',
+    command: (ctx, kase) => nodeScript('fastify-app.js', [ctx.root, 'sluice', 'sendfile', kase.file.name]),
   },
   {
     name: 'node-mem',

@@ -66,6 +66,19 @@ function check(results) {
         atMost(out, kase, row, byName.get('sluice-copy'), 0.5, 'cpuSecPerGiB', 'CPU-s/GiB');
       }
     }
+    // sluice/fastify against @fastify/static in the same Fastify app.
+    if (kase.kind === 'requests' && kase.sizeKey === '64k' && kase.connections >= 50) {
+      const row = byName.get('fastify-sluice');
+      if (row) atLeast(out, kase, row, byName.get('fastify'), 3, 'rps', 'req/s');
+    }
+    if (kase.kind === 'requests' && kase.sizeKey === '1k') {
+      const row = byName.get('fastify-sluice-sendfile');
+      if (row) atLeast(out, kase, row, byName.get('fastify-sendfile'), 2, 'rps', 'req/s');
+    }
+    if (kase.kind === 'bulk' && (kase.sizeKey === '1m' || kase.sizeKey === '256m')) {
+      const row = byName.get('fastify-sluice');
+      if (row) atMost(out, kase, row, byName.get('fastify'), 0.2, 'cpuSecPerGiB', 'CPU-s/GiB');
+    }
     if (kase.sizeKey === '4m' && kase.connections >= 50) {
       for (const row of zeroCopy) atLeast(out, kase, row, byName.get('nginx'), 1, 'MBps', 'MB/s');
     }

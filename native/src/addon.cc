@@ -20,6 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, PendingTransfers, "pendingTransfers"));
   exports.Set("pipePoolStats",
               Napi::Function::New(env, PipePoolStats, "pipePoolStats"));
+  exports.Set("pipePoolTrim",
+              Napi::Function::New(env, PipePoolTrim, "pipePoolTrim"));
   exports.Set("uringProbe", Napi::Function::New(env, UringProbe, "uringProbe"));
   exports.Set("uringSend", Napi::Function::New(env, UringSend, "uringSend"));
   exports.Set("uringStats", Napi::Function::New(env, UringStats, "uringStats"));

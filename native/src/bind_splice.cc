@@ -23,4 +23,12 @@ Napi::Value PipePoolStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// pipePoolTrim() → how many idle pipes of this event loop's pool were
+// closed (the process is short of descriptors).
+Napi::Value PipePoolTrim(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env,
+                           static_cast<double>(GetState(env)->pipes.Trim()));
+}
+
 }  // namespace sluice

@@ -6,6 +6,7 @@
 namespace sluice {
 
 Napi::Value PipePoolStats(const Napi::CallbackInfo& info);
+Napi::Value PipePoolTrim(const Napi::CallbackInfo& info);
 
 }  // namespace sluice
 

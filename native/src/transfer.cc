@@ -17,12 +17,18 @@ int Transfer::Start(Napi::Env env, int64_t id, int sock_fd,
   // honest outcome would be a broken connection.
   AddonState* state = GetState(env);
   if (state->transfers.count(id) != 0) return -EEXIST;
-  core::Cursor cursor;
-  int status = core::Pump(sock_fd, &segments, &cursor, mover.get(), max_chunk);
-  if (status != core::kAgain && status != core::kYield) return status;
-
+  // The duplicate comes first, though a transfer that finishes within the
+  // call never uses it: out of descriptors (EMFILE), nothing has been sent,
+  // so the caller can still send the body another way. After the first
+  // byte, running short of one could only cut the body.
   int dup_fd = core::DupSocket(sock_fd);
   if (dup_fd < 0) return dup_fd;
+  core::Cursor cursor;
+  int status = core::Pump(sock_fd, &segments, &cursor, mover.get(), max_chunk);
+  if (status != core::kAgain && status != core::kYield) {
+    close(dup_fd);
+    return status;
+  }
   Transfer* t = new Transfer(env, state, id, dup_fd, std::move(segments),
                              std::move(mover), max_chunk, cursor, callback);
   int rc = uv_poll_init(state->loop, &t->poll_, dup_fd);

@@ -24,11 +24,12 @@ constexpr int kPending = 2;
 
 class Transfer {
  public:
-  // Runs the first step synchronously on `sock_fd`, which JS read from a
-  // live handle in this same call, so it is Node's fd for this connection.
-  // Returns kDone, kEof or -errno when finished here (the callback is then
-  // never called), or kPending after taking a duplicate of the fd; the
-  // callback then runs once with (status, totalBytes).
+  // Takes a duplicate of `sock_fd` (which JS read from a live handle in
+  // this same call, so it is Node's fd for this connection), then runs the
+  // first step synchronously on `sock_fd`. Returns kDone, kEof or -errno
+  // when finished here (the callback is then never called), or kPending;
+  // the callback then runs once with (status, totalBytes). -EMFILE or
+  // -ENFILE from here means no byte was sent.
   static int Start(Napi::Env env, int64_t id, int sock_fd,
                    std::vector<core::Segment> segments,
                    std::unique_ptr<core::FileMover> mover, uint64_t max_chunk,

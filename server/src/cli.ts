@@ -5,13 +5,14 @@ import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { createServer, engines, type ServerOptions, type SluiceServer } from './index';
-import { runCompressCommand } from './compress-command';
-import { defaultCacheDir } from './options';
+import { createSecureServer, createServer, engines, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
 import { logResponse } from './access-log';
+import { drainTimeout, hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorkers, serveOptions, tlsOptions, UsageError, type Values } from './cli-options';
+import { runCompressCommand } from './compress-command';
+import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
-import { listenOptions, prepareWorkersPort } from './workers-listen';
+import { exitWithPrimary, runPrimary, workerPort, type ListeningMessage } from './workers';
+import { listenOptions, prepareWorkersPort, sharedWorkersPort } from './workers-listen';
 
 const HELP = `Usage: sluice [root] [options]
        sluice compress DIR    write .br/.gz siblings of DIR's compressible files
@@ -19,17 +20,30 @@ const HELP = `Usage: sluice [root] [options]
 Serves the files under root (default: the current directory) over HTTP,
 sending bodies from the page cache to the socket with sendfile, splice or
 io_uring where the kernel allows, and by copying where it does not.
+A serve.json in root (or --config FILE) is read as serve reads it.
 
 Options:
   --host H          address to listen on (default: $HOST or 127.0.0.1)
-  --port P          port to listen on; 0 takes a free port (default: $PORT or 8080)
+  -p, --port P      port to listen on; 0 takes a free port (default: $PORT or 8080)
+  -l, --listen URI  serve's form: PORT, HOST:PORT or tcp://HOST:PORT
   --engine E        auto | ${ENGINE_NAMES.join(' | ')} (default: auto).
                     A named engine that is not available is a start-up error.
   --engines         print which engines this machine supports, and why not, then exit
+  -c, --config FILE serve.json to read (default: root/serve.json when it exists)
+  -s, --single      single-page app: a missing path without an extension gets index.html
+  -C, --cors        Access-Control-Allow-Origin: * and answers to CORS preflights
+  --listing         list directories that have no index.html (HTML, or JSON on request)
+  -S, --symlinks P  follow | within-root | deny (default: within-root, links leaving
+                    root are refused); a bare -S, as in serve, means follow
+  --ssl-cert FILE   serve HTTPS with this PEM certificate (or a .pfx/.p12 bundle)
+  --ssl-key FILE    its private key
+  --ssl-pass FILE   a file holding the key's passphrase
+  --http2           offer HTTP/2 over HTTPS (ALPN; HTTP/1.1 clients still served)
   --dotfiles D      allow | deny | ignore (default: ignore)
-  --max-age T       Cache-Control max-age, in ms or as '1d', '2h' (default: 0)
-  --max-chunk B     bytes one transfer sends before yielding (default: 2097152)
+  --max-age T       Cache-Control max-age with a unit: 3600s, 90m, 1h, 1d (default: 0)
+  --max-chunk B     bytes one transfer sends before yielding, at least ${MIN_MAX_CHUNK} (default: 2097152)
   --no-index        do not serve index.html for directories
+  --no-etag         send no ETag
   --no-compress     do not compress files (by default each compressible file of
                     1 KiB or more with no .br/.gz sibling is compressed once, in
                     the background, and its variant served from a cache on disk)
@@ -41,12 +55,20 @@ Options:
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
   --headers-timeout MS    time a client has to send the request head (default: 20000)
   --request-timeout MS    time a client has to send the whole request (default: 30000)
+  --drain-timeout MS      on SIGTERM/SIGINT, how long responses in flight may take
+                    before their connections are closed (default: ${DEFAULT_DRAIN_TIMEOUT}: inside
+                    a container's 10 s stop grace period). A second SIGTERM
+                    changes nothing; a second SIGINT stops at once.
   --workers N       serve from N worker processes; 'auto' = one per CPU (default: 1).
                     On Node 22.12+ each worker has its own SO_REUSEPORT socket and the
                     kernel spreads connections; else node:cluster's primary hands them
                     out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
+  -u, --no-compression    serve's name for --no-compress
+  -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
+                    serve's flags, accepted; sluice logs nothing unless --log
+                    and never switches ports
   -h, --help        show this help
   -v, --version     print the version
 
@@ -58,107 +80,41 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) fail(`invalid port '${value}' (expected 0-65535)`);
-  return port;
-}
-
-function parseWorkers(value: string | undefined): number {
-  if (value === undefined) return 1;
-  if (value === 'auto') return Math.max(1, os.availableParallelism());
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 1024) fail(`invalid --workers '${value}' (expected 1-1024 or auto)`);
-  return n;
-}
-
 /** The start-up line other tools read: URL first, then engine, workers, root. */
 function startLine(url: string, engine: string, workers: number, root: string): string {
   return `sluice listening on ${url} engine=${engine} workers=${workers} root=${root}\n`;
 }
 
-interface ListeningMessage {
-  sluice: 'listening';
-  url: string;
-  engine: string;
-  note: string;
+/** `http://127.0.0.1:8080`, with brackets for an IPv6 host. */
+function urlOf(scheme: string, host: string, port: number): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-function isListeningMessage(m: unknown): m is ListeningMessage {
-  return typeof m === 'object' && m !== null && (m as ListeningMessage).sluice === 'listening';
-}
-
-/**
- * The cluster primary: forks the workers, prints the start-up line once they
- * all listen (workers share the port, so --port 0 works), replaces
- * workers that die, and on SIGTERM/SIGINT lets every worker drain and exit.
- */
-function runPrimary(count: number, root: string): void {
-  let announced = false;
-  let listening = 0;
-  let stopping = false;
-  const fork = (): void => {
-    const worker = cluster.fork();
-    worker.on('message', (m: unknown) => {
-      // Announce once every first-generation worker listens: then the port
-      // is held by the primary for good (with --port 0 it would change if
-      // all workers sharing it died before the others registered).
-      if (!isListeningMessage(m) || announced || ++listening < count) return;
-      announced = true;
-      process.stdout.write(startLine(m.url, m.engine, count, root));
-      if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
-    });
-  };
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-      return;
+/** Bound to every address: the local URL and one per LAN address, for people to click. */
+function addressLines(scheme: string, host: string, port: number): string {
+  if (host !== '0.0.0.0' && host !== '::') return '';
+  const lines = [`  Local:   ${urlOf(scheme, 'localhost', port)}`];
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal || (host === '0.0.0.0' && a.family !== 'IPv4') || a.address.startsWith('fe80:')) continue;
+      lines.push(`  Network: ${urlOf(scheme, a.address, port)}`);
     }
-    if (!announced) fail(`worker exited during start-up (code ${code})`);
-    process.stderr.write(`sluice: worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting another\n`);
-    fork();
-  });
-  for (let i = 0; i < count; i++) fork();
-  const stop = (): void => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    setTimeout(() => process.exit(0), 12_000).unref();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
-const FLAGS = {
-  host: { type: 'string' },
-  port: { type: 'string' },
-  engine: { type: 'string' },
-  engines: { type: 'boolean' },
-  dotfiles: { type: 'string' },
-  'max-age': { type: 'string' },
-  'max-chunk': { type: 'string' },
-  'no-index': { type: 'boolean' },
-  'no-compress': { type: 'boolean' },
-  'compress-cache': { type: 'string' },
-  'compress-max-bytes': { type: 'string' },
-  workers: { type: 'string' },
-  'send-timeout': { type: 'string' },
-  'keep-alive-timeout': { type: 'string' },
-  'headers-timeout': { type: 'string' },
-  'request-timeout': { type: 'string' },
-  log: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'v' },
-} as const;
-
-type Parsed = ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof FLAGS }>>;
-type Values = Parsed['values'];
-
-function parseCommandLine(): Parsed {
-  try {
-    return parseArgs({ allowPositionals: true, options: FLAGS });
-  } catch (err) {
-    fail(`${(err as Error).message}\nRun 'sluice --help' for usage.`);
-  }
+/** What the process serves, worked out once from the command line. */
+interface Setup {
+  root: string;
+  host: string;
+  port: number;
+  scheme: 'http' | 'https';
+  options: ServerOptions;
+  tls: ReturnType<typeof tlsOptions>;
+  workers: number;
+  log: boolean;
+  /** The drain deadline (ms) on SIGTERM/SIGINT. */
+  drainTimeout: number;
 }
 
 /** --help, --version, --engines: print and return true (nothing to serve). */
@@ -192,97 +148,83 @@ function rootDirectory(positionals: string[]): string {
   return root;
 }
 
-/** A millisecond flag's value, or undefined when the flag was not given. */
-function milliseconds(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) fail(`invalid --${flag} '${value}' (expected milliseconds)`);
-  return Number(value);
-}
+type AnyServer = SluiceServer | SluiceSecureServer;
 
-/**
- * The compress cache: on unless --no-compress. The default directory must
- * not lie inside the served root (serving a home directory, say): then one
- * under the system's temporary directory is used, and if that is inside
- * too, none.
- */
-function compressOptions(values: Values, root: string): ServerOptions['compress'] {
-  if (values['no-compress']) return false;
-  const max = values['compress-max-bytes'];
-  if (max !== undefined && !/^[1-9]\d*$/.test(max)) fail(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
-  const maxBytes = max === undefined ? undefined : Number(max);
-  const explicit = values['compress-cache'];
-  if (explicit !== undefined) return { dir: explicit, maxBytes };
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isInside(d, root));
-  return dir === undefined ? false : { dir, maxBytes };
-}
-
-function isInside(dir: string, root: string): boolean {
-  const rel = path.relative(root, dir);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-/** The server's options from the flags; createServer validates them. */
-function serverOptions(values: Values, root: string): ServerOptions {
-  const opts: ServerOptions = {};
-  if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
-  if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
-  if (values['max-age'] !== undefined) opts.maxAge = values['max-age'];
-  if (values['max-chunk'] !== undefined) opts.maxChunk = Number(values['max-chunk']);
-  if (values['no-index']) opts.index = false;
-  opts.compress = compressOptions(values, root);
-  const timeouts = {
-    sendTimeout: milliseconds('send-timeout', values['send-timeout']),
-    keepAliveTimeout: milliseconds('keep-alive-timeout', values['keep-alive-timeout']),
-    headersTimeout: milliseconds('headers-timeout', values['headers-timeout']),
-    requestTimeout: milliseconds('request-timeout', values['request-timeout']),
-  };
-  for (const [name, value] of Object.entries(timeouts)) if (value !== undefined) opts[name as keyof typeof timeouts] = value;
-  return opts;
-}
-
-function createOrFail(root: string, opts: ServerOptions): SluiceServer {
+function createOrFail(setup: Setup): AnyServer {
   try {
-    return createServer(root, opts);
+    if (setup.tls === null) return createServer(setup.root, setup.options);
+    return createSecureServer(setup.root, { ...setup.options, ...setup.tls });
   } catch (err) {
     fail((err as Error).message);
   }
 }
 
 /** Listens, then prints the start line (or, in a worker, tells the primary). */
-function listenAndAnnounce(server: SluiceServer, host: string, port: number, root: string): void {
+function listenAndAnnounce(server: AnyServer, setup: Setup): void {
+  const { host, port } = setup;
   server.on('error', (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
   server.listen(listenOptions(port, host), () => {
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
-    const urlHost = host.includes(':') ? `[${host}]` : host;
-    const url = `http://${urlHost}:${actualPort}`;
+    const url = urlOf(setup.scheme, host, actualPort);
     // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
     const note = server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '';
     if (cluster.isWorker) {
-      process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note } satisfies ListeningMessage);
+      process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note, port: actualPort } satisfies ListeningMessage);
       return;
     }
-    process.stdout.write(startLine(url, server.sluice.engine, 1, root));
+    process.stdout.write(startLine(url, server.sluice.engine, 1, setup.root));
     if (note) process.stdout.write(`sluice: ${note}\n`);
+    process.stdout.write(addressLines(setup.scheme, host, actualPort));
   });
 }
 
-/**
- * Graceful shutdown: stop accepting, let transfers in flight finish, and
- * close whatever is left after a deadline.
- */
-function drainOnSignal(server: SluiceServer): void {
-  const shutdown = (): void => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => {
-      server.closeAllConnections();
-      process.exit(0);
-    }, 10_000).unref();
+/** The command line, checked: every refusal names its flag (or $PORT). */
+function setupFrom(values: Values, positionals: string[]): Setup {
+  const root = rootDirectory(positionals);
+  try {
+    const given = hostAndPort(values, process.env);
+    // A worker listens on the port the primary picked (--port 0 included).
+    const host = given.host;
+    const port = workerPort() ?? given.port;
+    const plan = serveOptions(values, root);
+    const tls = tlsOptions(values);
+    if (tls !== null && plan.options.engine !== undefined && plan.options.engine !== 'copy' && plan.options.engine !== 'auto') {
+      throw new UsageError(`--engine ${plan.options.engine} cannot send over TLS (bodies are encrypted in user space): use copy or auto`);
+    }
+    const workers = parseWorkers(values.workers);
+    const scheme = tls === null ? 'http' : 'https';
+    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log: Boolean(values.log), drainTimeout: drainTimeout(values) };
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message);
+    throw err;
+  }
+}
+
+function parsedOrFail(): ReturnType<typeof parseCommandLine> {
+  try {
+    return parseCommandLine(process.argv.slice(2));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+/** The cluster primary: workers on one port, the start line once they all listen. */
+function startPrimary(setup: Setup): void {
+  const announce = (m: ListeningMessage): void => {
+    process.stdout.write(startLine(m.url, m.engine, setup.workers, setup.root));
+    if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
+    process.stdout.write(addressLines(setup.scheme, setup.host, m.port ?? setup.port));
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  // With reusePort every worker binds the one port prepared here (a free
+  // one for --port 0); with cluster's balance the primary picks it.
+  void prepareWorkersPort(setup.host, setup.port).then(
+    () => {
+      const port = sharedWorkersPort() ?? setup.port;
+      runPrimary({ count: setup.workers, host: setup.host, port, drainTimeout: setup.drainTimeout, announce, fail });
+    },
+    (err: NodeJS.ErrnoException) => fail(`cannot listen on ${setup.host}:${setup.port}: ${err.code ?? err.message}`),
+  );
 }
 
 function main(): void {
@@ -294,29 +236,23 @@ function main(): void {
     );
     return;
   }
-  const { values, positionals } = parseCommandLine();
+  const { values, positionals } = parsedOrFail();
   if (printedInfo(values)) return;
-  const root = rootDirectory(positionals);
-  const host = values.host ?? process.env.HOST ?? '127.0.0.1';
-  const port = parsePort(values.port ?? process.env.PORT ?? '8080');
-  const opts = serverOptions(values, root);
-  const workers = parseWorkers(values.workers);
-  if (workers > 1 && cluster.isPrimary) {
+  const setup = setupFrom(values, positionals);
+  if (setup.workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.
-    createOrFail(root, opts);
-    void prepareWorkersPort(host, port).then(
-      () => runPrimary(workers, root),
-      (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`),
-    );
+    createOrFail(setup);
+    startPrimary(setup);
     return;
   }
-  const server = createOrFail(root, opts);
-  if (values.log) {
+  if (cluster.isWorker) exitWithPrimary();
+  const server = createOrFail(setup);
+  if (setup.log) {
     const write = (line: string): void => void process.stdout.write(line);
     server.prependListener('request', (req, res) => logResponse(req, res, write));
   }
-  listenAndAnnounce(server, host, port, root);
-  drainOnSignal(server);
+  listenAndAnnounce(server, setup);
+  drainOnSignal(server, setup.drainTimeout);
 }
 
 main();

@@ -49,11 +49,14 @@ const MAX_MEMO = 256;
 /** Whether this Node's zlib can write zstd (22.15 and later). */
 export const HAS_ZSTD = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
 
+/** A coding the cache writes. */
+export type CacheCoding = Extract<ContentCoding, 'br' | 'zstd' | 'gzip'>;
+
 /** Codings the cache writes, in preference order on ties. */
-export const CACHE_CODINGS: readonly ContentCoding[] = HAS_ZSTD ? ['br', 'zstd', 'gzip'] : ['br', 'gzip'];
+export const CACHE_CODINGS: readonly CacheCoding[] = HAS_ZSTD ? ['br', 'zstd', 'gzip'] : ['br', 'gzip'];
 
 /** Levels, part of every entry's name: a new level is a new entry. */
-const LEVEL: Readonly<Record<ContentCoding, number>> = { br: 11, zstd: 19, gzip: 9 };
+const LEVEL: Readonly<Record<CacheCoding, number>> = { br: 11, zstd: 19, gzip: 9 };
 
 export interface CompressCacheOptions {
   /** The cache directory (created 0700). */
@@ -73,7 +76,7 @@ export interface CompressStats {
 }
 
 /** A compressing stream for `coding`, tuned for a source of `size` bytes. */
-export function compressor(coding: ContentCoding, size: number): zlib.BrotliCompress | zlib.Gzip {
+export function compressor(coding: CacheCoding, size: number): zlib.BrotliCompress | zlib.Gzip {
   if (coding === 'br') {
     const { BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT } = zlib.constants;
     return zlib.createBrotliCompress({ params: { [BROTLI_PARAM_QUALITY]: LEVEL.br, [BROTLI_PARAM_SIZE_HINT]: size } });
@@ -100,7 +103,7 @@ interface Job {
   name: string;
   source: string;
   stat: fs.Stats;
-  coding: ContentCoding;
+  coding: CacheCoding;
 }
 
 /**
@@ -153,8 +156,8 @@ export class CompressCache {
   private readonly busy = new Set<string>();
   private readonly queue: Job[] = [];
   private running = 0;
-  private readonly names = new WeakMap<FileVersion, Partial<Record<ContentCoding, string>>>();
-  private readonly choices = new Map<string, ContentCoding | null>();
+  private readonly names = new WeakMap<FileVersion, Partial<Record<CacheCoding, string>>>();
+  private readonly choices = new Map<string, CacheCoding | null>();
   private readonly candidates: Encoding[] = [...CACHE_CODINGS, 'identity'];
   private readonly worker = new CompressWorker();
 
@@ -176,12 +179,12 @@ export class CompressCache {
   }
 
   /** The coding to serve for an Accept-Encoding value, or null for identity. */
-  choose(acceptEncoding: string | undefined): ContentCoding | null {
+  choose(acceptEncoding: string | undefined): CacheCoding | null {
     if (acceptEncoding === undefined) return null;
     let choice = this.choices.get(acceptEncoding);
     if (choice === undefined) {
       const best = negotiateEncoding(acceptEncoding, this.candidates);
-      choice = best === null || best === 'identity' ? null : best;
+      choice = best === null || best === 'identity' ? null : (best as CacheCoding);
       if (this.choices.size >= MAX_MEMO) this.choices.clear();
       this.choices.set(acceptEncoding, choice);
     }
@@ -192,7 +195,7 @@ export class CompressCache {
    * The path of `version`'s variant in `coding` when it is ready; else null,
    * and the variant is made in the background (if there is room to).
    */
-  lookup(version: FileVersion, coding: ContentCoding): string | null {
+  lookup(version: FileVersion, coding: CacheCoding): string | null {
     const name = this.nameOf(version, coding);
     const size = this.entries.get(name);
     if (size !== undefined) {
@@ -219,7 +222,7 @@ export class CompressCache {
     while (this.running > 0 || this.queue.length > 0) await new Promise((r) => setTimeout(r, 10));
   }
 
-  private nameOf(version: FileVersion, coding: ContentCoding): string {
+  private nameOf(version: FileVersion, coding: CacheCoding): string {
     let names = this.names.get(version);
     if (names === undefined) {
       names = {};
@@ -299,7 +302,8 @@ export class CompressCache {
       this.entries.delete(name);
       this.total -= size;
       this.stats.evicted++;
-      fs.unlink(path.join(this.dir, name), () => {});
+      // At once, so the directory never holds more than the bound (one unlink, after a compression).
+      fs.rmSync(path.join(this.dir, name), { force: true });
     }
   }
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CACHE_CODINGS, compressor, isCompressibleType, MAX_SOURCE_BYTES, MIN_COMPRESS_BYTES } from './compress-cache';
 import { contentTypeFor } from './head';
-import type { ContentCoding } from './negotiate';
+import type { CacheCoding } from './compress-cache';
 import { SUFFIX } from './precompressed';
 
 export interface CompressSummary {
@@ -43,7 +43,7 @@ function sources(dir: string): { file: string; stat: fs.Stats }[] {
 }
 
 /** Writes `file`'s sibling in `coding` unless one newer than it exists; what happened. */
-async function compressOne(file: string, stat: fs.Stats, coding: ContentCoding): Promise<'written' | 'up-to-date' | 'not-smaller'> {
+async function compressOne(file: string, stat: fs.Stats, coding: CacheCoding): Promise<'written' | 'up-to-date' | 'not-smaller'> {
   const sibling = file + SUFFIX[coding];
   const existing = await fs.promises.stat(sibling).catch(() => null);
   if (existing !== null && existing.mtimeMs >= stat.mtimeMs) return 'up-to-date';

@@ -80,12 +80,18 @@ function describeErrno(code: string): string {
 /** What an errno met before the head means for the response. */
 export type ErrnoClass = 'not-found' | 'forbidden' | 'busy' | 'fatal';
 
-/** The one errno table (send and nginx agree on the HTTP mapping). */
+/**
+ * The one errno table (send and nginx agree on the HTTP mapping). ENXIO and
+ * ENODEV are what open() says of things that are not files (a Unix socket, a
+ * device with no driver behind it): only regular files are served.
+ */
 export function classifyErrno(code: string | undefined): ErrnoClass {
   switch (code) {
     case 'ENOENT':
     case 'ENOTDIR':
     case 'ENAMETOOLONG':
+    case 'ENXIO':
+    case 'ENODEV':
       return 'not-found';
     case 'EACCES':
     case 'ELOOP':

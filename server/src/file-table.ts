@@ -15,6 +15,7 @@
 // version's headers with another version's bytes (a file rewritten in place
 // while being sent can still shrink: engines close the connection then).
 import * as fs from 'node:fs';
+import { addHolder, isOutOfDescriptors, openFileLimit, relieveShortage, tableBudget } from './descriptors';
 
 /**
  * The three head lists of one representation of one file version, built by
@@ -45,6 +46,8 @@ export interface FileVersion {
   type: string | null;
   /** Weak ETag of the identity bytes (head.ts). */
   etag: string | null;
+  /** Strong ETag from a hash of the bytes, when a handler asks for one (digest.ts). */
+  strongEtag: string | null;
   /** ETag when these bytes are served as a coded variant of another path (head.ts). */
   codedEtag: string | null;
   /** Last-Modified as an HTTP-date (head.ts). */
@@ -81,6 +84,7 @@ class Entry implements FileVersion {
   readonly size: number;
   type: string | null = null;
   etag: string | null = null;
+  strongEtag: string | null = null;
   codedEtag: string | null = null;
   lastModified: string | null = null;
   realPath: string | null = null;
@@ -117,6 +121,8 @@ function isChanged(then: fs.Stats, now: fs.Stats): boolean {
 export class FileTable {
   // Map order is recency order: a hit moves its entry to the end.
   private readonly entries = new Map<string, Entry>();
+  /** Paths being opened or revalidated, with everyone waiting for the outcome. */
+  private readonly pending = new Map<string, OpenCallback[]>();
   private readonly maxFiles: number;
   private readonly revalidateMs: number;
   /** Entries inserted so far: recency only matters relative to inserts. */
@@ -134,26 +140,46 @@ export class FileTable {
 
   /**
    * Opens `path` for reading, from the table when it holds a fresh entry
-   * (then `cb` runs before this returns), else with open + fstat.
+   * (then `cb` runs before this returns), else with open + fstat. Opens and
+   * revalidations of one path that overlap are made once and shared, so a
+   * burst of requests for a cold file costs one descriptor, not one each.
    */
   open(path: string, cb: OpenCallback, extraFlags = 0): void {
     const entry = this.entries.get(path);
-    if (entry === undefined) return this.openFresh(path, cb, true, extraFlags);
-    if (Date.now() - entry.checkedAt < this.revalidateMs) {
+    if (entry !== undefined && Date.now() - entry.checkedAt < this.revalidateMs) {
       this.touch(entry);
       entry.refs++;
       return cb(null, entry);
     }
+    const waiting = this.pending.get(path);
+    if (waiting !== undefined) {
+      waiting.push(cb);
+      return;
+    }
+    this.pending.set(path, [cb]);
+    const deliver: OpenCallback = (err, file) => this.deliver(path, err, file as Entry | undefined);
+    if (entry === undefined) return this.openFresh(path, deliver, true, extraFlags);
     fs.stat(path, (err, now) => {
       if (!err && !isChanged(entry.stat, now) && entry.cached) {
         entry.checkedAt = Date.now();
         this.touch(entry);
         entry.refs++;
-        return cb(null, entry);
+        return deliver(null, entry);
       }
       this.drop(entry);
-      this.openFresh(path, cb, true, extraFlags);
+      this.openFresh(path, deliver, true, extraFlags);
     });
+  }
+
+  /** Hands the outcome of one shared open to everyone who asked for `path` meanwhile (the open's own reference goes to the first). */
+  private deliver(path: string, err: NodeJS.ErrnoException | null, file: Entry | undefined): void {
+    const waiting = this.pending.get(path) ?? [];
+    this.pending.delete(path);
+    if (file !== undefined) file.refs += waiting.length - 1;
+    for (const cb of waiting) {
+      if (file === undefined) cb(err);
+      else cb(null, file);
+    }
   }
 
   /** Closes every idle cached fd (in-flight responses keep theirs). */
@@ -164,9 +190,10 @@ export class FileTable {
   private openFresh(path: string, cb: OpenCallback, retry: boolean, extraFlags: number): void {
     fs.open(path, OPEN_FLAGS | extraFlags, (err, fd) => {
       if (err) {
-        // Out of fds: give back the idle half of the table and try once
-        // more, so a burst degrades to misses before it becomes 503s.
-        if (retry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.shed() > 0) {
+        // Out of fds: give back the idle half of the table (and pooled
+        // pipes) and try once more, so a burst degrades to misses before it
+        // becomes 503s.
+        if (retry && isOutOfDescriptors(err.code) && relieveShortage() > 0) {
           return this.openFresh(path, cb, false, extraFlags);
         }
         return cb(err);
@@ -221,7 +248,7 @@ export class FileTable {
   }
 
   /** Drops the least recently used half of the idle entries; returns how many. */
-  private shed(): number {
+  shed(): number {
     const idle = [...this.entries.values()].filter((e) => e.refs === 1);
     const victims = idle.slice(0, Math.max(1, Math.ceil(idle.length / 2)));
     for (const entry of victims) this.drop(entry);
@@ -229,8 +256,13 @@ export class FileTable {
   }
 }
 
-/** The process-wide table: fds are a process resource, so one budget. */
-export const fileTable = new FileTable({ maxFiles: 1000, revalidateMs: 1000 });
+/**
+ * The process-wide table: fds are a process resource, so one budget, sized
+ * from RLIMIT_NOFILE (descriptors.ts) and given back when descriptors run
+ * short.
+ */
+export const fileTable = new FileTable({ maxFiles: tableBudget(openFileLimit()), revalidateMs: 1000 });
+addHolder({ held: () => fileTable.size, relieve: () => fileTable.shed() });
 
 /** Opens `path` through the process-wide table; `extraFlags` (O_NOFOLLOW, say) are added to the open. */
 export function openFile(path: string, cb: OpenCallback, extraFlags = 0): void {

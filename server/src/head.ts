@@ -10,8 +10,10 @@
 // calls per request. Node writes a head given this way without keeping its
 // fields as headers, so res.getHeader() afterwards does not see them (as
 // with sirv). Everywhere else the same fields are set one by one with
-// setHeader(), where middleware, hooks and wrappers can read them.
-import type { ServerResponse } from 'node:http';
+// setHeader(), where middleware, hooks and wrappers can read them, on the
+// response or on what a framework keeps them in until it writes the head
+// (Fastify's reply: a HeaderTarget).
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import * as mime from 'mime-types';
 import type { FileVersion, HeadLists } from './file-table';
@@ -25,10 +27,11 @@ export function contentTypeFor(filePath: string): string {
 /**
  * Weak ETag from size and mtime, the same value the `etag` package (and so
  * send/serve-static) gives for a Stats, so caches keep validating across a
- * switch to sluice.
+ * switch to sluice. It reads `stat.mtime.getTime()`, which Node rounds from
+ * mtimeMs to the nearest millisecond.
  */
 export function weakEtag(stat: { size: number; mtimeMs: number }): string {
-  return `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+  return `W/"${stat.size.toString(16)}-${Math.round(stat.mtimeMs).toString(16)}"`;
 }
 
 export function httpDate(ms: number): string {
@@ -50,8 +53,14 @@ export function contentRange(start: number, end: number, size: number): string {
 export interface HeadPolicy {
   readonly acceptRanges: boolean;
   readonly cacheControl: string | null;
+  /** Whether Content-Type comes from the file name (send's `contentType`). */
+  readonly contentType: boolean;
   readonly lastModified: boolean;
   readonly etag: boolean;
+  /** ETags are content hashes (FileVersion.strongEtag) rather than size-mtime. */
+  readonly strongEtag: boolean;
+  /** Fields every response carries ([name, value, …]: CORS). */
+  readonly extra: readonly string[];
 }
 
 /**
@@ -89,10 +98,18 @@ export function representationOf(
   coding: ContentCoding | null,
   vary: boolean,
   validated: FileVersion = version,
+  strong = false,
 ): Representation {
   typeOf(original);
-  validated.lastModified ??= httpDate(validated.stat.mtimeMs);
+  // stat.mtime's own rounding, so Last-Modified is send's to the second.
+  validated.lastModified ??= httpDate(Math.round(validated.stat.mtimeMs));
   validated.etag ??= weakEtag(validated.stat);
+  const lastModified = validated.lastModified;
+  if (strong && validated.strongEtag !== null) {
+    const base = validated.strongEtag;
+    const etag = coding === null ? base : `${base.slice(0, -1)}-${coding}"`;
+    return { version, type: original.type as string, coding, vary, etag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
+  }
   // A variant's ETag names its coding, so no two representations of one URL
   // ever share a validator.
   if (coding !== null) version.codedEtag ??= `${validated.etag.slice(0, -1)}-${coding}"`;
@@ -113,8 +130,8 @@ export class HeadCache {
   private readonly keys: string[] = [];
 
   constructor(readonly policy: HeadPolicy) {
-    const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}`;
-    const id = `${flags}|${policy.cacheControl ?? ''}`;
+    const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}${policy.strongEtag ? 's' : ''}${policy.contentType ? 't' : ''}`;
+    const id = `${flags}|${policy.cacheControl ?? ''}|${policy.extra.join('\n')}`;
     for (const coding of CODINGS) this.keys.push(`${id}|${coding ?? 'identity'}`, `${id}|${coding ?? 'identity'}|vary`);
   }
 
@@ -136,9 +153,11 @@ function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
   if (policy.cacheControl !== null) caching.push('Cache-Control', policy.cacheControl);
   if (policy.lastModified) caching.push('Last-Modified', rep.lastModified);
   if (policy.etag) caching.push('ETag', rep.etag);
+  caching.push(...policy.extra);
   const vary = rep.vary ? ['Vary', 'Accept-Encoding'] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
-  const partial = [...caching, 'Content-Type', rep.type, ...vary, ...encoding];
+  const type = policy.contentType ? ['Content-Type', rep.type] : [];
+  const partial = [...caching, ...type, ...vary, ...encoding];
   return {
     whole: [...partial, 'Content-Length', String(rep.version.size)],
     partial,
@@ -149,9 +168,22 @@ function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
 /** Headers already on the response (lower-case names), as res.getHeaders() gives them. */
 export type Preset = Readonly<Record<string, number | string | string[] | undefined>>;
 
-/** What is on `res` before sluice adds anything, or null when nothing is. */
-export function presetOf(res: ServerResponse): Preset | null {
-  return res.getHeaderNames().length === 0 ? null : res.getHeaders();
+/**
+ * Where a response's fields are kept until its head is written: the
+ * response itself, or a framework's reply (whose headers the framework
+ * writes later, after its own hooks).
+ */
+export interface HeaderTarget {
+  statusCode: number;
+  getHeaderNames(): string[];
+  getHeaders(): OutgoingHttpHeaders;
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
+  removeHeader(name: string): void;
+}
+
+/** What is on `target` before sluice adds anything, or null when nothing is. */
+export function presetOf(target: HeaderTarget): Preset | null {
+  return target.getHeaderNames().length === 0 ? null : target.getHeaders();
 }
 
 /** A head to write: status, fields ([name, value, …]), and fields to remove first. */
@@ -163,20 +195,20 @@ export interface Head {
 }
 
 /**
- * Writes `head` on `res`: as one list (`visible` false: nothing else can
- * see the response) or field by field (`visible` true).
+ * Writes `head`: on `res` as one list (`visible` false: nothing else can
+ * see the response), or field by field on `target` (`visible` true).
  */
-export function writeHead(res: ServerResponse, head: Head, visible: boolean): void {
+export function writeHead(res: ServerResponse, target: HeaderTarget, head: Head, visible: boolean): void {
   if (!visible) {
     res.writeHead(head.status, head.fields as string[]);
     return;
   }
-  if (head.strip !== null) for (const name of head.strip) res.removeHeader(name);
-  res.statusCode = head.status;
-  setFields(res, head.fields);
+  if (head.strip !== null) for (const name of head.strip) target.removeHeader(name);
+  target.statusCode = head.status;
+  setFields(target, head.fields);
 }
 
 /** Sets `fields` ([name, value, …]) as headers, one by one. */
-export function setFields(res: ServerResponse, fields: readonly string[]): void {
-  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+export function setFields(target: HeaderTarget, fields: readonly string[]): void {
+  for (let i = 0; i < fields.length; i += 2) target.setHeader(fields[i], fields[i + 1]);
 }

@@ -1,16 +1,22 @@
-// Public API: createHandler(), createServer(), serveStatic(), engines().
+// Public API: createHandler(), createServer(), createSecureServer(),
+// serveStatic(), sendFile(), engines().
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
 import { engines, type EngineName, type EngineReport } from './engines';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
+import { answerBeforeClosing } from './connections';
 import { build } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption } from './options';
+export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines };
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
+export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
 
 /** A request handler for http.createServer (or https / http2: those use copy). */
 export interface Handler {
@@ -68,25 +74,72 @@ function timeout(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
+/** The http.Server options for createServer's timeouts, validated. */
+function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTimeout: number } {
+  const keepAlive = timeout(opts.keepAliveTimeout, 'keepAliveTimeout', 5000);
+  const headers = timeout(opts.headersTimeout, 'headersTimeout', 20_000);
+  const request = timeout(opts.requestTimeout, 'requestTimeout', 30_000);
+  return {
+    keepAliveTimeout: keepAlive,
+    headersTimeout: headers,
+    requestTimeout: request,
+    // Node looks for expired heads and requests on this period (30 s by
+    // default), so a slowloris would outlive headersTimeout by that much.
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, headers || 1000, request || 1000)),
+  };
+}
+
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout, headersTimeout, requestTimeout, ...rest } = opts ?? {};
-  const keepAlive = timeout(keepAliveTimeout, 'keepAliveTimeout', 5000);
-  const headers = timeout(headersTimeout, 'headersTimeout', 20_000);
-  const request = timeout(requestTimeout, 'requestTimeout', 30_000);
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, ...rest } = opts ?? {};
+  const timeouts = serverTimeouts(opts ?? {});
   const { responder, engine, engineNote, root: absRoot } = build(root, rest);
   const { respond } = responder;
-  const server = http.createServer(
-    {
-      keepAliveTimeout: keepAlive,
-      headersTimeout: headers,
-      requestTimeout: request,
-      // Node looks for expired heads and requests on this period (30 s by
-      // default), so a slowloris would outlive headersTimeout by that much.
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, headers || 1000, request || 1000)),
-    },
-    (req, res) => respond(req, res),
-  );
-  server.keepAliveTimeout = keepAlive;
+  const server = http.createServer(timeouts, (req, res) => respond(req, res));
+  server.keepAliveTimeout = timeouts.keepAliveTimeout;
+  // A half-close or a malformed request ends a connection only after the
+  // requests before it are answered.
+  answerBeforeClosing(server);
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot } });
+}
+
+/** Key material for createSecureServer: PEM `cert` and `key`, or a PKCS#12 `pfx`, with an optional passphrase. */
+export interface TlsMaterial {
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  pfx?: string | Buffer;
+  passphrase?: string;
+}
+
+export interface SecureServerOptions extends ServerOptions {
+  tls: TlsMaterial;
+  /** Offer HTTP/2 through ALPN (HTTP/1.1 clients are still served). Default false. */
+  http2?: boolean;
+}
+
+export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
+  readonly sluice: { engine: EngineName; engineNote: string; root: string; http2: boolean };
+};
+
+/**
+ * An HTTPS server (HTTP/1.1, and HTTP/2 through ALPN with `http2: true`)
+ * that serves `root`. TLS encrypts in user space, so bodies go through the
+ * copy engine, which `auto` picks here.
+ */
+export function createSecureServer(root: string, opts: SecureServerOptions): SluiceSecureServer {
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, ...rest } = opts;
+  if (typeof tls !== 'object' || tls === null || (tls.pfx === undefined && (tls.cert === undefined || tls.key === undefined))) {
+    const err = new TypeError('The "tls" option must name a cert and a key, or a pfx');
+    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
+    throw err;
+  }
+  const timeouts = serverTimeouts(opts);
+  const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy' });
+  const { respond } = responder;
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
+  const server = h2
+    ? http2.createSecureServer({ ...tls, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    : https.createServer({ ...tls, ...timeouts }, handler);
+  if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
+  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });
 }

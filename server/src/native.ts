@@ -47,6 +47,8 @@ export interface NativeBinding {
    * Returns DONE, EOF or -errno when finished within the call (the callback
    * is then never called), or PENDING: the transfer continues on a duplicate
    * of `outFd` and `callback(status, totalBytes)` runs exactly once.
+   * -EMFILE or -ENFILE returned here means no byte was sent (every
+   * transfer function: the duplicate and any pipe are taken first).
    */
   sendfile(outFd: number, inFd: number, offset: number, count: number, maxChunk: number, id: number, callback: TransferCallback): number;
   /** Same contract for a list of segments moved by `mover`. */
@@ -72,6 +74,8 @@ export interface NativeBinding {
   pendingTransfers(): number;
   /** Counts of the pipe pool that MOVER_SPLICE transfers draw from. */
   pipePoolStats(): PipePoolStats;
+  /** Closes the pool's idle pipes (descriptors run short); returns how many. Absent from older builds. */
+  pipePoolTrim?(): number;
   readonly DONE: number;
   readonly EOF: number;
   readonly PENDING: number;

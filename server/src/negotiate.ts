@@ -3,7 +3,7 @@
  * (RFC 9110 §12.5.3). Pure; malformed members are skipped, never thrown on.
  */
 
-export type Encoding = 'br' | 'zstd' | 'gzip' | 'identity';
+export type Encoding = 'br' | 'zstd' | 'gzip' | 'deflate' | 'identity';
 
 /** A content coding a precompressed file on disk can carry. */
 export type ContentCoding = Exclude<Encoding, 'identity'>;

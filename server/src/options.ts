@@ -9,6 +9,8 @@ import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Applicability, SourcePattern } from './globs';
+import { RuleSet, type HeaderRule, type RedirectRule, type RewriteRule } from './rules';
 
 /** What to do with a symbolic link met on the way to a file below root. */
 export type SymlinkPolicy = 'follow' | 'deny' | 'within-root';
@@ -18,8 +20,11 @@ export interface SluiceOptions {
   engine?: EngineName | 'auto';
   acceptRanges?: boolean;
   cacheControl?: boolean;
+  /** Set Content-Type from the file name (default true; send's option). */
+  contentType?: boolean;
   dotfiles?: DotfilePolicy;
-  etag?: boolean;
+  /** true: weak size-mtime ETags (serve-static's); 'strong': a SHA-1 of the bytes, computed once per file version (serve's `etag: true`). */
+  etag?: boolean | 'strong';
   /** Extensions tried when a path has none and is not found, e.g. ['html']. */
   extensions?: string[] | string | false;
   /** Middleware only: pass 404s and other methods to next(). */
@@ -33,7 +38,10 @@ export interface SluiceOptions {
   maxage?: number | string;
   redirect?: boolean;
   setHeaders?: (res: ServerResponse, path: string, stat: Stats) => void;
-  /** Bytes a transfer sends per wake-up before other connections get a turn. */
+  /**
+   * Bytes a transfer sends per wake-up before other connections get a turn
+   * (at least MIN_MAX_CHUNK: a page; less would only add wake-ups).
+   */
   maxChunk?: number;
   /**
    * Milliseconds a body transfer may go without moving a byte (a client
@@ -46,7 +54,8 @@ export interface SluiceOptions {
   /**
    * Serve `x.br` / `x.zst` / `x.gz` next to `x` to clients that accept them.
    * true (default) = ['br', 'zstd', 'gzip'], in that order of preference on
-   * ties; an array picks codings and their order; false turns it off.
+   * ties; an array picks codings and their order ('deflate' for `x.deflate`
+   * too); false turns it off.
    */
   precompressed?: boolean | ContentCoding[];
   /**
@@ -55,6 +64,32 @@ export interface SluiceOptions {
    * 'deny': a file reached through any link below root is refused (403).
    */
   symlinks?: SymlinkPolicy;
+  /**
+   * Single-page app: a request for a path with no file behind it and no
+   * file extension gets the root's index.html (with `Cache-Control:
+   * no-cache`); a missing `/app.js` stays 404.
+   */
+  single?: boolean;
+  /** `Access-Control-Allow-Origin: *` on every response, and answers to CORS preflights. */
+  cors?: boolean;
+  /** A page below root served with status 404 for every miss (the CLI uses '404.html'). */
+  notFound?: string | false;
+  /** Directory listings: true, or a list of path globs where they are allowed (serve.json's `directoryListing`). */
+  listing?: boolean | string[];
+  /** Names (globs) a listing never shows, besides .git and .DS_Store (serve.json's `unlisted`). */
+  unlisted?: string[];
+  /** A directory holding exactly one file serves that file (serve.json's `renderSingle`). */
+  renderSingle?: boolean;
+  /** serve.json's header rules: `[{ source: '**\/*.js', headers: [{ key, value }] }]`; a null value removes a field. */
+  headers?: HeaderRule[];
+  /** serve.json's rewrites: `[{ source: '/app/**', destination: '/index.html' }]`. */
+  rewrites?: RewriteRule[];
+  /** serve.json's redirects: `[{ source: '/old/:id', destination: '/new/:id', type: 301 }]`. */
+  redirects?: RedirectRule[];
+  /** serve.json's clean URLs: `/a` serves `a.html` or `a/index.html` and `/a.html` redirects to `/a`; true or a list of globs. */
+  cleanUrls?: boolean | string[];
+  /** serve.json's trailingSlash: true adds, false removes a trailing slash with a 301. */
+  trailingSlash?: boolean;
   /**
    * Compress each compressible file once, in the background, and serve the
    * variant from a cache on disk (zero-copy, like a precompressed sibling).
@@ -70,10 +105,21 @@ export interface CompressOption {
   maxBytes?: number;
 }
 
+/** How sluice's own answers (errors, listings' JSON, refused links) are shaped. */
+export type Flavor = 'sluice' | 'serve-handler';
+
+/**
+ * A directory asked for without its trailing slash: redirect to the slash
+ * form (serve-static), answer with its index as if it had the slash
+ * (@fastify/static without `redirect`), or not found.
+ */
+export type SlashlessDirectory = 'redirect' | 'index' | 'not-found';
+
 export interface ResolvedOptions {
   engine: EngineName | 'auto';
   acceptRanges: boolean;
   cacheControl: boolean;
+  contentType: boolean;
   dotfiles: DotfilePolicy;
   etag: boolean;
   extensions: string[];
@@ -83,18 +129,39 @@ export interface ResolvedOptions {
   lastModified: boolean;
   maxAge: number;
   redirect: boolean;
+  /** What a directory without its trailing slash gets (adapters choose; `redirect` gives the default). */
+  slashless: SlashlessDirectory;
+  /** Answer every method as GET (a route's sendFile: the route chose the method); else GET and HEAD only. */
+  anyMethod: boolean;
   setHeaders: ((res: ServerResponse, path: string, stat: Stats) => void) | null;
   maxChunk: number;
   sendTimeout: number;
   maxRanges: number;
   /** Codings to look for, in server preference order; [] when off. */
   precompressed: ContentCoding[];
+  /** The coding `*` in Accept-Encoding stands for, or null for RFC 9110's "any" (adapters choose). */
+  precompressedStar: ContentCoding | null;
   symlinks: SymlinkPolicy;
   compress: { dir: string; maxBytes: number } | null;
+  single: boolean;
+  cors: boolean;
+  notFound: string | null;
+  /** Where listings are allowed; null: nowhere. */
+  listing: Applicability | null;
+  unlisted: SourcePattern[];
+  renderSingle: boolean;
+  /** Routing rules (rewrites, redirects, clean URLs, trailing slash) and header rules; null when none are set. */
+  rules: RuleSet | null;
+  /** Whether requests are routed serve's way (the rules change which file a path names). */
+  routed: boolean;
+  /** Strong content-hash ETags (serve-handler's `etag: true`) instead of weak size-mtime ones. */
+  strongEtag: boolean;
+  flavor: Flavor;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
 const CODINGS: readonly ContentCoding[] = ['br', 'zstd', 'gzip'];
+const KNOWN_CODINGS: readonly ContentCoding[] = [...CODINGS, 'deflate'];
 const SYMLINK_POLICIES: readonly SymlinkPolicy[] = ['follow', 'deny', 'within-root'];
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 const UNIT_MS: Record<string, number> = {
@@ -158,12 +225,21 @@ function bool(value: unknown, fallback: boolean): boolean {
   return value === undefined ? fallback : Boolean(value);
 }
 
+/** The smallest maxChunk: one page. Below it a transfer would wake up for every few bytes. */
+export const MIN_MAX_CHUNK = 4096;
+
 function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw invalid(`The "${name}" option must be a positive integer. Received ${show(value)}`);
   }
   return value;
+}
+
+function maxChunk(value: unknown): number {
+  const n = positiveInt(value, 'maxChunk', 2 * 1024 * 1024);
+  if (n < MIN_MAX_CHUNK) throw invalid(`The "maxChunk" option must be at least ${MIN_MAX_CHUNK} (bytes). Received ${show(value)}`);
+  return n;
 }
 
 /** send's normalizeList: a string or an array of strings; false/'' mean none. */
@@ -183,8 +259,8 @@ function maxAgeMs(value: unknown): number {
 function codings(value: unknown): ContentCoding[] {
   if (value === undefined || value === true) return [...CODINGS];
   if (value === false) return [];
-  if (!Array.isArray(value) || !value.every((c) => CODINGS.includes(c as ContentCoding))) {
-    throw invalid(`The "precompressed" option must be a boolean or an array of ${CODINGS.map(show).join(', ')}. Received ${show(value)}`);
+  if (!Array.isArray(value) || !value.every((c) => KNOWN_CODINGS.includes(c as ContentCoding))) {
+    throw invalid(`The "precompressed" option must be a boolean or an array of ${KNOWN_CODINGS.map(show).join(', ')}. Received ${show(value)}`);
   }
   return [...new Set(value as ContentCoding[])];
 }
@@ -214,9 +290,17 @@ export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions 
   }
 
   return {
+    ...baseOptions(opts, engine, dotfiles, symlinks),
+    ...serveOptions(opts),
+  };
+}
+
+function baseOptions(opts: SluiceOptions, engine: EngineName | 'auto', dotfiles: DotfilePolicy, symlinks: SymlinkPolicy) {
+  return {
     engine,
     acceptRanges: bool(opts.acceptRanges, true),
     cacheControl: bool(opts.cacheControl, true),
+    contentType: bool(opts.contentType, true),
     dotfiles,
     etag: bool(opts.etag, true),
     extensions: opts.extensions === undefined ? [] : stringList(opts.extensions, 'extensions'),
@@ -227,11 +311,14 @@ export function resolveOptions(options?: SluiceOptions | null): ResolvedOptions 
     lastModified: bool(opts.lastModified, true),
     maxAge: maxAgeMs(opts.maxAge || opts.maxage),
     redirect: opts.redirect !== false,
+    slashless: (opts.redirect !== false ? 'redirect' : 'not-found') as SlashlessDirectory,
+    anyMethod: false,
     setHeaders: opts.setHeaders || null,
-    maxChunk: positiveInt(opts.maxChunk, 'maxChunk', 2 * 1024 * 1024),
+    maxChunk: maxChunk(opts.maxChunk),
     sendTimeout: opts.sendTimeout === 0 ? 0 : positiveInt(opts.sendTimeout, 'sendTimeout', 60_000),
     maxRanges: positiveInt(opts.maxRanges, 'maxRanges', 50),
     precompressed: codings(opts.precompressed),
+    precompressedStar: null,
     symlinks,
     compress: compressOption(opts.compress),
   };
@@ -254,4 +341,35 @@ function compressOption(value: unknown): ResolvedOptions['compress'] {
   if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
     throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
   return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
+}
+
+/** The serve.json-shaped options: patterns are compiled here, once. */
+function serveOptions(opts: SluiceOptions) {
+  const routed = Boolean(opts.rewrites?.length || opts.redirects?.length || opts.cleanUrls || typeof opts.trailingSlash === 'boolean');
+  const rules =
+    routed || opts.headers?.length
+      ? new RuleSet({
+          headers: opts.headers,
+          rewrites: opts.rewrites,
+          redirects: opts.redirects,
+          cleanUrls: opts.cleanUrls ?? false,
+          trailingSlash: opts.trailingSlash,
+        })
+      : null;
+  const listing = opts.listing === undefined || opts.listing === false ? null : new Applicability(opts.listing);
+  if (opts.notFound !== undefined && opts.notFound !== false && (typeof opts.notFound !== 'string' || opts.notFound === '')) {
+    throw invalid(`The "notFound" option must be a path below root or false. Received ${show(opts.notFound)}`);
+  }
+  return {
+    single: bool(opts.single, false),
+    cors: bool(opts.cors, false),
+    notFound: typeof opts.notFound === 'string' ? opts.notFound : null,
+    listing: listing !== null && listing.ever ? listing : null,
+    unlisted: stringList(opts.unlisted, 'unlisted').map((s) => new SourcePattern(s, false)),
+    renderSingle: bool(opts.renderSingle, false),
+    rules,
+    routed,
+    strongEtag: opts.etag === 'strong',
+    flavor: 'sluice' as Flavor,
+  };
 }

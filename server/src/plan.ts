@@ -22,11 +22,18 @@ export interface PlanInput {
    */
   readonly lists: HeadLists | null;
   readonly preset: Preset | null;
+  /** Lower-case names of fields sluice must not add (header rules that remove them); with any, `preset` is non-null. */
+  readonly omit?: readonly string[];
 }
 
 export interface PlanOptions {
   readonly policy: HeadPolicy;
   readonly maxRanges: number;
+  /**
+   * serve's reading of a Range it cannot satisfy (an inverted `bytes=10-1`
+   * included): 416 with Content-Range, and the whole file as its body.
+   */
+  readonly unsatisfiableWithBody?: boolean;
 }
 
 /** A refusal (412, 416) that goes the error path: an error page or next(err). */
@@ -62,7 +69,8 @@ interface Fields {
 }
 
 export function plan(input: PlanInput, opts: PlanOptions): Plan {
-  const f = input.lists !== null ? cachedFields(input.lists, input.rep, opts.policy) : presetFields(input.preset ?? {}, input.rep, opts.policy);
+  const f =
+    input.lists !== null ? cachedFields(input.lists, input.rep, opts.policy) : presetFields(input.preset ?? {}, input.rep, opts.policy, input.omit ?? []);
   const { headers } = input;
   if (
     headers['if-match'] !== undefined ||
@@ -90,9 +98,13 @@ export function plan(input: PlanInput, opts: PlanOptions): Plan {
 function planRange(input: PlanInput, opts: PlanOptions, f: Fields): Plan | null {
   const { rep } = input;
   const size = rep.version.size;
-  const range = parseRange(input.headers.range, size, { maxRanges: opts.maxRanges });
+  const lenient = opts.unsatisfiableWithBody === true;
+  const range = parseRange(input.headers.range, size, { maxRanges: opts.maxRanges, invertedIsEmpty: lenient });
   if (range.kind === 'none' || !isRangeFresh(headerString(input.headers['if-range']), f.validators)) return null;
-  if (range.kind === 'unsatisfiable') return refusal(416, { 'Content-Range': `bytes */${size}` }, f);
+  if (range.kind === 'unsatisfiable') {
+    if (!lenient) return refusal(416, { 'Content-Range': `bytes */${size}` }, f);
+    return answer(416, [...f.fields, 'Content-Range', `bytes */${size}`, 'Content-Length', String(size)], null, bodyFor(input, 0, size));
+  }
   const ranges = range.ranges;
   if (ranges.length === 1) {
     const { start, end } = ranges[0];
@@ -135,19 +147,22 @@ function cachedFields(lists: HeadLists, rep: Representation, policy: HeadPolicy)
  * theirs stand, ours go in only where they set none, and the validators the
  * request is judged by are the ones the response will carry.
  */
-function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy): Fields {
+function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy, omit: readonly string[]): Fields {
+  // Ours go in where nothing was set before and no rule removed them.
+  const open = (name: string): boolean => preset[name] === undefined && !omit.includes(name);
   const caching: string[] = [];
-  if (policy.acceptRanges && preset['accept-ranges'] === undefined) caching.push('Accept-Ranges', 'bytes');
-  if (policy.cacheControl !== null && preset['cache-control'] === undefined) caching.push('Cache-Control', policy.cacheControl);
-  if (policy.lastModified && preset['last-modified'] === undefined) caching.push('Last-Modified', rep.lastModified);
-  if (policy.etag && preset.etag === undefined) caching.push('ETag', rep.etag);
+  if (policy.acceptRanges && open('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
+  if (policy.cacheControl !== null && open('cache-control')) caching.push('Cache-Control', policy.cacheControl);
+  if (policy.lastModified && open('last-modified')) caching.push('Last-Modified', rep.lastModified);
+  if (policy.etag && open('etag')) caching.push('ETag', rep.etag);
+  for (let i = 0; i < policy.extra.length; i += 2) if (open(policy.extra[i].toLowerCase())) caching.push(policy.extra[i], policy.extra[i + 1]);
   const presetType = preset['content-type'];
   const type = presetType === undefined ? rep.type : String(presetType);
-  const content = presetType === undefined ? ['Content-Type', type] : [];
+  const content = open('content-type') && policy.contentType ? ['Content-Type', type] : [];
   const vary = rep.vary ? varyWithAcceptEncoding(preset.vary) : null;
   const varyField = vary !== null ? ['Vary', vary] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
-  const etag = typeof preset.etag === 'string' ? preset.etag : policy.etag ? rep.etag : undefined;
+  const etag = typeof preset.etag === 'string' ? preset.etag : policy.etag && !omit.includes('etag') ? rep.etag : undefined;
   const lastModified = preset['last-modified'];
   const validators: Validators = {};
   if (etag !== undefined) validators.etag = etag;

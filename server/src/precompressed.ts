@@ -1,5 +1,5 @@
-// Precompressed variants on disk (`x.js.br`, `x.js.zst`, `x.js.gz` next to
-// `x.js`): which exist, and which one a request's Accept-Encoding selects.
+// Precompressed variants on disk (`x.js.br`, `x.js.zst`, `x.js.gz`,
+// `x.js.deflate` next to `x.js`): which exist, and which one a request's Accept-Encoding selects.
 //
 // Which variants a file has is remembered per path for at most FRESH_MS (the
 // open-file table's own revalidation interval), so a variant that appears or
@@ -12,7 +12,7 @@ import { negotiateEncoding, type ContentCoding, type Encoding } from './negotiat
 export type { ContentCoding };
 
 /** File-name suffix and Content-Encoding value of each coding. */
-export const SUFFIX: Readonly<Record<ContentCoding, string>> = { br: '.br', zstd: '.zst', gzip: '.gz' };
+export const SUFFIX: Readonly<Record<ContentCoding, string>> = { br: '.br', zstd: '.zst', gzip: '.gz', deflate: '.deflate' };
 
 /** How long what we learned of a path's variants is trusted. */
 export const FRESH_MS = 1000;
@@ -33,6 +33,7 @@ export interface Variants {
 type Waiter = (variants: Variants) => void;
 
 const NO_VARIANTS_MASK = 0;
+const STAR = /\*/g;
 
 export class VariantIndex {
   private readonly known = new Map<string, Variants>();
@@ -44,7 +45,15 @@ export class VariantIndex {
   /** Per mask: the negotiation candidates, variants first, then identity. */
   private readonly candidates: Encoding[][];
 
-  constructor(private readonly codings: readonly ContentCoding[]) {
+  /**
+   * `codings`: what to look for, in server preference order. `starAs`: a
+   * coding that `*` in Accept-Encoding stands for instead of "any coding"
+   * (@fastify/static and @fastify/compress read `*` as gzip).
+   */
+  constructor(
+    private readonly codings: readonly ContentCoding[],
+    private readonly starAs: ContentCoding | null = null,
+  ) {
     const sets = 1 << codings.length;
     this.memo = Array.from({ length: sets }, () => new Map());
     this.sets = Array.from({ length: sets }, (_, mask) => codings.filter((_c, i) => (mask & (1 << i)) !== 0));
@@ -95,7 +104,8 @@ export class VariantIndex {
     const memo = this.memo[variants.mask];
     let choice = memo.get(acceptEncoding);
     if (choice === undefined) {
-      const best = negotiateEncoding(acceptEncoding, this.candidates[variants.mask]);
+      const header = this.starAs === null ? acceptEncoding : acceptEncoding.toLowerCase().replace(STAR, this.starAs);
+      const best = negotiateEncoding(header, this.candidates[variants.mask]);
       choice = best === null || best === 'identity' ? null : best;
       if (memo.size >= MAX_MEMO) memo.clear();
       memo.set(acceptEncoding, choice);

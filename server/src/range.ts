@@ -23,6 +23,12 @@ export type RangeResult =
 export interface RangeOptions {
   /** More ranges than this after coalescing → 'none' (nginx max_ranges). 0 disables ranges. */
   maxRanges?: number;
+  /**
+   * Read an inverted part (`bytes=10-1`) as one that selects nothing (so a
+   * header of only such parts is 416), as the range-parser package does,
+   * instead of as malformed (the header ignored, RFC 9110 §14.1.1).
+   */
+  invertedIsEmpty?: boolean;
 }
 
 export const DEFAULT_MAX_RANGES = 50;
@@ -77,7 +83,7 @@ export function parseRange(header: string | undefined, size: number, opts?: Rang
     // Empty list elements (`0-1,,2-3`) are legal and ignored (RFC 9110 §5.6.1.2).
     if (a < b) {
       sawPart = true;
-      if (parsePart(header, a, b, size, ranges) === MALFORMED) return NONE;
+      if (parsePart(header, a, b, size, ranges, opts?.invertedIsEmpty === true) === MALFORMED) return NONE;
     }
     from = to + 1;
   }
@@ -108,7 +114,7 @@ function isOws(c: number): boolean {
 }
 
 /** One range-spec: `first-last`, `first-` or `-suffix`, digits only. */
-function parsePart(s: string, from: number, to: number, size: number, out: ByteRange[]): PartOutcome {
+function parsePart(s: string, from: number, to: number, size: number, out: ByteRange[], invertedIsEmpty: boolean): PartOutcome {
   const dash = s.indexOf('-', from);
   if (dash < 0 || dash >= to) return MALFORMED;
 
@@ -116,7 +122,8 @@ function parsePart(s: string, from: number, to: number, size: number, out: ByteR
 
   const first = parseDigits(s, from, dash);
   const last = dash + 1 === to ? Infinity : parseDigits(s, dash + 1, to);
-  if (Number.isNaN(first) || Number.isNaN(last) || first > last) return MALFORMED;
+  if (Number.isNaN(first) || Number.isNaN(last)) return MALFORMED;
+  if (first > last) return invertedIsEmpty ? SKIPPED : MALFORMED;
   if (first >= size) return SKIPPED;
   out.push({ start: first, end: Math.min(last, size - 1) });
   return PUSHED;

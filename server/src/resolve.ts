@@ -17,7 +17,9 @@ export type Resolution =
   // Absolute path inside root. It keeps a trailing slash when the request had
   // one, so a file requested as a directory fails stat with ENOTDIR (404) as in send.
   // Shared between requests (PathResolver remembers them): never mutated.
-  | { readonly kind: 'path'; readonly path: string; readonly trailingSlash: boolean }
+  // `decoded` is the request's pathname as the client wrote it, decoded but
+  // not normalised (what serve.json's rules are matched against).
+  | { readonly kind: 'path'; readonly path: string; readonly trailingSlash: boolean; readonly decoded: string }
   | { readonly kind: 'error'; readonly status: 400 | 403 | 404; readonly reason: string };
 
 /**
@@ -53,7 +55,7 @@ export function resolvePath(root: string, rawUrl: string, opts: { dotfiles: Dotf
   if (opts.dotfiles !== 'allow' && hasDotSegment(below)) {
     return opts.dotfiles === 'deny' ? fail(403, 'Forbidden') : fail(404, 'Not Found');
   }
-  return { kind: 'path', path, trailingSlash: decoded.endsWith('/') };
+  return { kind: 'path', path, trailingSlash: decoded.endsWith('/'), decoded };
 }
 
 /**

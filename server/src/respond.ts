@@ -1,11 +1,28 @@
 // Writes a planned answer: the head, then the body through the transport
 // the engines pick, then the one honest finish (end, or destroy once any
 // body byte may be out), and a record of what was sent for the access log.
+// Or, where a framework must see the payload first, sets the head's fields
+// where the framework keeps them and hands it the body as a stream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Transports } from './engines';
+import type { Readable } from 'node:stream';
+import type { Body } from './body';
+import { bodyStream, type Transports } from './engines';
 import type { FileVersion } from './file-table';
-import { writeHead } from './head';
+import { writeHead, type HeaderTarget } from './head';
 import type { Answer } from './plan';
+
+/** Where one answer goes: the fields' target, who is told before the first write, and an optional relay. */
+export interface Outlet {
+  readonly fields: HeaderTarget;
+  /** Told just before the first write to the response. */
+  claim(): void;
+  /**
+   * When set, nothing is written: the status and fields are set on
+   * `fields`, and this gets the body as a stream (an empty one for HEAD,
+   * 304 and empty files) and the path of the file its bytes come from.
+   */
+  readonly relay: ((body: Readable, path: string) => void) | null;
+}
 
 /**
  * What went out for one response with a body: nginx's $body_bytes_sent,
@@ -49,7 +66,6 @@ export function deliveryOf(res: ServerResponse): Delivery | undefined {
 /**
  * Writes `answer` on `res` from `version` (whose reference this releases).
  * `visible`: others can see the response, so its fields are set one by one.
- * `claim` is told just before the first write.
  */
 export function respond(
   transports: Transports,
@@ -58,10 +74,11 @@ export function respond(
   answer: Answer,
   version: FileVersion,
   visible: boolean,
-  claim: () => void,
+  outlet: Outlet,
 ): void {
-  writeHead(res, answer.head, visible);
-  claim();
+  writeHead(res, outlet.fields, answer.head, visible);
+  if (outlet.relay !== null) return relay(res, answer, version, outlet.relay);
+  outlet.claim();
   const body = answer.body;
   if (body === null) {
     version.release();
@@ -83,4 +100,25 @@ export function respond(
     if (err) res.destroy();
     else res.end();
   });
+}
+
+/** What a relayed answer without a body streams: nothing (Fastify's HEAD routes still want a stream to drain). */
+const NO_BODY: Body = { segments: [], length: 0 };
+
+/** Hands the body over as a stream; the version is released when the stream is done or the response closes. */
+function relay(res: ServerResponse, answer: Answer, version: FileVersion, to: (body: Readable, path: string) => void): void {
+  let delivery: Delivery | null = null;
+  if (recording && answer.body !== null) {
+    delivery = new Delivery();
+    deliveries.set(res, delivery);
+  }
+  const stream = bodyStream(answer.body ?? NO_BODY, (err, bytes) => {
+    delivery?.settle(bytes);
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
+    version.release();
+  });
+  // A hook may replace the payload and never read this stream: the
+  // response's end still lets the file go.
+  res.once('close', () => stream.destroy());
+  to(stream, version.path);
 }

@@ -43,14 +43,14 @@ export function sendError(res: ServerResponse, status: number, headers?: Record<
  * 301 to the directory's slash form. Headers set earlier are kept, as
  * serve-static keeps them (an app's CSP, CORS or cookies).
  */
-export function sendRedirect(res: ServerResponse, location: string): void {
+export function sendRedirect(res: ServerResponse, location: string, headers?: Record<string, string>): void {
   const doc = htmlDocument('Redirecting', `Redirecting to ${escapeHtml(location)}`);
-  writeHtml(res, 301, doc, { Location: location });
+  writeHtml(res, 301, doc, { ...headers, Location: location });
 }
 
-export function sendMethodNotAllowed(res: ServerResponse): void {
+export function sendMethodNotAllowed(res: ServerResponse, allow = 'GET, HEAD'): void {
   res.statusCode = 405;
-  res.setHeader('Allow', 'GET, HEAD');
+  res.setHeader('Allow', allow);
   res.setHeader('Content-Length', '0');
   res.end();
 }
@@ -63,4 +63,108 @@ export function sendNotModified(res: ServerResponse): void {
   }
   res.statusCode = 304;
   res.end();
+}
+
+/** Fields ([name, value, …]) as a header record. */
+export function fieldRecord(fields: readonly string[]): Record<string, string> | undefined {
+  if (fields.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) out[fields[i]] = fields[i + 1];
+  return out;
+}
+
+/** A redirect a rule asked for (serve.json `redirects`, clean URLs, trailing slashes): no body. */
+export function sendRuleRedirect(res: ServerResponse, status: number, location: string, fields: readonly string[]): void {
+  res.statusCode = status;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+  res.setHeader('Location', location);
+  res.setHeader('Content-Length', '0');
+  res.end();
+}
+
+/** The fields CORS adds to every response (serve's --cors, plus what range requests need exposed). */
+export const CORS_FIELDS: readonly string[] = [
+  'Access-Control-Allow-Origin',
+  '*',
+  'Access-Control-Expose-Headers',
+  'Accept-Ranges, Content-Length, Content-Range, ETag, Last-Modified',
+];
+
+const PREFLIGHT_ALLOW_HEADERS = 'Origin, X-Requested-With, Content-Type, Accept, Range, If-None-Match, If-Modified-Since, If-Range';
+
+/**
+ * An answer to OPTIONS when CORS is on: a preflight (Access-Control-Request-Method
+ * present) gets what may be asked, anything else the methods allowed.
+ */
+export function sendOptions(res: ServerResponse, requestMethod: string | undefined, requestHeaders: string | undefined): void {
+  res.statusCode = 204;
+  res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+  if (requestMethod !== undefined) {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', requestHeaders ?? PREFLIGHT_ALLOW_HEADERS);
+    res.setHeader('Access-Control-Max-Age', '86400');
+    if (requestHeaders !== undefined) res.setHeader('Vary', 'Access-Control-Request-Headers');
+  }
+  res.end();
+}
+
+/** A generated page (a listing): HTML or JSON, with the given extra fields. */
+export function sendGenerated(res: ServerResponse, body: string, type: 'html' | 'json', fields: readonly string[]): void {
+  res.statusCode = 200;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+  if (type === 'html') {
+    if (!res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  } else {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  }
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}
+
+/** serve's error messages and codes, by status. */
+const SERVE_ERRORS: Record<number, { code: string; message: string }> = {
+  400: { code: 'bad_request', message: 'Bad Request' },
+  404: { code: 'not_found', message: 'The requested path could not be found' },
+  500: { code: 'internal_server_error', message: 'A server error has occurred' },
+};
+
+export function serveErrorOf(status: number): { code: string; message: string } {
+  return (
+    SERVE_ERRORS[status] ?? { code: (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z0-9]+/g, '_'), message: STATUS_CODES[status] ?? 'Error' }
+  );
+}
+
+const ERROR_STYLE = `body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;background:#fff}
+main{display:flex;align-items:center;gap:20px}h1{margin:0;padding-right:20px;border-right:1px solid #ddd;font-size:24px;font-weight:600}p{margin:0}
+@media (prefers-color-scheme:dark){body{background:#111;color:#eee}h1{border-color:#333}}`;
+
+/** The error page in serve's flavour: the status and its message. */
+export function errorPage(spec: { statusCode: number; message: string }): string {
+  const status = escapeHtml(String(spec.statusCode));
+  return (
+    `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n` +
+    `<title>${status}</title>\n<style>${ERROR_STYLE}</style>\n</head>\n<body>\n<main><h1>${status}</h1><p>${escapeHtml(spec.message)}</p></main>\n</body>\n</html>\n`
+  );
+}
+
+/** An error in serve's flavour: JSON `{ error: { code, message } }` when asked for, else errorPage(). */
+export function sendServeError(res: ServerResponse, status: number, json: boolean, fields: readonly string[]): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  clearHeaders(res);
+  const { code, message } = serveErrorOf(status);
+  const body = json ? JSON.stringify({ error: { code, message } }) : errorPage({ statusCode: status, message });
+  res.statusCode = status;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+  if (!json && !res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
 }

@@ -1,8 +1,10 @@
 // Construction shared by every adapter (handler, middleware, Fastify
-// plugin): validate the root and options once and bind the engines.
+// plugin, sendFile): validate the root and options once and bind the
+// engines. Adapters that differ from serve-static in a resolved choice
+// (what a directory without its slash gets, say) pass it as an override.
 import * as path from 'node:path';
-import { chooseTransports, type EngineName } from './engines';
-import { resolveOptions, type SluiceOptions } from './options';
+import { chooseTransports, type EngineName, type Transports } from './engines';
+import { resolveOptions, type ResolvedOptions, type SluiceOptions } from './options';
 import { Responder } from './responder';
 
 /** Root as serve-static checks it, with serve-static's messages (code matches on them). */
@@ -19,9 +21,9 @@ export interface Built {
   engineNote: string;
 }
 
-export function build(root: unknown, opts: SluiceOptions | null | undefined): Built {
+export function build(root: unknown, opts: SluiceOptions | null | undefined, overrides?: Partial<ResolvedOptions>): Built {
   const absRoot = checkRoot(root);
-  const resolved = resolveOptions(opts);
+  const resolved = { ...resolveOptions(opts), ...overrides };
   const transports = chooseTransports(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
   return {
     responder: new Responder(absRoot, resolved, transports),
@@ -29,4 +31,38 @@ export function build(root: unknown, opts: SluiceOptions | null | undefined): Bu
     engine: transports.name,
     engineNote: transports.note,
   };
+}
+
+/** Responders kept per (root, options) by a ResponderCache; past this it starts over. */
+const MAX_RESPONDERS = 64;
+
+/**
+ * Responders for calls that name their root and options per request
+ * (sendFile, reply.sendFile): one per distinct (root, options) value,
+ * sharing the engines of one engine choice, so a route that passes a fresh
+ * options object on every request still reuses the resolver's and the head
+ * lists' work. `key` must capture every option that changes a response.
+ */
+export class ResponderCache {
+  private readonly responders = new Map<string, Responder>();
+  private readonly transports = new Map<string, Transports>();
+
+  constructor(private readonly overrides: Partial<ResolvedOptions> = {}) {}
+
+  get(root: string, opts: SluiceOptions, key: string): Responder {
+    const id = `${root}\0${key}`;
+    let responder = this.responders.get(id);
+    if (responder !== undefined) return responder;
+    const resolved = { ...resolveOptions(opts), ...this.overrides };
+    const transportsKey = `${resolved.engine}|${resolved.maxChunk}|${resolved.sendTimeout}`;
+    let transports = this.transports.get(transportsKey);
+    if (transports === undefined) {
+      transports = chooseTransports(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
+      this.transports.set(transportsKey, transports);
+    }
+    responder = new Responder(path.resolve(root), resolved, transports);
+    if (this.responders.size >= MAX_RESPONDERS) this.responders.clear();
+    this.responders.set(id, responder);
+    return responder;
+  }
 }

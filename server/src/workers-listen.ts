@@ -54,6 +54,12 @@ export async function prepareWorkersPort(host: string, port: number): Promise<Wo
   return balance;
 }
 
+/** The port prepareWorkersPort() bound for kernel-balanced workers, if it did. */
+export function sharedWorkersPort(): number | undefined {
+  const shared = process.env[PORT_ENV];
+  return shared === undefined ? undefined : Number(shared);
+}
+
 /** What one server's listen() gets: its own SO_REUSEPORT socket in a kernel-balanced worker. */
 export function listenOptions(port: number, host: string): net.ListenOptions & { reusePort?: boolean } {
   const shared = process.env[PORT_ENV];

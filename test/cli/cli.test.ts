@@ -177,6 +177,19 @@ describe('cli', () => {
     assert.match(missing.stderr, /ENOENT/);
   });
 
+  it('should refuse a --max-chunk below 4096 bytes and a bad --drain-timeout, naming the flag', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [CLI, fx.root, '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
+    for (const value of ['1', '4095', '0', '-5', 'lots', '4096.5']) {
+      const r = run([`--max-chunk=${value}`]);
+      assert.equal(r.status, 2, `--max-chunk ${value}`);
+      assert.match(r.stderr, /--max-chunk/);
+      assert.match(r.stderr, /4096/);
+    }
+    const r = run(['--drain-timeout', 'soon']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--drain-timeout/);
+  });
+
   it('should document every flag in --help', () => {
     const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
@@ -195,6 +208,7 @@ describe('cli', () => {
       '--keep-alive-timeout',
       '--headers-timeout',
       '--request-timeout',
+      '--drain-timeout',
       '--help',
       '--version',
     ]) {

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { CLI, startCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { prng } from '../helpers/prng';
+import { forEachEngine } from '../helpers/server';
 
 function text(bytes: number, seed: number): Buffer {
   const random = prng(seed);
@@ -57,9 +58,7 @@ describe('sluice compress', function () {
   });
 });
 
-describe('the CLI compress cache', function () {
-  this.timeout(60_000);
-
+forEachEngine('the CLI compress cache', (engine) => {
   it('should be shared by --workers: one entry, made once, served compressed by every worker', async () => {
     const base = scratchDir();
     const root = path.join(base, 'public');
@@ -67,7 +66,7 @@ describe('the CLI compress cache', function () {
     fs.mkdirSync(root);
     const source = text(200_000, 9);
     fs.writeFileSync(path.join(root, 'app.js'), source);
-    const { child, port } = await startCli([root, '--port', '0', '--workers', '2', '--compress-cache', cache]);
+    const { child, port } = await startCli([root, '--port', '0', '--engine', engine, '--workers', '2', '--compress-cache', cache]);
     try {
       let coded = 0;
       for (let i = 0; i < 200 && coded < 20; i++) {
@@ -97,7 +96,7 @@ describe('the CLI compress cache', function () {
     const root = path.join(base, 'public');
     fs.mkdirSync(root);
     fs.writeFileSync(path.join(root, 'app.js'), text(20_000, 10));
-    const { child, port } = await startCli([root, '--port', '0', '--no-compress']);
+    const { child, port } = await startCli([root, '--port', '0', '--engine', engine, '--no-compress']);
     try {
       const res = await request(`http://127.0.0.1:${port}/app.js`, { headers: { 'accept-encoding': 'br' } });
       await res.body.arrayBuffer();

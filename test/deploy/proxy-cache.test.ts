@@ -94,7 +94,7 @@ interface Replica {
 
 /** A replica as deploy/ describes: read-only content, a max-age (1 s here), its access log on. */
 async function startReplica(port: number, root: string): Promise<Replica> {
-  const args = [CLI, root, '--host', '127.0.0.1', '--port', String(port), '--max-age', '1000', '--no-compress', '--log'];
+  const args = [CLI, root, '--host', '127.0.0.1', '--port', String(port), '--max-age', '1s', '--no-compress', '--log'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const replica: Replica = { port, child, log: [] };
   let buffered = '';

@@ -23,8 +23,12 @@ function hasCommand(name: string): boolean {
   }
 }
 
-/** A root with a Unix socket (open gives ENXIO: a 500) and a FIFO in it. */
-async function makeRoot(): Promise<{ root: string; socketServer: net.Server; fifo: boolean }> {
+/**
+ * A root with what is not a regular file: a Unix socket (open gives ENXIO),
+ * a FIFO, a character device without a driver (ENXIO too; only root may make
+ * one), and a symlink to itself (ELOOP).
+ */
+async function makeRoot(): Promise<{ root: string; socketServer: net.Server; fifo: boolean; device: boolean }> {
   const root = scratchDir();
   fs.writeFileSync(path.join(root, 'ok.txt'), 'ok\n');
   const socketServer = net.createServer();
@@ -34,17 +38,25 @@ async function makeRoot(): Promise<{ root: string; socketServer: net.Server; fif
     execFileSync('mkfifo', [path.join(root, 'a.fifo')]);
     fifo = true;
   }
-  return { root, socketServer, fifo };
+  let device = false;
+  if (process.getuid?.() === 0 && hasCommand('mknod')) {
+    // Major 240 is reserved for local use: no driver answers it.
+    execFileSync('mknod', [path.join(root, 'a.dev'), 'c', '240', '0']);
+    device = true;
+  }
+  fs.symlinkSync('loop', path.join(root, 'loop'));
+  return { root, socketServer, fifo, device };
 }
 
 forEachEngine('errors', (engine) => {
   let root: string;
   let socketServer: net.Server;
   let fifo: boolean;
+  let device: boolean;
   let server: TestServer;
   let agent: Agent;
   before(async () => {
-    ({ root, socketServer, fifo } = await makeRoot());
+    ({ root, socketServer, fifo, device } = await makeRoot());
     server = await startServer(root, { engine });
     agent = new Agent();
   });
@@ -59,13 +71,24 @@ forEachEngine('errors', (engine) => {
     return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
   };
 
-  it('should answer 500 for a file that cannot be opened, with no path or stack', async () => {
+  it('should answer 404 for a Unix socket, as for anything that is not a regular file', async () => {
     const res = await get(server.url, '/a.sock');
-    assert.equal(res.status, 500);
-    assert.match(res.body, /Internal Server Error/);
+    assert.equal(res.status, 404);
     assert.ok(!res.body.includes(root) && !res.body.includes('a.sock'), res.body);
-    assert.ok(!/\bat .*\.js:\d+/.test(res.body), 'no stack');
     assert.equal((await get(server.url, '/ok.txt')).status, 200);
+  });
+
+  it('should answer 404 for a device without a driver', async function () {
+    if (!device) this.skip();
+    assert.equal((await get(server.url, '/a.dev')).status, 404);
+  });
+
+  it('should answer 403 for a file that cannot be opened (ELOOP), with no path or stack', async () => {
+    const res = await get(server.url, '/loop');
+    assert.equal(res.status, 403);
+    assert.match(res.body, /Forbidden/);
+    assert.ok(!res.body.includes(root) && !res.body.includes('loop'), res.body);
+    assert.ok(!/\bat .*\.js:\d+/.test(res.body), 'no stack');
   });
 
   it('should answer 404 for a FIFO rather than read it', async function () {
@@ -74,7 +97,7 @@ forEachEngine('errors', (engine) => {
     assert.equal(res.status, 404);
   });
 
-  it('should hand next(err) a 500 whose message and stack name no path, even with fallthrough', async () => {
+  it('should fall through for a Unix socket, and hand next(err) an open error that names no path, even with fallthrough', async () => {
     const seen: Array<{ status?: number; message: string; stack?: string; code?: string }> = [];
     const app = express();
     app.use(serveStatic(root, { engine }));
@@ -89,13 +112,14 @@ forEachEngine('errors', (engine) => {
     await new Promise<void>((resolve) => http.once('listening', () => resolve()));
     try {
       const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-      assert.equal((await get(origin, '/a.sock')).status, 500);
+      assert.equal((await get(origin, '/a.sock')).body, 'app 404');
+      assert.equal((await get(origin, '/loop')).status, 403);
       assert.equal((await get(origin, '/missing')).body, 'app 404');
       assert.equal(seen.length, 1);
       const [err] = seen;
       assert.ok(err);
-      assert.equal(err.status, 500);
-      assert.equal(err.code, 'ENXIO');
+      assert.equal(err.status, 403);
+      assert.equal(err.code, 'ELOOP');
       assert.ok(!err.message.includes(root) && !String(err.stack).includes(root), String(err.stack));
     } finally {
       http.closeAllConnections();

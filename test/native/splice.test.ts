@@ -155,7 +155,7 @@ describeIf(binding !== null, bindingReason, 'native splice', () => {
       assert.equal(after.created - after.closed, after.idle + after.inUse, 'every pipe accounted for');
     });
 
-    it('should return -EMFILE when no pipe can be made', function () {
+    it('should send with sendfile when no pipe can be made, and return -EMFILE before any byte when no fd is left', function () {
       this.timeout(20_000);
       // A child with a low fd limit, so running out of fds is cheap and
       // cannot disturb this process.
@@ -164,23 +164,35 @@ describeIf(binding !== null, bindingReason, 'native splice', () => {
         const net = require('net'), fs = require('fs');
         const b = require(${JSON.stringify(addon)});
         const file = fs.openSync(${JSON.stringify(file.path)}, 'r');
+        let received = 0;
         const srv = net.createServer({ pauseOnConnect: true }, (s) => {
           const fd = s._handle.fd;
           const hog = [];
           try { for (;;) hog.push(fs.openSync('/dev/null', 'r')); } catch (e) { if (e.code !== 'EMFILE') throw e; }
-          fs.closeSync(hog.pop()); // one free fd: a pipe needs two
-          const rc = b.sendSegments(b.MOVER_SPLICE, fd, [[file, 0, 65536]], 1 << 20, 1, () => {});
+          const none = b.sendSegments(b.MOVER_SPLICE, fd, [[file, 0, 65536]], 1 << 20, 1, () => {});
+          fs.closeSync(hog.pop()); // one free fd: the socket's duplicate takes it, a pipe needs two
+          const rc = b.sendSegments(b.MOVER_SPLICE, fd, [[file, 0, 65536]], 1 << 20, 2, () => {});
           const stats = b.pipePoolStats();
           for (const h of hog) fs.closeSync(h);
-          console.log(JSON.stringify({ rc, stats }));
-          process.exit(0);
+          setTimeout(() => {
+            console.log(JSON.stringify({ none, rc, done: b.DONE, stats, received }));
+            process.exit(0);
+          }, 200);
         });
-        srv.listen(0, '127.0.0.1', () => net.connect(srv.address().port, '127.0.0.1').pause());
+        srv.listen(0, '127.0.0.1', () => net.connect(srv.address().port, '127.0.0.1').on('data', (c) => (received += c.length)));
       `;
       const child = spawnSync('/bin/sh', ['-c', 'ulimit -n 128 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8' });
       assert.equal(child.status, 0, child.stderr);
-      const { rc, stats } = JSON.parse(child.stdout) as { rc: number; stats: { inUse: number; created: number } };
-      assert.equal(rc, -24, 'EMFILE passed through');
+      const { none, rc, done, stats, received } = JSON.parse(child.stdout) as {
+        none: number;
+        rc: number;
+        done: number;
+        stats: { inUse: number; created: number };
+        received: number;
+      };
+      assert.equal(none, -24, 'EMFILE passed through');
+      assert.equal(rc, done, 'sent with sendfile');
+      assert.equal(received, 65536, 'the first call sent nothing, the second everything');
       assert.equal(stats.inUse, 0);
       assert.equal(stats.created, 0);
     });

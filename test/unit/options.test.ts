@@ -111,11 +111,12 @@ describe('resolveOptions', () => {
       ['index: true', { index: true }, /^index option must be array of strings or false$/],
       ['an unknown dotfiles policy', { dotfiles: 'hide' }, /^dotfiles option must be "allow", "deny", or "ignore"$/],
       ['an unknown engine', { engine: 'warp' }, /"engine" option/],
-      ['an unknown coding', { precompressed: ['deflate'] }, /"precompressed" option/],
+      ['an unknown coding', { precompressed: ['compress'] }, /"precompressed" option/],
       ['precompressed as a string', { precompressed: 'br' }, /"precompressed" option/],
       ['an unknown symlink policy', { symlinks: 'maybe' }, /"symlinks" option/],
       ['a fractional maxRanges', { maxRanges: 1.5 }, /"maxRanges" option/],
       ['a zero maxChunk', { maxChunk: 0 }, /"maxChunk" option/],
+      ['a maxChunk below a page', { maxChunk: 4095 }, /"maxChunk" option must be at least 4096/],
       ['options that are not an object', 'fast', /"options" argument/],
     ];
     for (const [what, input, message] of table) {

@@ -17,22 +17,24 @@ const MAX_FUNCTION_LINES = 60;
  * those below. engines/ is one layer: it moves bytes and knows no HTTP.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['body', 'errors', 'http-error', 'negotiate', 'native'],
-  ['engines/*', 'file-table', 'conditional', 'range', 'resolve'],
-  ['options', 'head'],
+  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors'],
+  ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
+  ['options', 'head', 'rules', 'digest'],
   ['compress-worker'],
-  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses'],
+  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log'],
-  ['index', 'fastify'],
-  ['compress-command', 'workers-listen'],
+  ['setup', 'access-log', 'connections', 'serve-config'],
+  ['send-file', 'fastify/*'],
+  ['index', 'fastify', 'serve-handler'],
+  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
   ['cli'],
 ];
 
 function layerOf(module: string): number {
-  const i = LAYERS.findIndex((layer) => layer.includes(module) || (module.startsWith('engines/') && layer.includes('engines/*')));
+  const dir = module.includes('/') ? `${module.slice(0, module.indexOf('/'))}/*` : null;
+  const i = LAYERS.findIndex((layer) => layer.includes(module) || (dir !== null && layer.includes(dir)));
   assert.ok(i >= 0, `${module} has no layer: add it to LAYERS`);
   return i;
 }

@@ -12,6 +12,7 @@ namespace core {
 // Node may close it at any time, and the number could then name another
 // connection. The duplicate names the same open socket, so it shares its
 // O_NONBLOCK flag, which every engine relies on: never clear it on the dup.
+// Honours SLUICE_FORCE_ERRNO as `dup` (EMFILE, say).
 int DupSocket(int sock_fd);
 
 }  // namespace core

@@ -9,7 +9,8 @@
 // variable is read and parsed once, on the first call, so tests must set it
 // before the first use (or in a child process).
 //
-// Call sites today: io_uring_setup and io_uring_register (core/uring/ring.cc).
+// Call sites today: io_uring_setup and io_uring_register (core/uring/ring.cc),
+// dup (core/dup_socket.cc), pipe2 (core/pipe_pool.cc).
 #ifndef SLUICE_CORE_FORCE_ERRNO_H_
 #define SLUICE_CORE_FORCE_ERRNO_H_
 

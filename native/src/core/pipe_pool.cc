@@ -8,6 +8,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "core/force_errno.h"
+
 namespace sluice {
 namespace core {
 
@@ -68,7 +70,16 @@ PipePoolStats PipePool::Stats() const {
   return PipePoolStats{idle_.size(), in_use_, created_, closed_, last_size_};
 }
 
+size_t PipePool::Trim() {
+  size_t n = idle_.size();
+  for (const Pipe& pipe : idle_) Close(pipe);
+  idle_.clear();
+  return n;
+}
+
 int PipePool::Create(Pipe* pipe) {
+  int forced = ForcedErrno("pipe2");
+  if (forced < 0) return forced;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -errno;
   if (!target_clamped_) {

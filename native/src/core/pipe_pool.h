@@ -45,7 +45,8 @@ class PipePool {
   PipePool& operator=(const PipePool&) = delete;
 
   // Hands out an empty pipe: a pooled one, else a new one. Returns 0, or
-  // -errno from pipe2 (EMFILE, ENFILE) with `*pipe` untouched.
+  // -errno from pipe2 (EMFILE, ENFILE) with `*pipe` untouched. Honours
+  // SLUICE_FORCE_ERRNO as `pipe2`.
   int Acquire(Pipe* pipe);
 
   // Takes back a pipe its user believes empty. It is pooled only if the
@@ -55,6 +56,10 @@ class PipePool {
 
   // Closes a pipe that may still hold bytes (after an error or a cancel).
   void Discard(Pipe pipe);
+
+  // Closes every idle pipe (the process is short of descriptors); returns
+  // how many. Pipes in use are untouched.
+  size_t Trim();
 
   PipePoolStats Stats() const;
 

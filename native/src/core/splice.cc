@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "core/sendfile.h"
+
 namespace sluice {
 namespace core {
 
@@ -22,6 +24,14 @@ Progress SpliceMover::Move(int out_fd, int in_fd, int64_t* offset,
   while (p.bytes < count) {
     if (pipe_bytes_ == 0) {
       int rc = Fill(in_fd, *offset, count - p.bytes);
+      if ((rc == -EMFILE || rc == -ENFILE) && !has_pipe_) {
+        // No descriptor for a pipe: send this run with sendfile, which
+        // needs none, rather than cut a body that may have begun.
+        Progress s = SendfileSome(out_fd, in_fd, offset, count - p.bytes);
+        p.bytes += s.bytes;
+        p.status = s.status;
+        return p;
+      }
       if (rc != kDone) {
         p.status = rc;
         return p;

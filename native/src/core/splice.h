@@ -44,7 +44,8 @@ constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 //
 // The pipe comes from `pool` per chunk and goes back as soon as it is
 // empty, so only transfers blocked with bytes in their pipe hold one while
-// they wait. One mover serves one transfer, on one thread.
+// they wait. When no pipe can be had (EMFILE, ENFILE) the run goes out with
+// sendfile instead. One mover serves one transfer, on one thread.
 class SpliceMover final : public FileMover {
  public:
   explicit SpliceMover(PipePool* pool) : pool_(pool) {}

@@ -15,6 +15,7 @@ import type { Engine, EngineName } from './types';
 
 export type { Engine, EngineName, SendDone } from './types';
 export type { NativeEngineOptions } from './native-transfer';
+export { isQueued, responseInFlight, whenTurn } from './socket';
 export interface EngineReport {
   name: EngineName;
   available: boolean;
@@ -160,3 +161,5 @@ function autoNote(name: EngineName): string {
   const why = [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
   return `engine ${name} (auto)${why ? ` (unavailable here: ${why})` : ''}`;
 }
+
+export { bodyStream } from './stream';

@@ -6,10 +6,13 @@
 // uring.ts the io_uring engine.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { isFileSegment, type Body } from '../body';
+import { addHolder, relieveShortage } from '../descriptors';
 import { abortedError, errnoError, sendTimeoutError, truncatedError } from '../errors';
 import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
-import { onSocketClose, pendingBytes, socketFd, takeHead, whenBodyMayStart } from './socket';
+import { createCopyEngine } from './copy';
+import { giveHeadBack, onSocketClose, pendingBytes, socketFd, takeHead, whenBodyMayStart } from './socket';
 import type { Engine, EngineName, SendDone } from './types';
 import { watchTransfer } from './watchdog';
 
@@ -54,39 +57,75 @@ export function nativeTransferEngine(name: EngineName, binding: NativeBinding, m
  * An engine whose bodies the addon moves with `start`. Errors from the
  * addon are reported as if from `syscall`.
  */
+/** Whether a transfer's status says descriptors ran out (the addon then sent nothing). */
+function isOutOfDescriptors(status: number): boolean {
+  return status === -constants.errno.EMFILE || status === -constants.errno.ENFILE;
+}
+
+let pipesHeld = false;
+
+/** Lets the pool's idle pipes go when descriptors run short (once per process). */
+function holdPipes(binding: NativeBinding): void {
+  const trim = binding.pipePoolTrim;
+  if (pipesHeld || typeof trim !== 'function') return;
+  pipesHeld = true;
+  addHolder({ held: () => 2 * binding.pipePoolStats().idle, relieve: () => 2 * trim.call(binding) });
+}
+
+/** What one native engine's transfers share. */
+interface Mover {
+  binding: NativeBinding;
+  start: StartTransfer;
+  sendTimeout: number;
+  /** The error a final status stands for (null for DONE). */
+  outcome(status: number): Error | null;
+}
+
+/**
+ * Moves `body` on `socket`; its first `headLength` bytes are the head
+ * (taken from Node), which the body byte count leaves out. `instead` runs,
+ * in place of `done`, when descriptors ran out before any byte.
+ */
+function transfer(m: Mover, socket: Socket, fd: number, body: Body, headLength: number, done: SendDone, instead: () => void): void {
+  const { binding, sendTimeout } = m;
+  const id = nextId++;
+  let stopWatching: (() => void) | null = null;
+  let unwatch: (() => void) | null = null;
+  let timedOut = false;
+  const status = m.start(fd, body, id, (final, bytes) => {
+    stopWatching?.();
+    unwatch?.();
+    done(timedOut ? sendTimeoutError(sendTimeout) : m.outcome(final), Math.max(0, bytes - headLength));
+  });
+  if (status === binding.PENDING) {
+    // A closed connection cancels the transfer; the addon still calls
+    // back once, after its duplicate fd is closed.
+    stopWatching = onSocketClose(socket, () => binding.cancel(id));
+    // So does a client that stops reading for sendTimeout ms.
+    const progress = (): number => binding.transferProgress(id);
+    unwatch = watchTransfer({ progress, onStall: () => (timedOut = binding.cancel(id)) }, sendTimeout);
+    return;
+  }
+  if (isOutOfDescriptors(status)) return instead();
+  // Finished within the call: all of it, or (rarely) an error whose count the call does not report.
+  done(m.outcome(status), status === binding.DONE ? body.length - headLength : 0);
+}
+
 export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall: string, start: StartTransfer, sendTimeout: number): Engine {
+  holdPipes(binding);
+  // Out of descriptors for a socket duplicate or a pipe, a body goes
+  // through Node's own socket instead, which needs none.
+  const copy = createCopyEngine(sendTimeout);
+  const viaCopy = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
+    relieveShortage();
+    copy.send(req, res, body, done);
+  };
   const outcome = (status: number): Error | null => {
     if (status === binding.DONE) return null;
     if (status === binding.EOF) return truncatedError();
     return errnoError(status, syscall);
   };
-
-  /**
-   * Moves `body` on `socket`; its first `headLength` bytes are the head
-   * (taken from Node), which the body byte count leaves out.
-   */
-  const transfer = (socket: Socket, fd: number, body: Body, headLength: number, done: SendDone): void => {
-    const id = nextId++;
-    let stopWatching: (() => void) | null = null;
-    let unwatch: (() => void) | null = null;
-    let timedOut = false;
-    const status = start(fd, body, id, (final, bytes) => {
-      stopWatching?.();
-      unwatch?.();
-      done(timedOut ? sendTimeoutError(sendTimeout) : outcome(final), Math.max(0, bytes - headLength));
-    });
-    if (status === binding.PENDING) {
-      // A closed connection cancels the transfer; the addon still calls
-      // back once, after its duplicate fd is closed.
-      stopWatching = onSocketClose(socket, () => binding.cancel(id));
-      // So does a client that stops reading for sendTimeout ms.
-      const progress = (): number => binding.transferProgress(id);
-      unwatch = watchTransfer({ progress, onStall: () => (timedOut = binding.cancel(id)) }, sendTimeout);
-      return;
-    }
-    // Finished within the call: all of it, or (rarely) an error whose count the call does not report.
-    done(outcome(status), status === binding.DONE ? body.length - headLength : 0);
-  };
+  const m: Mover = { binding, start, sendTimeout, outcome };
 
   /** Waits until the head has left Node, then moves the body on the socket's fd. */
   const afterHead = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
@@ -96,7 +135,7 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
       if (fd < 0) return done(abortedError(), 0);
       // Something was written after the head: wait for that too.
       if (pendingBytes(socket) > 0) return afterHead(req, res, body, done);
-      transfer(socket, fd, body, 0, done);
+      transfer(m, socket, fd, body, 0, done, () => viaCopy(req, res, body, done));
     });
   };
 
@@ -107,7 +146,10 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
     const head = idleFd >= 0 ? takeHead(res) : null;
     if (head !== null && res.socket) {
       const train: Body = { segments: [head, ...body.segments], length: head.length + body.length };
-      return transfer(res.socket, idleFd, train, head.length, done);
+      return transfer(m, res.socket, idleFd, train, head.length, done, () => {
+        giveHeadBack(res);
+        viaCopy(req, res, body, done);
+      });
     }
     afterHead(req, res, body, done);
   };

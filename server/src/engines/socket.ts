@@ -65,6 +65,69 @@ export function connectionGone(req: IncomingMessage, res: ServerResponse): boole
   return !socket || socket.destroyed;
 }
 
+/**
+ * Most responses one connection may have waiting for their turn before Node
+ * stops reading it (nginx reads the next request only after answering the
+ * last). Node parses whatever one read brought in, so a client can get a
+ * read's worth of requests past this, never more.
+ */
+export const MAX_QUEUED_RESPONSES = 16;
+
+interface QueuedInternals {
+  /** Node's account of the bytes queued responses hold; over the socket's high-water mark it stops reading. */
+  _onPendingData?: (delta: number) => void;
+}
+
+/**
+ * Whether `res` is a pipelined response still queued behind an earlier one
+ * on its connection: it has no socket yet and gets it with a 'socket' event.
+ */
+export function isQueued(res: ServerResponse): boolean {
+  return res.socket === null && !res.writableEnded;
+}
+
+/**
+ * Calls `turn()` once the queued response `res` owns its socket, on a later
+ * tick (never inside Node's hand-over), or never if the connection closes
+ * first. Meanwhile `res` counts as 1/MAX_QUEUED_RESPONSES of the socket's
+ * high-water mark in Node's account of queued bytes, so Node's own
+ * back-pressure stops reading the connection while too many wait.
+ */
+export function whenTurn(req: IncomingMessage, res: ServerResponse, turn: () => void): void {
+  const pending = (res as unknown as QueuedInternals)._onPendingData;
+  const weight = Math.ceil((req.socket?.writableHighWaterMark || 16 * 1024) / MAX_QUEUED_RESPONSES);
+  const account = (delta: number): void => {
+    if (typeof pending === 'function') pending.call(res, delta);
+  };
+  let settled = false;
+  const settle = (owned: boolean): void => {
+    if (settled) return;
+    settled = true;
+    res.off('socket', onSocket);
+    req.off('close', onClose);
+    res.off('close', onClose);
+    account(-weight);
+    if (owned) process.nextTick(turn);
+  };
+  const onSocket = (): void => settle(true);
+  const onClose = (): void => {
+    if (connectionGone(req, res)) settle(false);
+  };
+  res.on('socket', onSocket);
+  req.on('close', onClose);
+  res.on('close', onClose);
+  account(weight);
+}
+
+/**
+ * The response that owns `socket` now (Node writes pipelined responses one
+ * at a time, and hands the socket to the next one as each finishes), or null.
+ */
+export function responseInFlight(socket: Socket): ServerResponse | null {
+  const owner = (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
+  return owner ?? null;
+}
+
 interface OutgoingInternals {
   _header?: string | null;
   _headerSent?: boolean;
@@ -96,6 +159,14 @@ export function takeHead(res: ServerResponse): Buffer | null {
   out._headerSent = true;
   handoffStats.headsTaken++;
   return Buffer.from(head, 'latin1');
+}
+
+/**
+ * Undoes takeHead() when none of the head was sent after all: Node then
+ * sends it itself, with the response's next write.
+ */
+export function giveHeadBack(res: ServerResponse): void {
+  (res as unknown as OutgoingInternals)._headerSent = false;
 }
 
 /** Bytes Node still holds for this socket (must be 0 before native sends). */

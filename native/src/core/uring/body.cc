@@ -147,26 +147,34 @@ void UringBody::Stop(int status) {
   status_ = status;
 }
 
+int UringBody::TakePipe() {
+  bool has_file = false;
+  for (const Segment& seg : segments_) has_file |= seg.file_fd >= 0;
+  if (!has_file || has_pipe_) return 0;
+  int rc = pipes_->Acquire(&pipe_);
+  if (rc < 0) return rc;
+  has_pipe_ = true;
+  // Per pipe, not from the pool's last figure: past the per-user pipe
+  // budget a new pipe may get far fewer pages than the one before it.
+  int size = fcntl(pipe_.write_fd, F_GETPIPE_SZ);
+  pipe_capacity_ = size > 0 ? static_cast<uint64_t>(size) : PageSize();
+  return 0;
+}
+
 void UringBody::NextSegment() {
   cursor_.index++;
   cursor_.done_in_segment = 0;
-  // The pipe is empty here: hand it back while literal bytes (or another
-  // transfer's turn) come next.
-  ReleasePipe();
+  // The pipe (empty here) stays: taking another for a later file range
+  // could fail after part of the body went out.
 }
 
 bool UringBody::QueueChunk(Ring* ring, const Segment& seg, uint64_t left) {
   if (!has_pipe_) {
-    int rc = pipes_->Acquire(&pipe_);
+    int rc = TakePipe();  // Start took it; only a caller that did not gets here
     if (rc < 0) {
       Stop(rc);
       return true;
     }
-    has_pipe_ = true;
-    // Per pipe, not from the pool's last figure: past the per-user pipe
-    // budget a new pipe may get far fewer pages than the one before it.
-    int size = fcntl(pipe_.write_fd, F_GETPIPE_SZ);
-    pipe_capacity_ = size > 0 ? static_cast<uint64_t>(size) : PageSize();
   }
   uint64_t offset = static_cast<uint64_t>(seg.offset) + cursor_.done_in_segment;
   // A pipe holds pages, not bytes: from an unaligned offset the first page

@@ -78,6 +78,12 @@ class UringBody {
   // nothing was then taken from the ring, so Submit and call again.
   bool Advance(Ring* ring);
 
+  // Takes the pipe the body's file bytes will go through, if it has any,
+  // before any byte is sent: out of descriptors (-EMFILE, -ENFILE) the
+  // body can then still go out another way. Returns 0 or -errno. The pipe
+  // is kept until the body ends, so none is needed in the middle of one.
+  int TakePipe();
+
   // Accounts for one CQE of this body.
   void OnCompletion(UringOp op, int32_t res);
 

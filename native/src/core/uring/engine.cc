@@ -38,6 +38,9 @@ int UringEngine::Start(uint64_t key, int sock_fd, std::vector<Segment> segments,
   auto owned = std::make_unique<UringBody>(key, sock_fd, std::move(segments),
                                            max_chunk, pipes_);
   UringBody* body = owned.get();
+  // Before any byte: see TakePipe.
+  int rc = body->TakePipe();
+  if (rc < 0) return rc;
   bool queued = body->Advance(ring_);
   if (!queued) {
     Submit();

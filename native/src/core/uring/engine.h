@@ -61,6 +61,7 @@ class UringEngine {
   // the engine now owns (closed when the body finishes). Returns kInFlight,
   // after which OnWake() reports the body exactly once, or the final status
   // (kDone, kEof, -errno) when it finished without touching the ring.
+  // -EMFILE or -ENFILE (no pipe to be had) means no byte was sent.
   // `key` must not name a body already in flight and be <= kMaxUringKey.
   int Start(uint64_t key, int sock_fd, std::vector<Segment> segments,
             uint64_t max_chunk);

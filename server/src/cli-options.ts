@@ -1,0 +1,266 @@
+// The command line as the library's options: each flag's value checked
+// with the flag's own name in the message, serve's flag names taken as
+// aliases where they mean the same, and serve.json (the root's, or
+// --config's) read and checked once. No I/O beyond reading the files the
+// flags name; cli.ts prints and listens.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { SecureServerOptions, ServerOptions } from './index';
+import { DEFAULT_DRAIN_TIMEOUT } from './drain';
+import { defaultCacheDir, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
+import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
+
+/** A refusal of the command line: printed as `sluice: <message>`, exit code 2. */
+export class UsageError extends Error {}
+
+export const FLAGS = {
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  listen: { type: 'string', short: 'l' },
+  engine: { type: 'string' },
+  engines: { type: 'boolean' },
+  dotfiles: { type: 'string' },
+  'max-age': { type: 'string' },
+  'max-chunk': { type: 'string' },
+  'no-index': { type: 'boolean' },
+  workers: { type: 'string' },
+  'send-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  log: { type: 'boolean' },
+  'no-compress': { type: 'boolean' },
+  'compress-cache': { type: 'string' },
+  'compress-max-bytes': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  single: { type: 'boolean', short: 's' },
+  cors: { type: 'boolean', short: 'C' },
+  listing: { type: 'boolean' },
+  symlinks: { type: 'string', short: 'S' },
+  'ssl-cert': { type: 'string' },
+  'ssl-key': { type: 'string' },
+  'ssl-pass': { type: 'string' },
+  http2: { type: 'boolean' },
+  'no-etag': { type: 'boolean' },
+  // serve's flags that have nothing to do here: accepted, so scripts keep working.
+  'no-request-logging': { type: 'boolean', short: 'L' },
+  'no-clipboard': { type: 'boolean', short: 'n' },
+  'no-compression': { type: 'boolean', short: 'u' },
+  'no-port-switching': { type: 'boolean' },
+  debug: { type: 'boolean', short: 'd' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+type Parsed = ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof FLAGS }>>;
+export type Values = Parsed['values'];
+
+const SYMLINK_VALUES: readonly string[] = ['follow', 'within-root', 'deny'];
+
+/**
+ * serve's `-S/--symlinks` takes no value (follow them); sluice's takes
+ * follow | within-root | deny. A bare one becomes `--symlinks follow`.
+ */
+function withSymlinkValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    out.push(arg);
+    if ((arg === '--symlinks' || arg === '-S') && !SYMLINK_VALUES.includes(argv[i + 1] ?? '')) out.push('follow');
+  }
+  return out;
+}
+
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  try {
+    return parseArgs({ args: withSymlinkValues(argv), allowPositionals: true, options: FLAGS });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nRun 'sluice --help' for usage.`);
+  }
+}
+
+/** A port from a flag or from $PORT, named in the message. */
+export function parsePort(value: string, source: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`invalid port '${value}' from ${source} (expected 0-65535)`);
+  return port;
+}
+
+/** serve's `--listen`: a port, `host:port`, or `tcp://host:port`. */
+function parseListen(value: string): { host?: string; port: number } {
+  const bare = value.replace(/^tcp:\/\//, '');
+  if (/^\d+$/.test(bare)) return { port: parsePort(bare, '--listen') };
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(bare);
+  if (m === null) throw new UsageError(`invalid --listen '${value}' (expected PORT, HOST:PORT or tcp://HOST:PORT)`);
+  return { host: m[1] === '' ? undefined : m[1], port: parsePort(m[2], '--listen') };
+}
+
+export function hostAndPort(values: Values, env: NodeJS.ProcessEnv): { host: string; port: number } {
+  const listen = values.listen === undefined ? null : parseListen(values.listen);
+  const host = values.host ?? listen?.host ?? env.HOST ?? '127.0.0.1';
+  if (values.port !== undefined) return { host, port: parsePort(values.port, '--port') };
+  if (listen !== null) return { host, port: listen.port };
+  return { host, port: env.PORT === undefined ? 8080 : parsePort(env.PORT, '$PORT') };
+}
+
+export function parseWorkers(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return Math.max(1, os.availableParallelism());
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1024) throw new UsageError(`invalid --workers '${value}' (expected 1-1024 or auto)`);
+  return n;
+}
+
+/** --max-age takes a unit (`3600s`, `1h`, `1d`): a bare number or a word is refused, never guessed. */
+export function parseMaxAge(value: string): string {
+  const unit = /^\d+(?:\.\d+)? *([a-z]+)$/i.exec(value)?.[1];
+  if (unit === undefined || Number.isNaN(parseDuration(value))) {
+    throw new UsageError(`invalid --max-age '${value}' (give a unit, as in 3600s, 1h or 1d)`);
+  }
+  return value;
+}
+
+export { MIN_MAX_CHUNK };
+
+export function parseMaxChunk(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < MIN_MAX_CHUNK) {
+    throw new UsageError(`invalid --max-chunk '${value}' (expected bytes, at least ${MIN_MAX_CHUNK})`);
+  }
+  return n;
+}
+
+/** A millisecond flag's value, or undefined when the flag was not given. */
+function milliseconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`invalid --${flag} '${value}' (expected milliseconds)`);
+  return Number(value);
+}
+
+function timeouts(values: Values): ServerOptions {
+  const opts: ServerOptions = {};
+  const given = {
+    sendTimeout: milliseconds('send-timeout', values['send-timeout']),
+    keepAliveTimeout: milliseconds('keep-alive-timeout', values['keep-alive-timeout']),
+    headersTimeout: milliseconds('headers-timeout', values['headers-timeout']),
+    requestTimeout: milliseconds('request-timeout', values['request-timeout']),
+  };
+  for (const [name, value] of Object.entries(given)) if (value !== undefined) opts[name as keyof typeof given] = value;
+  return opts;
+}
+
+/** --drain-timeout, or its default. */
+export function drainTimeout(values: Values): number {
+  return milliseconds('drain-timeout', values['drain-timeout']) ?? DEFAULT_DRAIN_TIMEOUT;
+}
+
+function isInside(dir: string, root: string): boolean {
+  const rel = path.relative(root, dir);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * The compress cache: on unless --no-compress (serve's -u). The default
+ * directory must not lie inside the served root (serving a home directory,
+ * say): then one under the system's temporary directory is used, and if
+ * that is inside too, none.
+ */
+function compressOptions(values: Values, root: string): ServerOptions['compress'] {
+  if (values['no-compress'] || values['no-compression']) return false;
+  const max = values['compress-max-bytes'];
+  if (max !== undefined && !/^[1-9]\d*$/.test(max)) throw new UsageError(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
+  const maxBytes = max === undefined ? undefined : Number(max);
+  const explicit = values['compress-cache'];
+  if (explicit !== undefined) return { dir: explicit, maxBytes };
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isInside(d, root));
+  return dir === undefined ? false : { dir, maxBytes };
+}
+
+/** The flags sluice had before serve's came along. */
+function ownOptions(values: Values, root: string): ServerOptions {
+  const opts: ServerOptions = timeouts(values);
+  if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
+  if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
+  if (values['max-age'] !== undefined) opts.maxAge = parseMaxAge(values['max-age']);
+  if (values['max-chunk'] !== undefined) opts.maxChunk = parseMaxChunk(values['max-chunk']);
+  if (values['no-index']) opts.index = false;
+  if (values['no-etag']) opts.etag = false;
+  opts.compress = compressOptions(values, root);
+  return opts;
+}
+
+function symlinkPolicy(value: string | undefined): SymlinkPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (!SYMLINK_VALUES.includes(value)) throw new UsageError(`invalid --symlinks '${value}' (expected follow, within-root or deny)`);
+  return value as SymlinkPolicy;
+}
+
+/** The serve.json to read: --config's (relative to the current directory), else the root's if it has one. */
+function configFile(values: Values, root: string): string | null {
+  if (values.config !== undefined) return path.resolve(values.config);
+  const own = path.join(root, 'serve.json');
+  return fs.existsSync(own) ? own : null;
+}
+
+export interface Plan {
+  root: string;
+  options: ServerOptions;
+  /** serve.json's path when one was read. */
+  config: string | null;
+}
+
+/**
+ * The root and options the flags and serve.json ask for. Without a
+ * serve.json, `/about` still finds about.html (as sirv and http-server do);
+ * links leaving the root are refused unless --symlinks says otherwise.
+ */
+export function serveOptions(values: Values, root: string): Plan {
+  const file = configFile(values, root);
+  let base: ServerOptions = { extensions: ['html', 'htm'], notFound: '404.html' };
+  let servedRoot = root;
+  if (file !== null) {
+    try {
+      const mapped = optionsFromServeConfig(loadServeConfig(file), root);
+      base = mapped.options;
+      servedRoot = mapped.root;
+    } catch (err) {
+      if (err instanceof ServeConfigError) throw new UsageError(`invalid serve.json: ${err.message}`);
+      throw err;
+    }
+  }
+  const options: ServerOptions = { symlinks: 'within-root', ...base, ...ownOptions(values, servedRoot) };
+  const symlinks = symlinkPolicy(values.symlinks);
+  if (symlinks !== undefined) options.symlinks = symlinks;
+  if (values.single) options.single = true;
+  if (values.cors) options.cors = true;
+  if (values.listing) options.listing = true;
+  return { root: servedRoot, options, config: file };
+}
+
+function readFlagFile(flag: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`cannot read --${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** --ssl-cert/--ssl-key/--ssl-pass (a file holding the passphrase, as with serve) as TLS options, or null for plain HTTP. */
+export function tlsOptions(values: Values): Pick<SecureServerOptions, 'tls' | 'http2'> | null {
+  const certFile = values['ssl-cert'];
+  const keyFile = values['ssl-key'];
+  if (certFile === undefined && keyFile === undefined) {
+    if (values.http2 || values['ssl-pass'] !== undefined) throw new UsageError('--http2 and --ssl-pass need --ssl-cert');
+    return null;
+  }
+  if (certFile === undefined) throw new UsageError('--ssl-key needs --ssl-cert');
+  const passphrase = values['ssl-pass'] === undefined ? undefined : readFlagFile('ssl-pass', values['ssl-pass']).toString('utf8').trim();
+  const cert = readFlagFile('ssl-cert', certFile);
+  if (/\.(pfx|p12)$/i.test(certFile)) return { tls: { pfx: cert, passphrase }, http2: Boolean(values.http2) };
+  if (keyFile === undefined) throw new UsageError('--ssl-cert needs --ssl-key (or a .pfx/.p12 certificate)');
+  return { tls: { cert, key: readFlagFile('ssl-key', keyFile), passphrase }, http2: Boolean(values.http2) };
+}

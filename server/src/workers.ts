@@ -1,0 +1,163 @@
+// --workers N: the cluster primary forks the serving processes, announces
+// once they all listen, replaces any that dies, and on SIGTERM/SIGINT lets
+// every worker drain (drain.ts) and exits when they are gone.
+//
+// Two things Node's cluster does not do on its own:
+// - With --port 0 every worker is told the one port the primary picked, so
+//   that workers that replace dead ones listen where the first line said,
+//   even after all of them died at once (the primary's listening socket
+//   closes with its last worker; a port-0 replacement would get a new one).
+// - A connection the primary had handed to a worker that died before
+//   taking it is closed, not left open forever (below).
+import cluster, { type Worker } from 'node:cluster';
+import * as net from 'node:net';
+
+/** The environment variable that gives workers the port to listen on. */
+const WORKER_PORT_ENV = 'SLUICE_WORKER_PORT';
+
+/** In a worker, the port the primary chose for every worker; undefined elsewhere. */
+export function workerPort(): number | undefined {
+  const value = cluster.isWorker ? process.env[WORKER_PORT_ENV] : undefined;
+  return value === undefined ? undefined : Number(value);
+}
+
+/**
+ * In a worker: a primary that died leaves the worker's IPC writes failing
+ * with EPIPE; the worker then exits quietly (Node's cluster exits it on the
+ * disconnect that follows), instead of with an unhandled 'error'.
+ */
+export function exitWithPrimary(): void {
+  cluster.worker?.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || !process.connected) process.exit(0);
+    throw err;
+  });
+}
+
+/** A free port on `host` (port 0 resolved once, by the primary). */
+function freePort(host: string, cb: (err: Error | null, port: number) => void): void {
+  const probe = net.createServer();
+  probe.once('error', (err) => cb(err, 0));
+  probe.listen(0, host, () => {
+    const address = probe.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    probe.close(() => cb(null, port));
+  });
+}
+
+interface ClusterMessage {
+  cmd?: unknown;
+  act?: unknown;
+  seq?: unknown;
+  ack?: unknown;
+}
+
+/**
+ * Keeps the connections the primary hands `worker` until the worker says it
+ * took them, and closes those left when the worker exits. Node's
+ * round-robin primary closes its copy of a handed-over connection only on
+ * the worker's reply, so one handed to a worker killed in between would
+ * stay open, answered by no one, for as long as the primary lives.
+ */
+function closeOrphansOnExit(worker: Worker): void {
+  const proc = worker.process;
+  const unacknowledged = new Map<unknown, { close(): void }>();
+  const send = proc.send.bind(proc) as (...args: unknown[]) => boolean;
+  proc.send = ((message: ClusterMessage, handle?: { close(): void }, ...rest: unknown[]): boolean => {
+    if (message?.cmd === 'NODE_CLUSTER' && message.act === 'newconn' && handle) unacknowledged.set(message.seq, handle);
+    return send(message, handle, ...rest);
+  }) as typeof proc.send;
+  proc.on('internalMessage', (message: ClusterMessage) => {
+    if (message?.cmd === 'NODE_CLUSTER' && message.ack !== undefined) unacknowledged.delete(message.ack);
+  });
+  worker.once('exit', () => {
+    for (const handle of unacknowledged.values()) handle.close();
+    unacknowledged.clear();
+  });
+}
+
+/** What a worker tells the primary once it listens. */
+export interface ListeningMessage {
+  sluice: 'listening';
+  url: string;
+  engine: string;
+  note: string;
+  /** The port it listens on (for the banner's LAN addresses). */
+  port?: number;
+}
+
+export function isListeningMessage(m: unknown): m is ListeningMessage {
+  return typeof m === 'object' && m !== null && (m as ListeningMessage).sluice === 'listening';
+}
+
+export interface PrimaryOptions {
+  count: number;
+  host: string;
+  /** The port every worker listens on; 0 = one free port, picked here. */
+  port: number;
+  /** The workers' drain deadline (ms); the primary waits a little longer. */
+  drainTimeout: number;
+  /** Prints the start-up line, once, when every first worker listens. */
+  announce(m: ListeningMessage): void;
+  /** Reports a start-up failure and exits. */
+  fail(message: string): never;
+}
+
+/** Grace (ms) the primary gives workers past their own drain deadline before it exits anyway. */
+const EXIT_GRACE_MS = 2000;
+
+function liveWorkers(): number {
+  return Object.keys(cluster.workers ?? {}).length;
+}
+
+function signalWorkers(signal: NodeJS.Signals): void {
+  for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+}
+
+export function runPrimary(opts: PrimaryOptions): void {
+  if (opts.port !== 0) return startWorkers(opts, {});
+  freePort(opts.host, (err, port) => {
+    if (err) opts.fail(`cannot listen on ${opts.host}:0: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+    startWorkers(opts, { [WORKER_PORT_ENV]: String(port) });
+  });
+}
+
+function startWorkers(opts: PrimaryOptions, env: NodeJS.ProcessEnv): void {
+  const { count } = opts;
+  let announced = false;
+  let listening = 0;
+  let stopping = false;
+  const fork = (): void => {
+    const worker = cluster.fork(env);
+    closeOrphansOnExit(worker);
+    worker.on('message', (m: unknown) => {
+      // Announce once every first-generation worker listens.
+      if (!isListeningMessage(m) || announced || ++listening < count) return;
+      announced = true;
+      opts.announce(m);
+    });
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (liveWorkers() === 0) process.exit(0);
+      return;
+    }
+    if (!announced) opts.fail(`worker exited during start-up (code ${code})`);
+    process.stderr.write(`sluice: worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting another\n`);
+    fork();
+  });
+  for (let i = 0; i < count; i++) fork();
+  // As drain.ts, for the workers: the first signal drains them, a repeated
+  // SIGTERM changes nothing, a second SIGINT stops them at once.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      if (signal === 'SIGINT') signalWorkers('SIGINT');
+      return;
+    }
+    stopping = true;
+    if (liveWorkers() === 0) process.exit(0);
+    signalWorkers('SIGTERM');
+    setTimeout(() => process.exit(0), opts.drainTimeout + EXIT_GRACE_MS).unref();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
