@@ -145,10 +145,22 @@ git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar 
 build() {
   podman build "${run_flags[@]}" --format docker --pull=never "$@" -t "$image" "$ctx"
 }
+# Every image a check builds (the steps' layers too) is noted, and removed
+# by the next check: the layer cache looks a step up among all images made
+# from the same parent, and one left from an older tree would stop it at
+# the first step whose inputs differ, even with a matching layer beside it.
+built="$cache/built-images"
+note_built() { grep -oE '^--> (Using cache )?[0-9a-f]{12,}' "$1" | awk '{print $NF}' >>"$built" || true; }
+if [ -s "$built" ]; then
+  sort -u "$built" | xargs -r podman rmi -f >/dev/null 2>>"$podman_log" || true
+fi
+podman rmi -f "$image" >/dev/null 2>>"$podman_log" || true
+: >"$built"
 
 say "podman build (no cache)"
 t0=$SECONDS
 build --no-cache >"$cache/build-1.log" 2>&1 || die "podman build failed: $(tail -n 20 "$cache/build-1.log")"
+note_built "$cache/build-1.log"
 grep -q 'CXX(target)' "$cache/build-1.log" || die "the first build did not compile the addon"
 echo "built $image in $((SECONDS - t0)) s ($(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}'))"
 [ "$(podman image inspect "$image" --format '{{.Config.User}}')" = node ] || die "the image does not run as the node user"
@@ -235,6 +247,7 @@ echo "<!-- edited by container-check -->" >>"$ctx/public/index.html"
 say "podman build after an edit to public/"
 t0=$SECONDS
 build >"$cache/build-2.log" 2>&1 || die "the second build failed: $(tail -n 20 "$cache/build-2.log")"
+note_built "$cache/build-2.log"
 ! grep -qE 'CXX\(target\)|added [0-9]+ packages' "$cache/build-2.log" || die "an edit to public/ reinstalled or recompiled: see $cache/build-2.log"
 echo "rebuilt in $((SECONDS - t0)) s: $(grep -c 'Using cache' "$cache/build-2.log") steps from the cache, no npm install, no compiler"
 port="$(free_port)"
