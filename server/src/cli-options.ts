@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
+import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
 import { defaultCacheDir, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
@@ -157,11 +158,6 @@ export function drainTimeout(values: Values): number {
   return milliseconds('drain-timeout', values['drain-timeout']) ?? DEFAULT_DRAIN_TIMEOUT;
 }
 
-function isInside(dir: string, root: string): boolean {
-  const rel = path.relative(root, dir);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
 /**
  * The compress cache: on unless --no-compress (serve's -u). The default
  * directory must not lie inside the served root (serving a home directory,
@@ -176,7 +172,7 @@ function compressOptions(values: Values, root: string): ServerOptions['compress'
   const explicit = values['compress-cache'];
   if (explicit !== undefined) return { dir: explicit, maxBytes };
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isInside(d, root));
+  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isWithin(path.resolve(d), path.resolve(root)));
   return dir === undefined ? false : { dir, maxBytes };
 }
 

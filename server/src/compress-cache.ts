@@ -333,7 +333,7 @@ function lstatOrNull(p: string): fs.Stats | null {
 const caches = new Map<string, CompressCache>();
 
 /** Whether `dir` is `root` or lies below it (both real paths). */
-function isWithin(dir: string, root: string): boolean {
+export function isWithin(dir: string, root: string): boolean {
   return dir === root || dir.startsWith(root.endsWith('/') ? root : `${root}/`);
 }
 
