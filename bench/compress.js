@@ -146,9 +146,9 @@ async function warmCache(url) {
   return firsts;
 }
 
-function wrk(url, connections, seconds) {
+function wrk(url, connections, seconds, paths = ASSETS.map(([n]) => `/${n}`)) {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', path.join(__dirname, 'wrk-mix.lua'), url];
-  const env = { ...process.env, SLUICE_MIX: ASSETS.map(([n]) => `/${n}`).join(','), SLUICE_WRK_REPORT: path.join(__dirname, 'wrk-report.lua') };
+  const env = { ...process.env, SLUICE_MIX: paths.join(','), SLUICE_WRK_REPORT: path.join(__dirname, 'wrk-report.lua') };
   return new Promise((resolve, reject) => {
     const child = spawn(procs.TASKSET || 'wrk', procs.TASKSET ? ['-c', '1', 'wrk', ...args] : args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -216,43 +216,100 @@ function report(rows, firsts, ref, opts) {
 }
 
 /**
- * A compression storm: a cached small file's p99 and rate with wrk, quiet
- * and while another client asks for 2,000 distinct compressible files
- * (every one a cache miss that queues a compression, most of them dropped).
+ * A compression storm: a cached small file's rate and p99 under wrk, and
+ * the server's event-loop delay, quiet and while 20 more connections ask
+ * for 2,000 distinct compressible files, every one a cache miss (a fresh
+ * set each round, so no round finds the previous one's variants). The same
+ * storm against the same server without its cache separates what the
+ * compressions cost from what serving the storm's own identity bytes costs.
+ * Arms and rounds interleave; medians.
  */
 async function storm(opts) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-storm-'));
   const root = path.join(base, 'public');
-  fs.mkdirSync(path.join(root, 'many'), { recursive: true });
+  fs.mkdirSync(root);
   const css = fs.readFileSync(path.join(ROOT, 'node_modules', 'bootstrap', 'dist', 'css', 'bootstrap-grid.min.css'));
-  fs.writeFileSync(path.join(root, 'small.css'), css.subarray(0, 4096));
-  for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(root, 'many', `f${i}.css`), Buffer.concat([Buffer.from(`/* ${i} */`), css]));
-  const child = procs.start(process.execPath, [CLI, root, '--port', '0', '--compress-cache', path.join(base, 'cache')], {
-    cpu: 0,
-    env: { NODE_ENV: 'production' },
-  });
-  const url = `http://127.0.0.1:${(await procs.waitForLine(child, URL_RE, 15000))[1]}`;
-  const small = `${url}/small.css`;
-  await probe(small);
+  const small = css.subarray(0, 4096);
+  fs.writeFileSync(path.join(root, 'small.css'), small);
+  // A sibling, so both servers answer the small file with the same br bytes.
+  fs.writeFileSync(path.join(root, 'small.css.br'), zlib.brotliCompressSync(small));
+  const arms = [
+    { name: 'compress cache', cache: path.join(base, 'cache'), rounds: [] },
+    { name: 'no compress cache (`--no-compress`)', cache: '-', rounds: [] },
+  ];
+  for (const arm of arms) {
+    arm.child = procs.start(process.execPath, [path.join(__dirname, 'servers', 'sluice-loop-delay.js'), root, arm.cache], {
+      cpu: 0,
+      ipc: true,
+      env: { NODE_ENV: 'production' },
+    });
+    arm.url = `http://127.0.0.1:${(await procs.waitForLine(arm.child, URL_RE, 15000))[1]}`;
+    await probe(`${arm.url}/small.css`);
+    await wrkOne(`${arm.url}/small.css`, opts.connections, opts.warmup);
+  }
   await new Promise((r) => setTimeout(r, 1000));
-  const one = (seconds) => wrkOne(small, opts.connections, seconds);
-  await one(opts.warmup);
-  const quiet = await one(opts.duration);
-  let stop = false;
-  let stormRequests = 0;
-  const stormClient = async (k) => {
-    for (let i = k; !stop; i = (i + 20) % 2000) {
-      await probe(`${url}/many/f${i}.css`);
-      stormRequests++;
+  let set = 0;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {
+      const dir = path.join(root, `storm${set++}`);
+      writeStormFiles(dir, css);
+      await settle(arms);
+      const quiet = await measureWindow(arm, opts, null);
+      await settle(arms);
+      const loaded = await measureWindow(arm, opts, path.basename(dir));
+      arm.rounds.push({ quiet, loaded });
     }
-  };
-  const clients = Array.from({ length: 20 }, (_, k) => stormClient(k));
-  const loaded = await one(opts.duration);
-  stop = true;
-  await Promise.all(clients);
-  await procs.stop(child);
+  }
+  for (const arm of arms) await procs.stop(arm.child);
   fs.rmSync(base, { recursive: true, force: true });
-  return { quiet, loaded, stormRequests };
+  return arms;
+}
+
+const STORM_FILES = 2000;
+const STORM_CONNECTIONS = 20;
+
+/**
+ * Waits until no server uses CPU (the compress cache's queue, left over from
+ * a storm, is done): the servers share CPU 0, and each is its own session,
+ * so one's nice-19 compressions compete with the other at full weight.
+ */
+async function settle(arms) {
+  const used = () => arms.reduce((sum, a) => sum + cpu.treeCpuSeconds(a.child.pid), 0);
+  for (let last = used(), idle = 0; idle < 4;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = used();
+    idle = now - last < 0.01 ? idle + 1 : 0;
+    last = now;
+  }
+}
+
+function writeStormFiles(dir, css) {
+  fs.mkdirSync(dir);
+  for (let i = 0; i < STORM_FILES; i++) fs.writeFileSync(path.join(dir, `f${i}.css`), Buffer.concat([Buffer.from(`/* ${dir} ${i} */`), css]));
+}
+
+/** One measured window: wrk on the small file, with a storm on `stormBase` when given, and the loop delay over it. */
+async function measureWindow(arm, opts, stormDir) {
+  await ipc(arm.child, 'reset');
+  const cpu0 = cpu.treeCpuSeconds(arm.child.pid);
+  // The storm runs a little longer than the measured window, so it covers all of it.
+  const storm = stormDir ? wrk(arm.url, STORM_CONNECTIONS, opts.duration + 1, stormPaths(stormDir)) : null;
+  const small = await wrkOne(`${arm.url}/small.css`, opts.connections, opts.duration);
+  const delay = await ipc(arm.child, 'report');
+  const serverCpu = (cpu.treeCpuSeconds(arm.child.pid) - cpu0) / opts.duration;
+  const s = storm ? await storm : { requests: 0, bytes: 0, duration_us: 1 };
+  return { ...small, delay, serverCpu, stormRps: s.requests / (s.duration_us / 1e6), stormMBps: s.bytes / (s.duration_us / 1e6) / 1e6 };
+}
+
+function stormPaths(dir) {
+  return Array.from({ length: STORM_FILES }, (_, i) => `/${dir}/f${i}.css`);
+}
+
+function ipc(child, message) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send(message);
+  });
 }
 
 function wrkOne(url, connections, seconds) {
@@ -281,18 +338,35 @@ function wrkOne(url, connections, seconds) {
   });
 }
 
-function stormReport(s) {
-  return [
+function stormReport(arms, opts) {
+  const fmt = (x, d = 2) => x.toFixed(d);
+  const med = (arm, f) => median(arm.rounds.map(f));
+  const lines = [
     '',
-    '### A compression storm',
+    `### A compression storm — ${new Date().toISOString()}`,
     '',
-    'A cached 4 KiB CSS file under wrk, quiet and while 20 other connections request 2,000 distinct compressible files (each a cache miss).',
+    `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length} · node ${process.version} · server on CPU 0, wrk and the storm client on CPU 1 · ${opts.duration} s windows × ${opts.rounds} interleaved rounds, medians.`,
+    `A cached 4 KiB CSS file under wrk -c${opts.connections}, quiet and while ${STORM_CONNECTIONS} more connections request ${STORM_FILES.toLocaleString('en-US')} distinct compressible 50 KiB files (a fresh set each round: every storm request a cache miss, answered with identity bytes). Loop delay: the server's event loop, monitorEventLoopDelay at 1 ms resolution.`,
     '',
-    '| run | req/s | p99 ms |',
-    '|---|---:|---:|',
-    `| quiet | ${Math.round(s.quiet.rps).toLocaleString('en-US')} | ${s.quiet.p99.toFixed(2)} |`,
-    `| during the storm (${s.stormRequests} storm requests) | ${Math.round(s.loaded.rps).toLocaleString('en-US')} | ${s.loaded.p99.toFixed(2)} |`,
-  ].join('\n');
+    '| server | window | req/s | p99 ms | loop delay p99 ms | loop delay max ms | storm req/s | storm MB/s | server CPU |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const arm of arms) {
+    for (const w of ['quiet', 'loaded']) {
+      lines.push(
+        `| ${arm.name} | ${w === 'quiet' ? 'quiet' : 'storm'} | ${Math.round(med(arm, (r) => r[w].rps)).toLocaleString('en-US')} | ${fmt(med(arm, (r) => r[w].p99))} | ${fmt(med(arm, (r) => r[w].delay.p99))} | ${fmt(med(arm, (r) => r[w].delay.max))} | ${Math.round(med(arm, (r) => r[w].stormRps)).toLocaleString('en-US')} | ${fmt(
+          med(arm, (r) => r[w].stormMBps),
+          1,
+        )} | ${fmt(med(arm, (r) => r[w].serverCpu))} |`,
+      );
+    }
+  }
+  lines.push('', '| server | p99 storm/quiet | loop delay p99 storm/quiet |', '|---|---:|---:|');
+  for (const arm of arms) {
+    const ratio = (f) => fmt(median(arm.rounds.map((r) => f(r.loaded) / f(r.quiet))));
+    lines.push(`| ${arm.name} | ${ratio((w) => w.p99)}× | ${ratio((w) => w.delay.p99)}× |`);
+  }
+  return lines.join('\n');
 }
 
 async function main() {
@@ -301,7 +375,7 @@ async function main() {
   // The harness (and its storm client) share the load generator's CPU, not the server's.
   if (procs.TASKSET) procs.pinSelf(1);
   if (opts.storm) {
-    process.stdout.write(`${stormReport(await storm(opts))}\n`);
+    process.stdout.write(`${stormReport(await storm(opts), opts)}\n`);
     return;
   }
   const dirs = prepareRoots();

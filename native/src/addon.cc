@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "bind_splice.h"
+#include "bind_thread.h"
 #include "bind_transfer.h"
 #include "bind_uring.h"
 #include "core/progress.h"
@@ -25,6 +26,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("uringProbe", Napi::Function::New(env, UringProbe, "uringProbe"));
   exports.Set("uringSend", Napi::Function::New(env, UringSend, "uringSend"));
   exports.Set("uringStats", Napi::Function::New(env, UringStats, "uringStats"));
+  exports.Set("idleThisThread",
+              Napi::Function::New(env, IdleThisThread, "idleThisThread"));
   exports.Set("DONE", Napi::Number::New(env, core::kDone));
   exports.Set("EOF", Napi::Number::New(env, core::kEof));
   exports.Set("PENDING", Napi::Number::New(env, kPending));

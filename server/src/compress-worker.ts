@@ -1,12 +1,13 @@
 // The compress cache's worker thread: makes one variant at a time, at the
-// lowest CPU priority (on Linux a nice value belongs to a thread), with
-// zlib's synchronous calls so the work stays on this thread and never
-// queues in libuv's pool ahead of file opens. The main thread only keeps
-// the index.
+// lowest CPU priority (SCHED_IDLE, else nice 19: on Linux both belong to a
+// thread, not the process), with zlib's synchronous calls so the work stays
+// on this thread and never queues in libuv's pool ahead of file opens. The
+// main thread only keeps the index.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
+import { native } from './native';
 
 /** What the main thread asks for: the source's identity at the time of asking, and where the entry goes. */
 export interface CompressRequest {
@@ -91,13 +92,23 @@ export function makeVariant(req: CompressRequest): CompressOutcome {
   }
 }
 
-if (parentPort !== null) {
-  const port = parentPort;
+/**
+ * SCHED_IDLE where the addon can set it: a serving thread that wakes
+ * preempts this one at once, where over a nice value of 19 it could wait
+ * out the rest of this thread's slice. Otherwise (no addon, or refused) nice 19.
+ */
+function lowerPriority(): void {
+  if (native.binding?.idleThisThread?.() === 0) return;
   try {
     os.setPriority(19);
   } catch {
     // Not allowed here: compress at normal priority.
   }
+}
+
+if (parentPort !== null) {
+  const port = parentPort;
+  lowerPriority();
   port.on('message', (req: CompressRequest) => {
     let outcome: CompressOutcome;
     try {

@@ -76,6 +76,8 @@ export interface NativeBinding {
   pipePoolStats(): PipePoolStats;
   /** Closes the pool's idle pipes (descriptors run short); returns how many. Absent from older builds. */
   pipePoolTrim?(): number;
+  /** Makes the calling thread SCHED_IDLE; 0 or -errno. Absent from older builds. */
+  idleThisThread?(): number;
   readonly DONE: number;
   readonly EOF: number;
   readonly PENDING: number;
