@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
+import { defaultCacheDir, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
 /** A refusal of the command line: printed as `sluice: <message>`, exit code 2. */
@@ -25,6 +25,7 @@ export const FLAGS = {
   dotfiles: { type: 'string' },
   'max-age': { type: 'string' },
   'max-chunk': { type: 'string' },
+  'small-file-max': { type: 'string' },
   'no-index': { type: 'boolean' },
   workers: { type: 'string' },
   'send-timeout': { type: 'string' },
@@ -134,6 +135,14 @@ export function parseMaxChunk(value: string): number {
   return n;
 }
 
+export function parseSmallFileMax(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > MAX_SMALL_FILE_MAX) {
+    throw new UsageError(`invalid --small-file-max '${value}' (expected bytes, from 0 to ${MAX_SMALL_FILE_MAX})`);
+  }
+  return n;
+}
+
 /** A millisecond flag's value, or undefined when the flag was not given. */
 function milliseconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -183,6 +192,7 @@ function ownOptions(values: Values, root: string): ServerOptions {
   if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
   if (values['max-age'] !== undefined) opts.maxAge = parseMaxAge(values['max-age']);
   if (values['max-chunk'] !== undefined) opts.maxChunk = parseMaxChunk(values['max-chunk']);
+  if (values['small-file-max'] !== undefined) opts.smallFileMax = parseSmallFileMax(values['small-file-max']);
   if (values['no-index']) opts.index = false;
   if (values['no-etag']) opts.etag = false;
   opts.compress = compressOptions(values, root);

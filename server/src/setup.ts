@@ -3,7 +3,7 @@
 // engines. Adapters that differ from serve-static in a resolved choice
 // (what a directory without its slash gets, say) pass it as an override.
 import * as path from 'node:path';
-import { chooseTransports, type EngineName, type Transports } from './engines';
+import { chooseTransports, type EngineName, type TransportOptions, type Transports } from './engines';
 import { resolveOptions, type ResolvedOptions, type SluiceOptions } from './options';
 import { Responder } from './responder';
 
@@ -12,6 +12,10 @@ export function checkRoot(root: unknown): string {
   if (!root) throw new TypeError('root path required');
   if (typeof root !== 'string') throw new TypeError('root path must be a string');
   return path.resolve(root);
+}
+
+function transportOptions(resolved: ResolvedOptions): TransportOptions {
+  return { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout, smallFileMax: resolved.smallFileMax };
 }
 
 export interface Built {
@@ -24,7 +28,7 @@ export interface Built {
 export function build(root: unknown, opts: SluiceOptions | null | undefined, overrides?: Partial<ResolvedOptions>): Built {
   const absRoot = checkRoot(root);
   const resolved = { ...resolveOptions(opts), ...overrides };
-  const transports = chooseTransports(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
+  const transports = chooseTransports(resolved.engine, transportOptions(resolved));
   return {
     responder: new Responder(absRoot, resolved, transports),
     root: absRoot,
@@ -54,10 +58,10 @@ export class ResponderCache {
     let responder = this.responders.get(id);
     if (responder !== undefined) return responder;
     const resolved = { ...resolveOptions(opts), ...this.overrides };
-    const transportsKey = `${resolved.engine}|${resolved.maxChunk}|${resolved.sendTimeout}`;
+    const transportsKey = `${resolved.engine}|${resolved.maxChunk}|${resolved.sendTimeout}|${resolved.smallFileMax}`;
     let transports = this.transports.get(transportsKey);
     if (transports === undefined) {
-      transports = chooseTransports(resolved.engine, { maxChunk: resolved.maxChunk, sendTimeout: resolved.sendTimeout });
+      transports = chooseTransports(resolved.engine, transportOptions(resolved));
       this.transports.set(transportsKey, transports);
     }
     responder = new Responder(path.resolve(root), resolved, transports);

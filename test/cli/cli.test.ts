@@ -188,6 +188,11 @@ describe('cli', () => {
     const r = run(['--drain-timeout', 'soon']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--drain-timeout/);
+    for (const value of ['-1', '16k', '1048577', '2.5']) {
+      const s = run([`--small-file-max=${value}`]);
+      assert.equal(s.status, 2, `--small-file-max ${value}`);
+      assert.match(s.stderr, /invalid --small-file-max '.*' \(expected bytes, from 0 to 1048576\)/);
+    }
   });
 
   it('should document every flag in --help', () => {
@@ -201,6 +206,7 @@ describe('cli', () => {
       '--dotfiles',
       '--max-age',
       '--max-chunk',
+      '--small-file-max',
       '--no-index',
       '--workers',
       '--log',

@@ -10,6 +10,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { copyStats } from '../../server/src/engines/copy';
+import { smallFileMaxFor } from '../../server/src/engines';
 import { createHandler } from '../../server/src/index';
 import { fixtures, sha256 } from '../helpers/fixtures';
 import { forEachEngine } from '../helpers/server';
@@ -58,8 +59,8 @@ function close(server: http.Server | https.Server | http2.Http2Server | http2.Ht
 /** The checks every transport gets: bodies exact, ranges, multipart, HEAD, 304. */
 /**
  * `copied`: how many of the four whole-file bodies go through the copy
- * engine. Under auto the two small ones are written from memory instead,
- * through Node's stream all the same.
+ * engine. Under auto and io_uring the two small ones are written from
+ * memory instead, through Node's stream all the same.
  */
 function bodyChecks(get: (path: string, headers?: Record<string, string>, method?: string) => Promise<Reply>, copies: () => number, copied = 4): void {
   const fx = fixtures();
@@ -147,7 +148,7 @@ forEachEngine('https', (engine) => {
       return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
     },
     () => counter.count(),
-    engine === 'auto' ? 2 : 4,
+    smallFileMaxFor(engine) > 0 ? 2 : 4,
   );
 
   it('should send 64 MiB exactly over TLS', async () => {
@@ -187,7 +188,7 @@ forEachEngine('http2 over TLS (allowHTTP1)', (engine) => {
     bodyChecks(
       (path, headers, method) => h2request(session, path, headers, method),
       () => counter.count(),
-      engine === 'auto' ? 2 : 4,
+      smallFileMaxFor(engine) > 0 ? 2 : 4,
     );
 
     it('should send 64 MiB exactly, with HTTP/2 flow control', async () => {
@@ -210,7 +211,7 @@ forEachEngine('http2 over TLS (allowHTTP1)', (engine) => {
         return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
       },
       () => counter.count(),
-      engine === 'auto' ? 2 : 4,
+      smallFileMaxFor(engine) > 0 ? 2 : 4,
     );
   });
 });
@@ -235,7 +236,7 @@ forEachEngine('http2 cleartext (h2c)', (engine) => {
   bodyChecks(
     (path, headers, method) => h2request(session, path, headers, method),
     () => counter.count(),
-    engine === 'auto' ? 2 : 4,
+    smallFileMaxFor(engine) > 0 ? 2 : 4,
   );
 
   it('should send 64 MiB exactly', async () => {

@@ -117,6 +117,8 @@ describe('resolveOptions', () => {
       ['a fractional maxRanges', { maxRanges: 1.5 }, /"maxRanges" option/],
       ['a zero maxChunk', { maxChunk: 0 }, /"maxChunk" option/],
       ['a maxChunk below a page', { maxChunk: 4095 }, /"maxChunk" option must be at least 4096/],
+      ['a negative smallFileMax', { smallFileMax: -1 }, /"smallFileMax" option must be an integer from 0 to 1048576/],
+      ['a smallFileMax over 1 MiB', { smallFileMax: 1024 * 1024 + 1 }, /"smallFileMax" option must be an integer from 0 to 1048576/],
       ['options that are not an object', 'fast', /"options" argument/],
     ];
     for (const [what, input, message] of table) {

@@ -24,11 +24,26 @@ export interface EngineReport {
 }
 
 /**
- * Under 'auto', files up to this size are written from memory together with
- * the head (engines/small.ts); larger ones go zero-copy. See README for the
- * figures behind it.
+ * Under 'auto' and 'io_uring', files up to this size are written from memory
+ * together with the head (engines/small.ts); larger ones go zero-copy. See
+ * README for the figures behind it.
  */
 export const AUTO_SMALL_FILE_MAX = 16 * 1024;
+
+/** How chooseTransports builds the engines. */
+export interface TransportOptions extends NativeEngineOptions {
+  /** Files up to this size go from memory with the head; null: the engine's default (smallFileMaxFor). */
+  smallFileMax: number | null;
+}
+
+/**
+ * The default smallFileMax: 'auto' and 'io_uring' send small files from
+ * memory (a ring round trip through io-wq costs more than the copy of a
+ * few KiB); a named 'sendfile', 'splice' or 'copy' moves every body.
+ */
+export function smallFileMaxFor(choice: EngineName | 'auto'): number {
+  return choice === 'auto' || choice === 'io_uring' ? AUTO_SMALL_FILE_MAX : 0;
+}
 
 /**
  * What 'auto' tries, in order: sendfile is the fastest engine for whole
@@ -135,14 +150,15 @@ function withHint(reason: string): string {
  * throws ERR_SLUICE_ENGINE_UNAVAILABLE with the reason; 'auto' falls back
  * and says what it chose.
  */
-export function chooseTransports(choice: EngineName | 'auto', opts: NativeEngineOptions): Transports {
+export function chooseTransports(choice: EngineName | 'auto', opts: TransportOptions): Transports {
+  const smallMax = opts.smallFileMax ?? smallFileMaxFor(choice);
   if (choice !== 'auto') {
     const report = probe(choice);
     if (!report.available) throw engineUnavailableError(choice, withHint(report.reason));
-    return new Transports(build(choice, opts), 0, opts.sendTimeout, `engine ${choice}`);
+    return new Transports(build(choice, opts), smallMax, opts.sendTimeout, `engine ${choice}`);
   }
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
-  return new Transports(build(name, opts), AUTO_SMALL_FILE_MAX, opts.sendTimeout, autoNote(name));
+  return new Transports(build(name, opts), smallMax, opts.sendTimeout, autoNote(name));
 }
 
 /**
