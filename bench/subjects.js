@@ -37,6 +37,19 @@ const SUBJECTS = [
       env: NODE_ENV,
     }),
   })),
+  // The io_uring engine's levers, one subject each (README, Engines): how
+  // the ring runs its task work, and small files through the ring.
+  ...['interrupt', 'cooperative', 'deferred'].map((mode) => ({
+    name: `uring-taskrun-${mode}`,
+    label: `sluice --engine io_uring, task run ${mode}`,
+    group: 'sluice',
+    engine: 'io_uring',
+    command: (ctx) => ({
+      cmd: process.execPath,
+      args: [CLI, ctx.root, '--host', '127.0.0.1', '--port', '0', '--engine', 'io_uring', '--small-file-max', '0'],
+      env: { ...NODE_ENV, SLUICE_URING_TASKRUN: mode },
+    }),
+  })),
   {
     // Another build of sluice (a checkout given by SLUICE_BENCH_BASELINE),
     // so a change is measured against what it changes, in the same run.

@@ -3,17 +3,28 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 #include <utility>
 
 namespace sluice {
 namespace core {
 
+TaskRun TaskRunFromEnv() {
+  const char* v = std::getenv("SLUICE_URING_TASKRUN");
+  if (v == nullptr) return UringEngine::kDefaultTaskRun;
+  if (std::strcmp(v, "interrupt") == 0) return TaskRun::kInterrupt;
+  if (std::strcmp(v, "cooperative") == 0) return TaskRun::kCooperative;
+  if (std::strcmp(v, "deferred") == 0) return TaskRun::kDeferred;
+  return UringEngine::kDefaultTaskRun;
+}
+
 int UringEngine::Create(PipePool* pipes, UringEngine** out,
                         const char** failed_syscall) {
   *out = nullptr;
   Ring* ring = nullptr;
-  int rc = Ring::Create(kRingEntries, &ring, failed_syscall);
+  int rc = Ring::Create(kRingEntries, &ring, failed_syscall, TaskRunFromEnv());
   if (rc < 0) return rc;
   *out = new (std::nothrow) UringEngine(ring, pipes);
   if (*out == nullptr) {
@@ -73,6 +84,7 @@ bool UringEngine::Cancel(uint64_t key, int status) {
 std::vector<UringFinished> UringEngine::OnWake() {
   // Clear first: a CQE posted during the drain re-arms the eventfd.
   ring_->ReadEventfd();
+  if (ring_->TaskWorkPending()) ring_->RunTaskWork();
   ring_->DrainCompletions([this](uint64_t user_data, int32_t res, uint32_t) {
     auto it = bodies_.find(user_data >> kUringOpBits);
     if (it == bodies_.end()) return;  // impossible: bodies outlive their CQEs
@@ -109,6 +121,12 @@ void UringEngine::Submit() {
   // the SQEs queued; the next Submit, after a drain, sends them. Prep
   // errors come back as CQEs (IORING_SETUP_SUBMIT_ALL), not from here.
   if (ring_->SqPending() > 0) ring_->Submit();
+  // Deferred or cooperative task work, or a completion posted inside the
+  // submit, may signal no eventfd: look, and wake ourselves if need be.
+  if (ring_->task_run() != TaskRun::kInterrupt &&
+      (ring_->TaskWorkPending() || ring_->CqReady())) {
+    WakeSoon();
+  }
 }
 
 void UringEngine::RetryStalled() {

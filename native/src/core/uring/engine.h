@@ -18,6 +18,10 @@
 namespace sluice {
 namespace core {
 
+// The ring's TaskRun mode: kDefaultTaskRun unless SLUICE_URING_TASKRUN
+// names another ("interrupt", "cooperative", "deferred"), for measuring.
+TaskRun TaskRunFromEnv();
+
 // Start() result: the body continues on the ring (the same value as the
 // JS-visible PENDING).
 constexpr int kInFlight = 2;
@@ -40,6 +44,8 @@ class UringEngine {
   // cancels; the CQ gets twice as many slots and, with IORING_FEAT_NODROP
   // (required by the probe), an overflow is parked in the kernel, not lost.
   static constexpr unsigned kRingEntries = 1024;
+  // What the README's engine table measured best.
+  static constexpr TaskRun kDefaultTaskRun = TaskRun::kInterrupt;
 
   // Creates the ring (and its eventfd). Returns 0 and *out (caller
   // deletes), or -errno with the failing syscall's name in *failed_syscall.

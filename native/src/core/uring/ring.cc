@@ -18,6 +18,18 @@
 #ifndef IORING_SETUP_SUBMIT_ALL
 #define IORING_SETUP_SUBMIT_ALL (1U << 7)
 #endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_TASKRUN_FLAG
+#define IORING_SETUP_TASKRUN_FLAG (1U << 9)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
 #ifndef IORING_ENTER_GETEVENTS
 #define IORING_ENTER_GETEVENTS (1U << 0)
 #endif
@@ -34,13 +46,34 @@ T* At(void* base, uint32_t offset) {
   return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
 }
 
-// io_uring_setup(2) with our flags. Returns the ring fd or -errno; fills *p.
-int SetupRingFd(unsigned entries, io_uring_params* p) {
+unsigned TaskRunFlags(TaskRun task_run) {
+  switch (task_run) {
+    case TaskRun::kCooperative:
+      return IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kDeferred:
+      return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+             IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kInterrupt:
+      break;
+  }
+  return 0;
+}
+
+// io_uring_setup(2) with our flags. Returns the ring fd or -errno; fills *p
+// and, when the kernel refused the task-run flags (EINVAL), sets *task_run
+// to the default it fell back to.
+int SetupRingFd(unsigned entries, io_uring_params* p, TaskRun* task_run) {
   // SUBMIT_ALL (5.18): keep consuming the batch past an SQE that fails
   // prep (it still gets its CQE). Retried without it on older kernels.
   std::memset(p, 0, sizeof(*p));
-  p->flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  p->flags =
+      IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL | TaskRunFlags(*task_run);
   int ring_fd = SysIoUringSetup(entries, p);
+  if (ring_fd != -EINVAL) return ring_fd;
+  *task_run = TaskRun::kInterrupt;
+  std::memset(p, 0, sizeof(*p));
+  p->flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  ring_fd = SysIoUringSetup(entries, p);
   if (ring_fd != -EINVAL) return ring_fd;
   std::memset(p, 0, sizeof(*p));
   p->flags = IORING_SETUP_CLAMP;
@@ -58,7 +91,8 @@ int MapRegion(int ring_fd, size_t size, off_t offset, void** out) {
 
 }  // namespace
 
-int Ring::Create(unsigned entries, Ring** out, const char** failed_syscall) {
+int Ring::Create(unsigned entries, Ring** out, const char** failed_syscall,
+                 TaskRun task_run) {
   const char* unused = nullptr;
   const char** what = failed_syscall != nullptr ? failed_syscall : &unused;
   *out = nullptr;
@@ -75,9 +109,10 @@ int Ring::Create(unsigned entries, Ring** out, const char** failed_syscall) {
     return -ENOMEM;
   }
   io_uring_params p;
-  int ring_fd = SetupRingFd(entries, &p);
+  int ring_fd = SetupRingFd(entries, &p, &task_run);
   if (ring_fd < 0) return ring_fd;
   ring->ring_fd_ = ring_fd;
+  ring->task_run_ = task_run;
   ring->features_ = p.features;
   *what = "mmap";
   rc = ring->MapRings(p);
@@ -222,6 +257,14 @@ int Ring::FlushOverflow() {
   } while (rc == -EINTR);
   if (rc < 0) return rc;
   return LoadAcquire(cq_ktail_) != before ? 1 : 0;
+}
+
+int Ring::RunTaskWork() {
+  int rc;
+  do {
+    rc = SysIoUringEnter(ring_fd_, 0, 0, IORING_ENTER_GETEVENTS, nullptr);
+  } while (rc == -EINTR);
+  return rc < 0 ? rc : 0;
 }
 
 int Ring::ReadEventfd() {

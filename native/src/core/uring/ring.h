@@ -56,10 +56,9 @@
 // 10. Deleting a Ring with requests in flight returns at once; the kernel
 //     cancels them and releases their files shortly after.
 //
-// Setup flags are CLAMP | SUBMIT_ALL only. No SQPOLL (a kernel thread per
-// ring), no COOP_TASKRUN / DEFER_TASKRUN: they postpone posting CQEs until
-// the thread next enters the kernel, which a loop asleep in epoll_wait on
-// the eventfd may not do promptly (a design choice, not measured here).
+// Setup flags are CLAMP | SUBMIT_ALL, plus what TaskRun asks for. No SQPOLL
+// (a kernel thread per ring). How each TaskRun mode measured is in the
+// README's engine table.
 #ifndef SLUICE_CORE_URING_RING_H_
 #define SLUICE_CORE_URING_RING_H_
 
@@ -83,6 +82,23 @@
 namespace sluice {
 namespace core {
 
+// When the kernel runs a ring's task work (the step that turns a finished
+// poll, or a finished io-wq request under DEFER_TASKRUN, into a CQE).
+enum class TaskRun {
+  // Default: an interrupt (IPI) makes the thread run it at once, asleep in
+  // epoll_wait or not.
+  kInterrupt,
+  // IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG (5.19): no interrupt; the work
+  // waits for the thread's next return from the kernel, and the kernel sets
+  // IORING_SQ_TASKRUN meanwhile.
+  kCooperative,
+  // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG (6.1): the
+  // work waits until the thread enters with GETEVENTS. The registered
+  // eventfd is not signalled for every completion this way, so after each
+  // submit the engine checks IORING_SQ_TASKRUN and the CQ itself.
+  kDeferred,
+};
+
 class Ring {
  public:
   // Sets up a ring of at least `entries` SQEs (clamped by the kernel; the CQ
@@ -94,8 +110,11 @@ class Ring {
   // "io_uring_register", or "new" when out of memory. Honours
   // SLUICE_FORCE_ERRNO for io_uring_setup and io_uring_register
   // (core/force_errno.h).
+  // `task_run` is what to ask for; a kernel that refuses it (EINVAL) gets
+  // the default, and task_run() says what the ring has.
   static int Create(unsigned entries, Ring** out,
-                    const char** failed_syscall = nullptr);
+                    const char** failed_syscall = nullptr,
+                    TaskRun task_run = TaskRun::kInterrupt);
 
   ~Ring();
   Ring(const Ring&) = delete;
@@ -172,6 +191,26 @@ class Ring {
     return seen;
   }
 
+  // Has the kernel run this ring's pending task work, so that its CQEs are
+  // in the CQ: under kDeferred always needed before DrainCompletions, under
+  // kCooperative when IORING_SQ_TASKRUN is set, never under kInterrupt.
+  // Returns 0 or -errno.
+  int RunTaskWork();
+
+  // Whether RunTaskWork() has anything to do right now (the kernel sets
+  // IORING_SQ_TASKRUN when it queues task work; never under kInterrupt).
+  bool TaskWorkPending() const {
+    return task_run_ != TaskRun::kInterrupt &&
+           (LoadAcquire(sq_kflags_) & kSqTaskRun) != 0;
+  }
+
+  // Whether the CQ holds completions not yet drained.
+  bool CqReady() const {
+    return LoadAcquire(cq_ktail_) != LoadRelaxed(cq_khead_);
+  }
+
+  TaskRun task_run() const { return task_run_; }
+
   // Clears the eventfd counter (read(2) of 8 bytes). 0 on success or when it
   // was already clear (EAGAIN), else -errno. Call it BEFORE
   // DrainCompletions, so a completion posted during the drain rearms it.
@@ -215,8 +254,12 @@ class Ring {
   // the CQ. Returns 1 if the CQ tail moved, 0 if not, or -errno.
   int FlushOverflow();
 
+  // IORING_SQ_TASKRUN (5.19).
+  static constexpr unsigned kSqTaskRun = 1U << 2;
+
   int ring_fd_ = -1;
   int event_fd_ = -1;
+  TaskRun task_run_ = TaskRun::kInterrupt;
   unsigned features_ = 0;
 
   void* sq_map_ = nullptr;
