@@ -33,9 +33,13 @@ struct PipePoolStats {
 class PipePool {
  public:
   static constexpr size_t kDefaultMaxIdle = 64;
-  // 1 MiB lets one file->pipe splice carry a whole default maxChunk step in
-  // a few calls; the kernel caps it at /proc/sys/fs/pipe-max-size.
-  static constexpr int kTargetPipeSize = 1 << 20;
+  // Capped at /proc/sys/fs/pipe-max-size (1 MiB by default), so this asks
+  // for more only where that was raised: the io_uring engine moves a
+  // pipe-full per io-wq hand-off, and 8 MiB pipes bring it to the C
+  // sendfile loop's CPU per GiB (README, Engines). Past pipe-user-pages-soft
+  // (64 MiB of pipes per user) an unprivileged user's pipes shrink: raise
+  // both together.
+  static constexpr int kTargetPipeSize = 8 << 20;
 
   explicit PipePool(size_t max_idle = kDefaultMaxIdle,
                     int target_size = kTargetPipeSize);

@@ -88,57 +88,80 @@ bool UringBody::Advance(Ring* ring) {
   return true;
 }
 
-void UringBody::OnCompletion(UringOp op, int32_t res) {
+void UringBody::OnCompletion(UringOp op, unsigned step, int32_t res) {
   --inflight_;
   if (op == UringOp::kCancel) return;  // 0, -ENOENT or -EALREADY: no news
-  ops_ &= ~Bit(op);
   // Only a cancel (ours, or the ring's teardown) produces it.
   if (res == kRestartSys) res = -ECANCELED;
-  switch (op) {
-    case UringOp::kFill:
-      if (res > 0) {
-        // A short fill is fine: its drain comes back -ECANCELED and the
-        // next Advance pushes what the pipe holds.
-        pipe_bytes_ += static_cast<uint64_t>(res);
-      } else if (res == 0) {
-        Stop(kEof);  // the file ended before the promised length
-      } else {
-        Stop(res);
-      }
-      return;
-    case UringOp::kDrain:
-      if (res > 0) {
-        uint64_t sent = static_cast<uint64_t>(res);
-        pipe_bytes_ -= sent;
-        cursor_.done_in_segment += sent;
-        cursor_.total += sent;
-        // On an O_NONBLOCK socket a short count means it filled up.
-        if (sent < drain_asked_) need_poll_ = true;
-      } else if (res == -EAGAIN) {
-        need_poll_ = true;
-      } else if (res == -ECANCELED) {
-        // The link broke before us (a short fill, a failed poll) or we
-        // were cancelled: the op that broke it reported what happened.
-      } else if (res == 0) {
-        Stop(-EIO);  // cannot happen with bytes in a pipe we own
-      } else {
-        Stop(res);  // -EPIPE, -ECONNRESET...
-      }
-      return;
-    case UringOp::kPoll:
-      // A ready mask (even POLLERR / POLLHUP) lets the next send or drain
-      // report the real error; a failed poll stops the body.
+  if (chain_live_ && op != UringOp::kPoll)
+    return OnChainCompletion(op, step, res);
+  ops_ &= ~Bit(op);
+  if (op == UringOp::kDrain) return OnDrainCompletion(res);
+  // kPoll: a ready mask (even POLLERR / POLLHUP) lets the next send or
+  // drain report the real error; a failed poll stops the body.
+  if (res < 0) Stop(res);
+}
+
+void UringBody::OnChainCompletion(UringOp op, unsigned step, int32_t res) {
+  unsigned index = 2 * step + (op == UringOp::kDrain ? 1 : 0);
+  bool last = index + 1 == 2 * chain_pairs_;
+  // Without CQE skipping every op posts, in order; after a break the rest
+  // come back -ECANCELED and change nothing. With it, this is the chain's
+  // one CQE: every op before it ran in full.
+  if (!chain_broken_) {
+    while (chain_done_ < index) AccountInFull(chain_done_++);
+    chain_done_ = index + 1;
+    uint64_t want = chain_want_[step];
+    if (op == UringOp::kFill) {
+      if (res > 0) pipe_bytes_ += static_cast<uint64_t>(res);
+      // A short fill is fine: the next Advance pushes what the pipe holds.
+      if (res == 0) Stop(kEof);  // the file ended before the promised length
       if (res < 0) Stop(res);
-      return;
-    case UringOp::kCancel:
-      return;
+      chain_broken_ = static_cast<uint64_t>(res) != want || res <= 0;
+    } else {
+      drain_asked_ = want;
+      OnDrainCompletion(res);
+      chain_broken_ = res <= 0 || static_cast<uint64_t>(res) != want;
+    }
+  }
+  if (chain_skips_ || last) chain_live_ = false;
+}
+
+void UringBody::AccountInFull(unsigned index) {
+  uint64_t want = chain_want_[index / 2];
+  if (index % 2 == 0) {
+    pipe_bytes_ += want;
+    return;
+  }
+  pipe_bytes_ -= want;
+  cursor_.done_in_segment += want;
+  cursor_.total += want;
+}
+
+void UringBody::OnDrainCompletion(int32_t res) {
+  if (res > 0) {
+    uint64_t sent = static_cast<uint64_t>(res);
+    pipe_bytes_ -= sent;
+    cursor_.done_in_segment += sent;
+    cursor_.total += sent;
+    // On an O_NONBLOCK socket a short count means it filled up.
+    if (sent < drain_asked_) need_poll_ = true;
+  } else if (res == -EAGAIN) {
+    need_poll_ = true;
+  } else if (res == -ECANCELED) {
+    // The link broke before us (a short fill, a failed poll) or we were
+    // cancelled: the op that broke it reported what happened.
+  } else if (res == 0) {
+    Stop(-EIO);  // cannot happen with bytes in a pipe we own
+  } else {
+    Stop(res);  // -EPIPE, -ECONNRESET...
   }
 }
 
 void UringBody::Abort(int status) {
   if (stopping_) return;
   Stop(status);
-  cancel_pending_ = ops_ != 0;
+  cancel_pending_ = ops_ != 0 || chain_live_;
 }
 
 void UringBody::Stop(int status) {
@@ -168,6 +191,22 @@ void UringBody::NextSegment() {
   // could fail after part of the body went out.
 }
 
+unsigned UringBody::PlanChain(uint64_t offset, uint64_t left,
+                              unsigned max_pairs) {
+  unsigned pairs = 0;
+  while (pairs < max_pairs && left > 0) {
+    // A pipe holds pages, not bytes: from an unaligned offset the first
+    // page is partial (ring.h point 3). Asking for no more than fits keeps
+    // the chain from breaking on every chunk.
+    uint64_t fits = pipe_capacity_ - offset % PageSize();
+    uint64_t want = Min(Min(left, max_chunk_), Min(fits, kMaxSpliceCall));
+    chain_want_[pairs++] = want;
+    offset += want;
+    left -= want;
+  }
+  return pairs;
+}
+
 bool UringBody::QueueChunk(Ring* ring, const Segment& seg, uint64_t left) {
   if (!has_pipe_) {
     int rc = TakePipe();  // Start took it; only a caller that did not gets here
@@ -177,27 +216,38 @@ bool UringBody::QueueChunk(Ring* ring, const Segment& seg, uint64_t left) {
     }
   }
   uint64_t offset = static_cast<uint64_t>(seg.offset) + cursor_.done_in_segment;
-  // A pipe holds pages, not bytes: from an unaligned offset the first page
-  // is partial (ring.h point 3). Asking for no more than fits keeps the
-  // chain from breaking on every chunk.
-  uint64_t fits = pipe_capacity_ - offset % PageSize();
-  uint64_t want = Min(Min(left, max_chunk_), Min(fits, kMaxSpliceCall));
-
-  io_uring_sqe* sqe[2];
-  if (!ring->GetSqes(2, sqe)) return false;
-  PrepSplice(sqe[0], seg.file_fd, offset, pipe_.write_fd, kSpliceNoOffset,
-             static_cast<unsigned>(want), kSpliceFlags);
-  SetUserData(sqe[0], UringUserData(key_, UringOp::kFill));
-  SetLink(sqe[0]);
-  // SPLICE_F_MORE (MSG_MORE) only while body bytes follow: on the last
-  // bytes it would hold a partial frame back until a send that never comes.
-  PrepSplice(sqe[1], pipe_.read_fd, kSpliceNoOffset, sock_fd_, kSpliceNoOffset,
-             static_cast<unsigned>(want),
-             kSpliceFlags | (MoreAfter(want) ? SPLICE_F_MORE : 0));
-  SetUserData(sqe[1], UringUserData(key_, UringOp::kDrain));
-  drain_asked_ = want;
-  ops_ |= Bit(UringOp::kFill) | Bit(UringOp::kDrain);
-  inflight_ += 2;
+  bool skips = ring->skips_cqes();
+  unsigned pairs = PlanChain(offset, left, skips ? kChainPairs : 1);
+  io_uring_sqe* sqe[2 * kChainPairs];
+  if (!ring->GetSqes(2 * pairs, sqe)) return false;
+  uint64_t queued = 0;
+  for (unsigned i = 0; i < pairs; ++i) {
+    uint64_t want = chain_want_[i];
+    io_uring_sqe* fill = sqe[2 * i];
+    io_uring_sqe* drain = sqe[2 * i + 1];
+    PrepSplice(fill, seg.file_fd, offset + queued, pipe_.write_fd,
+               kSpliceNoOffset, static_cast<unsigned>(want), kSpliceFlags);
+    SetUserData(fill, UringUserData(key_, UringOp::kFill, i));
+    queued += want;
+    // SPLICE_F_MORE (MSG_MORE) only while body bytes follow: on the last
+    // bytes it would hold a partial frame back until a send that never comes.
+    PrepSplice(drain, pipe_.read_fd, kSpliceNoOffset, sock_fd_, kSpliceNoOffset,
+               static_cast<unsigned>(want),
+               kSpliceFlags | (MoreAfter(queued) ? SPLICE_F_MORE : 0));
+    SetUserData(drain, UringUserData(key_, UringOp::kDrain, i));
+    SetLink(fill);
+    if (skips) SetSkipSuccess(fill);
+    if (i + 1 < pairs) {
+      SetLink(drain);
+      SetSkipSuccess(drain);
+    }
+  }
+  chain_pairs_ = pairs;
+  chain_done_ = 0;
+  chain_live_ = true;
+  chain_skips_ = skips;
+  chain_broken_ = false;
+  inflight_ += skips ? 1 : 2 * pairs;
   return true;
 }
 
@@ -239,16 +289,24 @@ bool UringBody::QueuePoll(Ring* ring) {
 
 bool UringBody::QueueCancels(Ring* ring) {
   if (!cancel_pending_) return true;
-  unsigned targets = ops_;  // at most fill, drain and poll
-  unsigned n = static_cast<unsigned>(__builtin_popcount(targets));
-  io_uring_sqe* sqe[3];
-  if (!ring->GetSqes(n, sqe)) return false;
-  unsigned i = 0;
+  // The chunk chain's ops not yet heard from (one of them is running; the
+  // ones after it go with it), or the single ops in flight.
+  uint64_t targets[2 * kChainPairs + 1];
+  unsigned n = 0;
+  if (chain_live_) {
+    for (unsigned i = chain_done_; i < 2 * chain_pairs_; ++i) {
+      targets[n++] = UringUserData(
+          key_, i % 2 == 0 ? UringOp::kFill : UringOp::kDrain, i / 2);
+    }
+  }
   for (UringOp op : {UringOp::kFill, UringOp::kDrain, UringOp::kPoll}) {
-    if ((targets & Bit(op)) == 0) continue;
-    PrepAsyncCancel(sqe[i], UringUserData(key_, op));
+    if ((ops_ & Bit(op)) != 0) targets[n++] = UringUserData(key_, op);
+  }
+  io_uring_sqe* sqe[2 * kChainPairs + 1];
+  if (!ring->GetSqes(n, sqe)) return false;
+  for (unsigned i = 0; i < n; ++i) {
+    PrepAsyncCancel(sqe[i], targets[i]);
     SetUserData(sqe[i], UringUserData(key_, UringOp::kCancel));
-    ++i;
   }
   inflight_ += n;
   cancel_pending_ = false;

@@ -4,10 +4,20 @@
 // A body is a list of segments (file ranges and literal bytes). File bytes
 // move in chains of SQEs, one chain in flight at a time:
 //
-//   [SPLICE file->pipe (LINK), SPLICE pipe->socket]     a fresh chunk
+//   [fill, drain, fill, drain, ...] up to kChainPairs   fresh chunks
+//     (fill = SPLICE file->pipe, drain = SPLICE pipe->socket, all linked)
 //   [POLL_ADD POLLOUT (LINK), SPLICE pipe->socket]      the socket was full
 //   [SPLICE pipe->socket]                               a fill came up short
 //   [POLL_ADD POLLOUT]                                  literal bytes wait
+//
+// Where the kernel has IOSQE_CQE_SKIP_SUCCESS, every op of a chunk chain
+// but the last carries it, so the chain posts ONE CQE: from the op that
+// stopped it (short, failed, cancelled) or from the last drain. Every op
+// before that one ran in full; the ops after it never ran. A linked op
+// after a finished one is picked up by the same io-wq worker, so a chain
+// of pairs moves several pipe-fulls per hand-off and per wake-up of the
+// loop: the io-wq round trip per chunk is the io_uring engine's main cost
+// (README, Engines). Without the flag a chain is one pair, two CQEs.
 //
 // Literal bytes (multipart boundaries and part headers, ~100 bytes each) are
 // sent with a plain nonblocking send() from the completion handler when the
@@ -40,9 +50,10 @@
 namespace sluice {
 namespace core {
 
-// What a CQE completes. user_data = key << kUringOpBits | op, so a CQE is
-// routed to its body by key and to its step by op (ring.h point 9: never
-// by position).
+// What a CQE completes. user_data = key << kUringTagBits | step <<
+// kUringOpBits | op, so a CQE is routed to its body by key and to its op by
+// op and step (the pair of a chunk chain), never by position (ring.h
+// point 9).
 enum class UringOp : uint8_t {
   kFill = 1,    // SPLICE file -> pipe
   kDrain = 2,   // SPLICE pipe -> socket
@@ -50,11 +61,29 @@ enum class UringOp : uint8_t {
   kCancel = 4,  // ASYNC_CANCEL of one of the above
 };
 constexpr unsigned kUringOpBits = 3;
-// Keys must fit above the op bits (JS ids are at most 2^53).
-constexpr uint64_t kMaxUringKey = (~static_cast<uint64_t>(0)) >> kUringOpBits;
+constexpr unsigned kUringStepBits = 4;
+constexpr unsigned kUringTagBits = kUringOpBits + kUringStepBits;
+// Pairs of a chunk chain: 8 pipe-fulls (8 MiB with 1 MiB pipes) per
+// hand-off. Measured in the README's engine table.
+constexpr unsigned kChainPairs = 8;
+static_assert(kChainPairs <= (1U << kUringStepBits), "a pair index fits");
+// Keys must fit above the tag bits (JS ids are at most 2^53).
+constexpr uint64_t kMaxUringKey = (~static_cast<uint64_t>(0)) >> kUringTagBits;
 
-inline uint64_t UringUserData(uint64_t key, UringOp op) {
-  return (key << kUringOpBits) | static_cast<uint64_t>(op);
+inline uint64_t UringUserData(uint64_t key, UringOp op, unsigned step = 0) {
+  return (key << kUringTagBits) |
+         (static_cast<uint64_t>(step) << kUringOpBits) |
+         static_cast<uint64_t>(op);
+}
+inline uint64_t UringKeyOf(uint64_t user_data) {
+  return user_data >> kUringTagBits;
+}
+inline UringOp UringOpOf(uint64_t user_data) {
+  return static_cast<UringOp>(user_data & ((1U << kUringOpBits) - 1));
+}
+inline unsigned UringStepOf(uint64_t user_data) {
+  return static_cast<unsigned>(user_data >> kUringOpBits) &
+         ((1U << kUringStepBits) - 1);
 }
 
 class UringBody {
@@ -84,8 +113,8 @@ class UringBody {
   // is kept until the body ends, so none is needed in the middle of one.
   int TakePipe();
 
-  // Accounts for one CQE of this body.
-  void OnCompletion(UringOp op, int32_t res);
+  // Accounts for one CQE of this body (`step`: the pair of a chunk chain).
+  void OnCompletion(UringOp op, unsigned step, int32_t res);
 
   // Stops the body from outside (cancel): its status becomes `status` and
   // the next Advance queues an ASYNC_CANCEL for every op in flight.
@@ -110,6 +139,14 @@ class UringBody {
   void Stop(int status);
   void NextSegment();
   bool QueueChunk(Ring* ring, const Segment& seg, uint64_t left);
+  // Sizes of the chain's pairs from `offset` on; returns how many.
+  unsigned PlanChain(uint64_t offset, uint64_t left, unsigned max_pairs);
+  // A fill or drain CQE of the chunk chain in flight.
+  void OnChainCompletion(UringOp op, unsigned step, int32_t res);
+  // Op `index` of the chunk chain (2 * pair, + 1 for the drain) ran in full.
+  void AccountInFull(unsigned index);
+  // A drain not part of a chunk chain: what the pipe held (drain_asked_).
+  void OnDrainCompletion(int32_t res);
   bool QueueDrain(Ring* ring);
   bool QueuePoll(Ring* ring);
   bool QueueCancels(Ring* ring);
@@ -131,8 +168,17 @@ class UringBody {
   uint64_t pipe_bytes_ = 0;  // filled, not yet on the socket
   uint64_t drain_asked_ = 0;
 
+  // The chunk chain in flight: bytes of each pair, how many pairs, ops
+  // accounted so far (2 per pair), and whether it stopped early.
+  uint64_t chain_want_[kChainPairs] = {};
+  unsigned chain_pairs_ = 0;
+  unsigned chain_done_ = 0;
+  bool chain_live_ = false;
+  bool chain_skips_ = false;
+  bool chain_broken_ = false;
+
   bool need_poll_ = false;  // the socket said it was full
-  unsigned ops_ = 0;        // bit (1 << op) per op in flight
+  unsigned ops_ = 0;        // bit (1 << op) per op in flight, chunk chain aside
   unsigned inflight_ = 0;   // CQEs owed, cancels included
   bool stopping_ = false;
   bool cancel_pending_ = false;

@@ -86,11 +86,10 @@ std::vector<UringFinished> UringEngine::OnWake() {
   ring_->ReadEventfd();
   if (ring_->TaskWorkPending()) ring_->RunTaskWork();
   ring_->DrainCompletions([this](uint64_t user_data, int32_t res, uint32_t) {
-    auto it = bodies_.find(user_data >> kUringOpBits);
+    auto it = bodies_.find(UringKeyOf(user_data));
     if (it == bodies_.end()) return;  // impossible: bodies outlive their CQEs
     UringBody* body = it->second.get();
-    body->OnCompletion(
-        static_cast<UringOp>(user_data & ((1U << kUringOpBits) - 1)), res);
+    body->OnCompletion(UringOpOf(user_data), UringStepOf(user_data), res);
     Service(body);
   });
   Submit();

@@ -40,9 +40,11 @@ struct UringEngineStats {
 
 class UringEngine {
  public:
-  // SQ size. Every body has at most three SQEs in flight plus three
-  // cancels; the CQ gets twice as many slots and, with IORING_FEAT_NODROP
-  // (required by the probe), an overflow is parked in the kernel, not lost.
+  // SQ size. A body queues at most one chain at a time (a chunk chain is
+  // 2 * kChainPairs SQEs) and, when aborted, a cancel per op of it; a body
+  // that finds the SQ full waits in stalled_. The CQ gets twice as many
+  // slots and, with IORING_FEAT_NODROP (required by the probe), an
+  // overflow is parked in the kernel, not lost.
   static constexpr unsigned kRingEntries = 1024;
   // What the README's engine table measured best.
   static constexpr TaskRun kDefaultTaskRun = TaskRun::kInterrupt;

@@ -78,6 +78,9 @@
 #ifndef IORING_FEAT_NODROP
 #define IORING_FEAT_NODROP (1U << 1)
 #endif
+#ifndef IORING_FEAT_CQE_SKIP
+#define IORING_FEAT_CQE_SKIP (1U << 11)
+#endif
 
 namespace sluice {
 namespace core {
@@ -230,6 +233,8 @@ class Ring {
   unsigned sq_entries() const { return sq_entries_; }
   unsigned cq_entries() const { return cq_entries_; }
   unsigned features() const { return features_; }
+  // Whether IOSQE_CQE_SKIP_SUCCESS works here (5.17).
+  bool skips_cqes() const { return (features_ & IORING_FEAT_CQE_SKIP) != 0; }
 
  private:
   Ring() = default;

@@ -15,6 +15,9 @@
 #ifndef IOSQE_IO_LINK
 #define IOSQE_IO_LINK (1U << 2)
 #endif
+#ifndef IOSQE_CQE_SKIP_SUCCESS
+#define IOSQE_CQE_SKIP_SUCCESS (1U << 6)
+#endif
 
 namespace sluice {
 namespace core {
@@ -79,6 +82,14 @@ inline void SetUserData(io_uring_sqe* sqe, uint64_t user_data) {
 // Links this SQE to the next one submitted: the next starts only after this
 // one completes "successfully" (see ring.h for what that means per opcode).
 inline void SetLink(io_uring_sqe* sqe) { sqe->flags |= IOSQE_IO_LINK; }
+
+// No CQE if this SQE succeeds (5.17, IORING_FEAT_CQE_SKIP). A linked op
+// that fails or comes up short still posts one, and then the ops it
+// cancels post none: a chain of such SQEs ending in a plain one posts
+// exactly one CQE, from the op that stopped it or from the last.
+inline void SetSkipSuccess(io_uring_sqe* sqe) {
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
 
 }  // namespace core
 }  // namespace sluice
