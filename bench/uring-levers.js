@@ -9,7 +9,8 @@
 //     memory (the ceiling).
 //
 // Rows: this build's io_uring as shipped; through the ring for every body
-// (--small-file-max 0); each task-run mode (SLUICE_URING_TASKRUN); a
+// (--small-file-max 0); each task-run mode (SLUICE_URING_TASKRUN); a submit
+// per response instead of one per loop turn (SLUICE_URING_BATCH=0); a
 // baseline build's io_uring when SLUICE_BENCH_BASELINE names a built
 // checkout; and, when run as root, io_uring with 8 MiB pipes
 // (fs.pipe-max-size raised while that row's server runs, then put back;
@@ -53,6 +54,7 @@ function rows(kase, ref) {
     sluice('io_uring, every body through the ring', CLI, ring),
     sluice('io_uring, ring, task run cooperative', CLI, ring, { env: { SLUICE_URING_TASKRUN: 'cooperative' } }),
     sluice('io_uring, ring, task run deferred', CLI, ring, { env: { SLUICE_URING_TASKRUN: 'deferred' } }),
+    sluice('io_uring, ring, a submit per response (not batched)', CLI, ring, { env: { SLUICE_URING_BATCH: '0' } }),
   ];
   const base = process.env.SLUICE_BENCH_BASELINE;
   if (base) list.push(sluice('io_uring, ring, baseline build', path.join(path.resolve(base), 'dist', 'cli.js'), ring));

@@ -21,6 +21,10 @@ struct UringLoop {
   // this struct is gone, and frees it then.
   uv_poll_t* poll = nullptr;
   bool polling = false;
+  // Submits what Start() queued, once per loop turn, just before the loop
+  // waits (prepare runs then, whatever phase started the bodies).
+  uv_prepare_t* flush = nullptr;
+  bool flushing = false;
   std::unordered_map<int64_t, std::unique_ptr<TransferCallback>> pending;
 
   explicit UringLoop(Napi::Env e) : env(e) {}
@@ -30,6 +34,28 @@ namespace {
 
 void FreePoll(uv_handle_t* handle) {
   delete reinterpret_cast<uv_poll_t*>(handle);
+}
+
+void FreePrepare(uv_handle_t* handle) {
+  delete reinterpret_cast<uv_prepare_t*>(handle);
+}
+
+void OnFlush(uv_prepare_t* handle) {
+  UringLoop* loop = static_cast<UringLoop*>(handle->data);
+  loop->engine->Flush();
+  uv_prepare_stop(handle);
+  loop->flushing = false;
+}
+
+// Has the queued SQEs submitted before the loop next waits (or at once,
+// should the prepare handle not start).
+void FlushBeforeWaiting(UringLoop* loop) {
+  if (!loop->engine->HasUnsubmitted() || loop->flushing) return;
+  if (uv_prepare_start(loop->flush, OnFlush) == 0) {
+    loop->flushing = true;
+    return;
+  }
+  loop->engine->Flush();
 }
 
 void OnRingReady(uv_poll_t* handle, int /*status*/, int /*events*/) {
@@ -75,6 +101,9 @@ int GetLoop(Napi::Env env, AddonState* state, UringLoop** out) {
     return rc;
   }
   loop->poll->data = loop.get();
+  loop->flush = new uv_prepare_t;
+  uv_prepare_init(state->loop, loop->flush);  // cannot fail
+  loop->flush->data = loop.get();
   state->uring = loop.release();
   *out = state->uring;
   return 0;
@@ -118,6 +147,7 @@ int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
   if (status == core::kInFlight) {
     loop->pending.emplace(
         id, std::make_unique<TransferCallback>(env, callback, "sluice:uring"));
+    FlushBeforeWaiting(loop);
     return kPending;
   }
   if (loop->pending.empty()) {
@@ -157,6 +187,9 @@ void DestroyUringTransfers(AddonState* state) {
   uv_poll_stop(loop->poll);
   loop->poll->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(loop->poll), FreePoll);
+  uv_prepare_stop(loop->flush);
+  loop->flush->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(loop->flush), FreePrepare);
   // Ring first, then the bodies' fds and pipes (see ~UringEngine). The
   // callbacks are dropped unrun: there is no JS left to call.
   loop->engine.reset();

@@ -11,6 +11,12 @@
 namespace sluice {
 namespace core {
 
+bool BatchSubmitsFromEnv() {
+  const char* v = std::getenv("SLUICE_URING_BATCH");
+  if (v == nullptr) return UringEngine::kDefaultBatchSubmits;
+  return std::strcmp(v, "0") != 0;
+}
+
 TaskRun TaskRunFromEnv() {
   const char* v = std::getenv("SLUICE_URING_TASKRUN");
   if (v == nullptr) return UringEngine::kDefaultTaskRun;
@@ -26,7 +32,7 @@ int UringEngine::Create(PipePool* pipes, UringEngine** out,
   Ring* ring = nullptr;
   int rc = Ring::Create(kRingEntries, &ring, failed_syscall, TaskRunFromEnv());
   if (rc < 0) return rc;
-  *out = new (std::nothrow) UringEngine(ring, pipes);
+  *out = new (std::nothrow) UringEngine(ring, pipes, BatchSubmitsFromEnv());
   if (*out == nullptr) {
     delete ring;
     if (failed_syscall != nullptr) *failed_syscall = "new";
@@ -65,9 +71,15 @@ int UringEngine::Start(uint64_t key, int sock_fd, std::vector<Segment> segments,
     stalled_.push_back(key);
     WakeSoon();
   }
-  Submit();
+  // Batched: the caller calls Flush() once for every body started in this
+  // turn of its loop, before the loop next waits.
+  if (!batch_submits_) Submit();
   return kInFlight;
 }
+
+void UringEngine::Flush() { Submit(); }
+
+bool UringEngine::HasUnsubmitted() const { return ring_->SqPending() > 0; }
 
 bool UringEngine::Cancel(uint64_t key, int status) {
   auto it = bodies_.find(key);

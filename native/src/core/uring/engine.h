@@ -21,6 +21,9 @@ namespace core {
 // The ring's TaskRun mode: kDefaultTaskRun unless SLUICE_URING_TASKRUN
 // names another ("interrupt", "cooperative", "deferred"), for measuring.
 TaskRun TaskRunFromEnv();
+// Whether Start() leaves its SQEs for Flush(): kDefaultBatchSubmits unless
+// SLUICE_URING_BATCH is "0" or "1", for measuring.
+bool BatchSubmitsFromEnv();
 
 // Start() result: the body continues on the ring (the same value as the
 // JS-visible PENDING).
@@ -48,6 +51,7 @@ class UringEngine {
   static constexpr unsigned kRingEntries = 1024;
   // What the README's engine table measured best.
   static constexpr TaskRun kDefaultTaskRun = TaskRun::kInterrupt;
+  static constexpr bool kDefaultBatchSubmits = true;
 
   // Creates the ring (and its eventfd). Returns 0 and *out (caller
   // deletes), or -errno with the failing syscall's name in *failed_syscall.
@@ -74,6 +78,14 @@ class UringEngine {
   int Start(uint64_t key, int sock_fd, std::vector<Segment> segments,
             uint64_t max_chunk);
 
+  // With batched submits, Start() queues SQEs without entering the
+  // kernel: one io_uring_enter for every body started in a turn of the
+  // caller's loop. Call Flush() before the loop waits whenever
+  // HasUnsubmitted(); a body left unsubmitted would never move.
+  void Flush();
+  bool HasUnsubmitted() const;
+  bool batches_submits() const { return batch_submits_; }
+
   // Aborts a body in flight: it finishes with `status` once every CQE it is
   // owed has come back (ASYNC_CANCEL for each op in flight). False if `key`
   // is unknown or the body is already stopping.
@@ -93,7 +105,8 @@ class UringEngine {
   UringEngineStats Stats() const;
 
  private:
-  UringEngine(Ring* ring, PipePool* pipes) : ring_(ring), pipes_(pipes) {}
+  UringEngine(Ring* ring, PipePool* pipes, bool batch_submits)
+      : ring_(ring), pipes_(pipes), batch_submits_(batch_submits) {}
 
   // Advance with one Submit-and-retry when the SQ is full; a body that
   // still gets no room waits in stalled_. A finished body moves to done_.
@@ -106,6 +119,7 @@ class UringEngine {
 
   Ring* ring_;
   PipePool* pipes_;
+  bool batch_submits_;
   std::unordered_map<uint64_t, std::unique_ptr<UringBody>> bodies_;
   std::vector<uint64_t> stalled_;
   std::vector<UringFinished> done_;
