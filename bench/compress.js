@@ -270,8 +270,9 @@ const STORM_CONNECTIONS = 20;
 
 /**
  * Waits until no server uses CPU (the compress cache's queue, left over from
- * a storm, is done): the servers share CPU 0, and each is its own session,
- * so one's nice-19 compressions compete with the other at full weight.
+ * a storm, is done): the servers share CPU 0, and each is its own session
+ * (its own autogroup), so one's low-priority compressions still take CPU
+ * from the other.
  */
 async function settle(arms) {
   const used = () => arms.reduce((sum, a) => sum + cpu.treeCpuSeconds(a.child.pid), 0);
@@ -288,7 +289,7 @@ function writeStormFiles(dir, css) {
   for (let i = 0; i < STORM_FILES; i++) fs.writeFileSync(path.join(dir, `f${i}.css`), Buffer.concat([Buffer.from(`/* ${dir} ${i} */`), css]));
 }
 
-/** One measured window: wrk on the small file, with a storm on `stormBase` when given, and the loop delay over it. */
+/** One measured window: wrk on the small file, with a storm on the files of `stormDir` when given, and the loop delay over it. */
 async function measureWindow(arm, opts, stormDir) {
   await ipc(arm.child, 'reset');
   const cpu0 = cpu.treeCpuSeconds(arm.child.pid);

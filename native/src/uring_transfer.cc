@@ -32,12 +32,10 @@ struct UringLoop {
 
 namespace {
 
-void FreePoll(uv_handle_t* handle) {
-  delete reinterpret_cast<uv_poll_t*>(handle);
-}
-
-void FreePrepare(uv_handle_t* handle) {
-  delete reinterpret_cast<uv_prepare_t*>(handle);
+// uv_close's callback for a handle allocated with new.
+template <class Handle>
+void FreeHandle(uv_handle_t* handle) {
+  delete reinterpret_cast<Handle*>(handle);
 }
 
 void OnFlush(uv_prepare_t* handle) {
@@ -186,10 +184,11 @@ void DestroyUringTransfers(AddonState* state) {
   state->uring = nullptr;
   uv_poll_stop(loop->poll);
   loop->poll->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(loop->poll), FreePoll);
+  uv_close(reinterpret_cast<uv_handle_t*>(loop->poll), FreeHandle<uv_poll_t>);
   uv_prepare_stop(loop->flush);
   loop->flush->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(loop->flush), FreePrepare);
+  uv_close(reinterpret_cast<uv_handle_t*>(loop->flush),
+           FreeHandle<uv_prepare_t>);
   // Ring first, then the bodies' fds and pipes (see ~UringEngine). The
   // callbacks are dropped unrun: there is no JS left to call.
   loop->engine.reset();

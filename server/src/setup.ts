@@ -58,10 +58,12 @@ export class ResponderCache {
     let responder = this.responders.get(id);
     if (responder !== undefined) return responder;
     const resolved = { ...resolveOptions(opts), ...this.overrides };
-    const transportsKey = `${resolved.engine}|${resolved.maxChunk}|${resolved.sendTimeout}|${resolved.smallFileMax}`;
+    const chosen = transportOptions(resolved);
+    // Keyed by every field chooseTransports is given, so none can be left out of the key.
+    const transportsKey = [resolved.engine, ...Object.values(chosen)].join('|');
     let transports = this.transports.get(transportsKey);
     if (transports === undefined) {
-      transports = chooseTransports(resolved.engine, transportOptions(resolved));
+      transports = chooseTransports(resolved.engine, chosen);
       this.transports.set(transportsKey, transports);
     }
     responder = new Responder(path.resolve(root), resolved, transports);

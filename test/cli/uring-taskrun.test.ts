@@ -3,26 +3,18 @@
 // the default, is what users get; the others must still never stall a
 // completion or send a wrong byte, since a kernel may be asked for them.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { engines } from '../../server/src/index';
-import { CLI } from '../helpers/cli';
+import { CLI, startCli } from '../helpers/cli';
 import { scratchDir, sha256 } from '../helpers/fixtures';
 import { prng } from '../helpers/prng';
 
-function start(root: string, mode: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const args = [CLI, root, '--host', '127.0.0.1', '--port', '0', '--engine', 'io_uring', '--small-file-max', '0', '--no-compress'];
-    const child = spawn(process.execPath, args, { env: { ...process.env, SLUICE_URING_TASKRUN: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, url: `http://127.0.0.1:${port}` });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+async function start(root: string, mode: string): Promise<{ child: ChildProcess; url: string }> {
+  const args = [root, '--host', '127.0.0.1', '--port', '0', '--engine', 'io_uring', '--small-file-max', '0', '--no-compress'];
+  const { child, port } = await startCli(args, process.execPath, [CLI], { SLUICE_URING_TASKRUN: mode });
+  return { child, url: `http://127.0.0.1:${port}` };
 }
 
 function bytes(n: number, seed: number): Buffer {

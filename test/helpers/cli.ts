@@ -10,12 +10,13 @@ export interface StartedCli {
 }
 
 /**
- * Runs `command` with `args` (by default node on the CLI) and resolves once
- * the start line names the port; rejects if the process exits first.
+ * Runs `command` with `args` (by default node on the CLI), with `env` added
+ * to this process's environment, and resolves once the start line names the
+ * port; rejects if the process exits first.
  */
-export function startCli(args: string[], command: string = process.execPath, commandArgs: string[] = [CLI]): Promise<StartedCli> {
+export function startCli(args: string[], command: string = process.execPath, commandArgs: string[] = [CLI], env: NodeJS.ProcessEnv = {}): Promise<StartedCli> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...commandArgs, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, [...commandArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();

@@ -84,7 +84,6 @@ class UringEngine {
   // HasUnsubmitted(); a body left unsubmitted would never move.
   void Flush();
   bool HasUnsubmitted() const;
-  bool batches_submits() const { return batch_submits_; }
 
   // Aborts a body in flight: it finishes with `status` once every CQE it is
   // owed has come back (ASYNC_CANCEL for each op in flight). False if `key`

@@ -195,9 +195,9 @@ class Ring {
   }
 
   // Has the kernel run this ring's pending task work, so that its CQEs are
-  // in the CQ: under kDeferred always needed before DrainCompletions, under
-  // kCooperative when IORING_SQ_TASKRUN is set, never under kInterrupt.
-  // Returns 0 or -errno.
+  // in the CQ: needed before DrainCompletions whenever TaskWorkPending()
+  // (kCooperative and kDeferred), never under kInterrupt. Returns 0 or
+  // -errno.
   int RunTaskWork();
 
   // Whether RunTaskWork() has anything to do right now (the kernel sets
