@@ -13,6 +13,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { startCli } from '../helpers/cli';
 import { fixtures, SIZES } from '../helpers/fixtures';
 import { prng } from '../helpers/prng';
+import { eventually } from '../helpers/eventually';
 
 const SECONDS = Number(process.env.SLUICE_SOAK_SECONDS ?? 20);
 const CLIENTS = 50;
@@ -264,15 +265,6 @@ function startSampling(pid: number): { samples: Sample[]; stop(): void } {
   const samples: Sample[] = [];
   const timer = setInterval(() => samples.push(sample(pid)), 1000);
   return { samples, stop: () => clearInterval(timer) };
-}
-
-/** Resolves once `predicate` holds, polling; rejects after `ms` with `what()`. */
-async function eventually(predicate: () => boolean, ms: number, what: () => string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 interface SoakResult {

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { native, type NativeBinding, type NativeSegment, type TransferCallback } from '../../server/src/native';
+import { eventually } from './eventually';
 
 export const binding: NativeBinding | null = native.binding;
 export const bindingReason: string = native.reason;
@@ -321,7 +322,10 @@ export function start(send: StartTransfer, outFd: number, segments: NativeSegmen
 export async function cancelLeftovers(): Promise<void> {
   const b = requireBinding();
   for (const id of live) b.cancel(id);
-  for (let i = 0; i < 100 && b.pendingTransfers() > 0; i++) await nextLoopTurn();
+  // A cancelled transfer calls back a loop turn or so later (io_uring: once
+  // the cancel's completion is reaped), so wait for the count by time, not
+  // by a number of turns that a loaded machine may not fit the wake-up in.
+  await eventually(() => b.pendingTransfers() === 0, 2000, () => `${b.pendingTransfers()} cancelled transfers to call back`);
   live.clear();
 }
 

@@ -6,6 +6,8 @@ import { createServer, engines, type EngineName, type SluiceOptions } from '../.
 export interface TestServer {
   url: string;
   port: number;
+  /** The server's open connections, as Node counts them (a socket leaves on 'close'). */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,8 @@ export async function startServer(root: string, opts: SluiceOptions): Promise<Te
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    connections: () =>
+      new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n)))),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -15,6 +15,7 @@ import { native } from '../../server/src/native';
 import { fixtures, openFdCount, sha256 } from '../helpers/fixtures';
 import { connect, requestText } from '../helpers/raw-http';
 import { forEachEngine, startServer, type TestServer } from '../helpers/server';
+import { eventually } from '../helpers/eventually';
 
 const BIG = '/size-67108864.bin';
 const MID = '/size-1048579.bin';
@@ -31,15 +32,6 @@ const CONCURRENCY = 100;
 const RELEASE_MS = 10_000;
 
 type Vanish = 'rst' | 'fin';
-
-/** Resolves once `predicate` holds, polling; rejects after `ms` with `what()`. */
-async function eventually(predicate: () => boolean, ms: number, what: () => string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
