@@ -6,6 +6,7 @@
 #include "bind_transfer.h"
 #include "bind_uring.h"
 #include "core/progress.h"
+#include "front_door.h"
 #include "transfer.h"
 
 namespace sluice {
@@ -28,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("uringStats", Napi::Function::New(env, UringStats, "uringStats"));
   exports.Set("idleThisThread",
               Napi::Function::New(env, IdleThisThread, "idleThisThread"));
+  exports.Set("FrontDoor", FrontDoor::Define(env));
   exports.Set("DONE", Napi::Number::New(env, core::kDone));
   exports.Set("EOF", Napi::Number::New(env, core::kEof));
   exports.Set("PENDING", Napi::Number::New(env, kPending));

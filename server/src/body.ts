@@ -20,6 +20,8 @@ export interface BodySource {
   readonly fd: number;
   readonly size: number;
   bytes: Buffer | null;
+  /** Until when (Date.now() ms) the version is trusted without a new stat; 0 when it is not cached. */
+  trustedUntil?(): number;
 }
 
 export interface Body {

@@ -25,6 +25,11 @@ export function abortedError(): SluiceError {
   return new SluiceError('ERR_SLUICE_ABORTED', 'The client connection closed before the body was sent');
 }
 
+/** A replayed request's body is not one file range (the front door then hands the connection to Node). */
+export function notCapturableError(): SluiceError {
+  return new SluiceError('ERR_SLUICE_NOT_CAPTURABLE', 'This body cannot be recorded for the front door');
+}
+
 /** The client read nothing for `ms` milliseconds while a body was being sent. */
 export function sendTimeoutError(ms: number): SluiceError {
   return new SluiceError('ERR_SLUICE_SEND_TIMEOUT', `The client read nothing for ${ms} ms`);

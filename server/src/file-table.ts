@@ -108,6 +108,10 @@ class Entry implements FileVersion {
     this.table.drop(this);
   }
 
+  trustedUntil(): number {
+    return this.cached ? this.checkedAt + this.table.revalidateMs : 0;
+  }
+
   release(): void {
     if (--this.refs === 0) fs.close(this.fd, () => {});
   }
@@ -124,7 +128,7 @@ export class FileTable {
   /** Paths being opened or revalidated, with everyone waiting for the outcome. */
   private readonly pending = new Map<string, OpenCallback[]>();
   private readonly maxFiles: number;
-  private readonly revalidateMs: number;
+  readonly revalidateMs: number;
   /** Entries inserted so far: recency only matters relative to inserts. */
   private inserts = 0;
 

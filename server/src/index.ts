@@ -3,7 +3,8 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
-import { engines, type EngineName, type EngineReport } from './engines';
+import { AUTO_SMALL_FILE_MAX, engines, type EngineName, type EngineReport } from './engines';
+import { attachFrontDoor, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
@@ -51,7 +52,14 @@ export function serveStatic(root: string, opts?: SluiceOptions | null): Middlewa
 }
 
 export interface SluiceServer extends http.Server {
-  readonly sluice: { engine: EngineName; engineNote: string; root: string };
+  readonly sluice: {
+    engine: EngineName;
+    engineNote: string;
+    root: string;
+    /** The native front door, when it answers this server's plain requests (null: off, and why in frontDoorNote). */
+    frontDoor: FrontDoorControl | null;
+    frontDoorNote: string;
+  };
 }
 
 /** createServer's own options: the connection timeouts of the http.Server. */
@@ -62,6 +70,11 @@ export interface ServerOptions extends SluiceOptions {
   headersTimeout?: number;
   /** Time (ms) a client has to send the whole request. Default 30000. */
   requestTimeout?: number;
+  /**
+   * Answer plain GET/HEAD requests natively, without Node's HTTP layer, with
+   * the bytes Node would write (README, Front door). Default false.
+   */
+  frontDoor?: boolean;
 }
 
 function timeout(value: unknown, name: string, fallback: number): number {
@@ -91,7 +104,7 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
 
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, ...rest } = opts ?? {};
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
   const { responder, engine, engineNote, root: absRoot } = build(root, rest);
   const { respond } = responder;
@@ -100,7 +113,37 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
   // A half-close or a malformed request ends a connection only after the
   // requests before it are answered.
   answerBeforeClosing(server);
-  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot } });
+  const { door, note } = frontDoorFor(server, wantDoor, engine, rest, timeouts.keepAliveTimeout);
+  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, frontDoor: door, frontDoorNote: note } });
+}
+
+/** The front door `createServer` was asked for, and a line saying whether it is on and why not. */
+function frontDoorFor(
+  server: http.Server,
+  wanted: unknown,
+  engine: EngineName,
+  opts: SluiceOptions,
+  keepAliveMs: number,
+): { door: FrontDoorControl | null; note: string } {
+  if (wanted !== undefined && typeof wanted !== 'boolean') {
+    const err = new TypeError(`The "frontDoor" option must be a boolean. Received ${String(wanted)}`);
+    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  if (wanted !== true) return { door: null, note: 'front door off' };
+  const why = engine === 'copy' ? 'the copy engine was chosen' : frontDoorUnavailableReason();
+  const door = why === '' ? attachFrontDoor(server, frontDoorOptions(opts, keepAliveMs)) : null;
+  return door ? { door, note: 'front door on' } : { door: null, note: `front door off (${why || 'unavailable'})` };
+}
+
+function frontDoorOptions(opts: SluiceOptions, keepAliveMs: number): Parameters<typeof attachFrontDoor>[1] {
+  return {
+    keepAliveMs,
+    firstRequestMs: 1000,
+    sendTimeoutMs: opts.sendTimeout ?? 60_000,
+    maxChunk: opts.maxChunk ?? 2 * 1024 * 1024,
+    smallMax: opts.smallFileMax ?? AUTO_SMALL_FILE_MAX,
+  };
 }
 
 /** Key material for createSecureServer: PEM `cert` and `key`, or a PKCS#12 `pfx`, with an optional passphrase. */

@@ -78,11 +78,61 @@ export interface NativeBinding {
   pipePoolTrim?(): number;
   /** Makes the calling thread SCHED_IDLE; 0 or -errno. Absent from older builds. */
   idleThisThread?(): number;
+  /** The front door (front-door.ts): absent from older builds. */
+  FrontDoor?: new (callbacks: FrontDoorCallbacks, options: FrontDoorNativeOptions) => NativeFrontDoor;
   readonly DONE: number;
   readonly EOF: number;
   readonly PENDING: number;
   readonly MOVER_SENDFILE: number;
   readonly MOVER_SPLICE: number;
+}
+
+/** What the front door tells JS; each runs from the event loop, never inside a call into the addon. */
+export interface FrontDoorCallbacks {
+  /** A plain request head with no published reply: answer(id, …) or handOver(id). Its bytes are still in the socket. */
+  onMiss(id: number, head: Buffer): void;
+  /** The connection is Node's now, every unread byte still in the socket; the addon's duplicate is closed. */
+  onHandOver(id: number): void;
+  /** The connection is over (reason: eof, error, done, truncated, keep-alive-timeout, send-timeout, server); the duplicate is closed. */
+  onClosed(id: number, reason: string): void;
+}
+
+export interface FrontDoorNativeOptions {
+  keepAliveMs: number;
+  /** How long a new connection may send nothing before it goes to Node (whose headersTimeout then applies). */
+  firstRequestMs: number;
+  sendTimeoutMs: number;
+  maxChunk: number;
+  maxEntries?: number;
+  maxBytes?: number;
+}
+
+export interface FrontDoorStats {
+  connections: number;
+  reading: number;
+  asking: number;
+  writing: number;
+  replies: number;
+  replyBytes: number;
+  hits: number;
+  misses: number;
+  answered: number;
+  handovers: number;
+  closed: number;
+}
+
+export interface NativeFrontDoor {
+  /** Takes the accepted socket `fd` (the addon works on a duplicate): an id > 0, or -errno. */
+  adopt(fd: number): number;
+  /** Answers the head onMiss asked about; publishMs > 0 keeps the reply for the same head bytes that long. */
+  answer(id: number, head: Buffer, inline: Buffer | null, fileFd: number, offset: number, length: number, closeAfter: boolean, publishMs: number): boolean;
+  handOver(id: number): boolean;
+  closeIdle(): number;
+  /** The server is closing: idle connections close now, busy ones after their reply. */
+  drain(): number;
+  closeAll(): number;
+  clearReplies(): void;
+  stats(): FrontDoorStats;
 }
 
 export interface NativeLoad {

@@ -12,4 +12,3 @@ export async function eventually(predicate: () => boolean, ms: number, what: str
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
-

@@ -325,7 +325,11 @@ export async function cancelLeftovers(): Promise<void> {
   // A cancelled transfer calls back a loop turn or so later (io_uring: once
   // the cancel's completion is reaped), so wait for the count by time, not
   // by a number of turns that a loaded machine may not fit the wake-up in.
-  await eventually(() => b.pendingTransfers() === 0, 2000, () => `${b.pendingTransfers()} cancelled transfers to call back`);
+  await eventually(
+    () => b.pendingTransfers() === 0,
+    2000,
+    () => `${b.pendingTransfers()} cancelled transfers to call back`,
+  );
   live.clear();
 }
 

@@ -28,8 +28,7 @@ export async function startServer(root: string, opts: SluiceOptions): Promise<Te
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    connections: () =>
-      new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n)))),
+    connections: () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n)))),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Body } from '../body';
 import { engineUnavailableError } from '../errors';
 import { native, warnIfNativeMissing } from '../native';
+import { captureEngine, isCaptureSocket } from './capture';
 import { createCopyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
 import { isWriteWrapped, pipedEngine } from './piped';
@@ -118,6 +119,8 @@ export class Transports {
 
   /** The engine that moves `body` on `res`. */
   pick(req: IncomingMessage, res: ServerResponse, body: Body): Engine {
+    // A request the front door replays: its reply is recorded, not sent.
+    if (isCaptureSocket(req.socket)) return captureEngine;
     const small = this.smallMax > 0 && fitsInMemory(body, this.smallMax);
     // HTTP/2 frames every byte of the body (even over cleartext h2c, where a
     // raw fd would be reachable): only Node may write that socket. Its

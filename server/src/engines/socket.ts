@@ -1,7 +1,7 @@
 // The only module that touches Node's socket internals: it finds the fd
 // behind a response and decides when the body may start on it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 
 interface HandleWithFd {
   fd?: number;
@@ -178,4 +178,73 @@ export function pendingBytes(socket: Socket): number {
 export function onSocketClose(socket: Socket, onClose: () => void): () => void {
   socket.once('close', onClose);
   return () => socket.off('close', onClose);
+}
+
+/** A connection Node's server accepted and has not wrapped in a Socket yet (its TCP handle). */
+export interface AcceptedHandle {
+  readonly fd: number;
+  close(): void;
+  getpeername?(out: Record<string, unknown>): number;
+  getsockname?(out: Record<string, unknown>): number;
+}
+
+/** Where a connection came from and arrived, as a net.Socket reports it. */
+export interface Endpoints {
+  remoteAddress?: string;
+  remotePort?: number;
+  remoteFamily?: string;
+  localAddress?: string;
+  localPort?: number;
+}
+
+type OnConnection = (this: unknown, err: number | null, handle: AcceptedHandle | undefined) => void;
+
+interface ListenInternals {
+  _handle?: { fd?: number; onconnection?: OnConnection } | null;
+  _connections: number;
+  _emitCloseIfDrained?(): void;
+}
+
+/**
+ * Lets `take` have each connection the TCP server accepts before Node wraps
+ * it in a Socket: the front door answers on its fd. Returns the way to give
+ * a taken connection to Node as if it had just been accepted (the server's
+ * 'connection' event, its connection count, maxConnections), or null where
+ * the server is no TCP listener of its own (a Unix socket, a cluster
+ * worker's shared handle, not yet listening).
+ */
+export function interceptAccepts(server: NetServer, take: (handle: AcceptedHandle) => boolean): ((handle: AcceptedHandle) => void) | null {
+  const listen = (server as unknown as ListenInternals)._handle;
+  const address = server.address();
+  if (!listen || typeof listen.onconnection !== 'function' || typeof address !== 'object' || address === null) return null;
+  if (typeof listen.fd !== 'number' || listen.fd < 0) return null;
+  const original = listen.onconnection;
+  const internals = server as unknown as ListenInternals;
+  listen.onconnection = function (err, handle) {
+    const full = server.maxConnections !== undefined && server.maxConnections > 0 && internals._connections >= server.maxConnections;
+    if (err || handle === undefined || full || !take(handle)) original.call(this, err, handle);
+  };
+  return (handle) => original.call(listen, null, handle);
+}
+
+/** Counts a connection that the front door holds in the server's own count (getConnections, close's wait). */
+export function countConnection(server: NetServer, delta: 1 | -1): void {
+  const internals = server as unknown as ListenInternals;
+  internals._connections += delta;
+  if (delta < 0) internals._emitCloseIfDrained?.();
+}
+
+/** The addresses of an accepted handle, as its Socket would report them. */
+export function endpointsOf(handle: AcceptedHandle): Endpoints {
+  const peer: Record<string, unknown> = {};
+  const local: Record<string, unknown> = {};
+  handle.getpeername?.(peer);
+  handle.getsockname?.(local);
+  return {
+    remoteAddress: peer.address as string | undefined,
+    remotePort: peer.port as number | undefined,
+    remoteFamily: peer.family as string | undefined,
+    localAddress: local.address as string | undefined,
+    localPort: local.port as number | undefined,
+  };
 }

@@ -1,0 +1,496 @@
+#include "front_door.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <utility>
+#include <vector>
+
+#include "addon_state.h"
+#include "core/dup_socket.h"
+#include "core/front/request_head.h"
+#include "core/progress.h"
+#include "core/pump.h"
+
+namespace sluice {
+
+namespace {
+
+// Longest request head looked at; longer ones are Node's (the parser says
+// so before this is reached).
+constexpr size_t kPeekBytes = 8192;
+
+using core::front::Reply;
+
+uint64_t ReadOption(const Napi::Object& opts, const char* name,
+                    uint64_t fallback) {
+  Napi::Value v = opts.Get(name);
+  if (!v.IsNumber()) return fallback;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return d >= 0 ? static_cast<uint64_t>(d) : fallback;
+}
+
+Napi::FunctionReference ReadCallback(const Napi::Object& from,
+                                     const char* name) {
+  Napi::Value v = from.Get(name);
+  if (!v.IsFunction()) {
+    Napi::TypeError::New(from.Env(), std::string("The \"") + name +
+                                         "\" callback must be a function")
+        .ThrowAsJavaScriptException();
+    return Napi::FunctionReference();
+  }
+  return Napi::Persistent(v.As<Napi::Function>());
+}
+
+// Drops the `length` bytes of an answered request head from the socket:
+// they were only peeked at. MSG_TRUNC on TCP discards without copying.
+bool Consume(int fd, uint32_t length) {
+  for (;;) {
+    ssize_t n = recv(fd, nullptr, length, MSG_TRUNC | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    return n == static_cast<ssize_t>(length);
+  }
+}
+
+}  // namespace
+
+struct FrontDoor::Conn {
+  enum class State { kReading, kAsking, kWriting, kGone };
+  FrontDoor* door;
+  int64_t id;
+  int fd;
+  uv_poll_t poll;
+  State state = State::kReading;
+  int watching = 0;
+  // When the current wait ends (uv_now ms); 0: no deadline.
+  uint64_t deadline_ms = 0;
+  bool served_one = false;
+  std::shared_ptr<const Reply> reply;
+  core::front::ReplyCursor cursor;
+  // The head JS was asked about, and its length in the socket.
+  std::string asked_key;
+  uint32_t asked_length = 0;
+  // What JS is told once the poll handle has closed.
+  std::string reason;
+  bool to_node = false;
+};
+
+Napi::Function FrontDoor::Define(Napi::Env env) {
+  return DefineClass(env, "FrontDoor",
+                     {InstanceMethod<&FrontDoor::Adopt>("adopt"),
+                      InstanceMethod<&FrontDoor::Answer>("answer"),
+                      InstanceMethod<&FrontDoor::HandOver>("handOver"),
+                      InstanceMethod<&FrontDoor::CloseIdle>("closeIdle"),
+                      InstanceMethod<&FrontDoor::Drain>("drain"),
+                      InstanceMethod<&FrontDoor::CloseAll>("closeAll"),
+                      InstanceMethod<&FrontDoor::ClearReplies>("clearReplies"),
+                      InstanceMethod<&FrontDoor::Stats>("stats")});
+}
+
+// new FrontDoor({ onMiss(id, head), onHandOver(id), onClosed(id, reason) },
+//               { keepAliveMs, firstRequestMs, sendTimeoutMs, maxChunk,
+//                 maxEntries, maxBytes })
+FrontDoor::FrontDoor(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<FrontDoor>(info),
+      loop_(GetState(info.Env())->loop),
+      replies_(info[1].IsObject()
+                   ? ReadOption(info[1].As<Napi::Object>(), "maxEntries", 4096)
+                   : 4096,
+               info[1].IsObject() ? ReadOption(info[1].As<Napi::Object>(),
+                                               "maxBytes", 64 << 20)
+                                  : 64 << 20) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[1].IsObject()) {
+    Napi::TypeError::New(env, "FrontDoor(callbacks, options) takes two objects")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object callbacks = info[0].As<Napi::Object>();
+  Napi::Object opts = info[1].As<Napi::Object>();
+  on_miss_ = ReadCallback(callbacks, "onMiss");
+  if (env.IsExceptionPending()) return;
+  on_hand_over_ = ReadCallback(callbacks, "onHandOver");
+  if (env.IsExceptionPending()) return;
+  on_closed_ = ReadCallback(callbacks, "onClosed");
+  if (env.IsExceptionPending()) return;
+  context_ = std::make_unique<Napi::AsyncContext>(env, "sluice:frontDoor");
+  keep_alive_ms_ = ReadOption(opts, "keepAliveMs", 5000);
+  first_request_ms_ = ReadOption(opts, "firstRequestMs", 1000);
+  send_timeout_ms_ = ReadOption(opts, "sendTimeoutMs", 0);
+  max_chunk_ = std::max<uint64_t>(ReadOption(opts, "maxChunk", 2 << 20), 1);
+}
+
+FrontDoor::~FrontDoor() {
+  // Garbage-collected with connections left (JS dropped the server without
+  // closing it): no JS is told, each duplicate is still closed.
+  for (auto& entry : conns_) {
+    Conn* c = entry.second;
+    c->door = nullptr;
+    c->state = Conn::State::kGone;
+    uv_poll_stop(&c->poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), OnConnClosed);
+  }
+  conns_.clear();
+  if (tick_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tick_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
+}
+
+// adopt(fd) -> a connection id (> 0), or -errno when no duplicate or poll
+// could be made (JS then gives the connection to Node as it is).
+Napi::Value FrontDoor::Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) {
+    Napi::TypeError::New(env, "adopt(fd) takes a file descriptor")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int dup_fd = core::DupSocket(info[0].As<Napi::Number>().Int32Value());
+  if (dup_fd < 0) return Napi::Number::New(env, dup_fd);
+  // Node's HTTP server sets TCP_NODELAY on its sockets; so does this side
+  // (MSG_MORE still joins a head to the start of its file).
+  int one = 1;
+  setsockopt(dup_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  Conn* c = new Conn();
+  c->door = this;
+  c->id = next_id_++;
+  c->fd = dup_fd;
+  int rc = uv_poll_init(loop_, &c->poll, dup_fd);
+  if (rc != 0) {
+    close(dup_fd);
+    delete c;
+    return Napi::Number::New(env, rc);
+  }
+  c->poll.data = c;
+  conns_[c->id] = c;
+  c->deadline_ms = first_request_ms_ ? uv_now(loop_) + first_request_ms_ : 0;
+  Watch(c, UV_READABLE);
+  StartTicking();
+  return Napi::Number::New(env, static_cast<double>(c->id));
+}
+
+// answer(id, head, inlineBody | null, fileFd, offset, length, closeAfter,
+//        publishMs) -> whether the reply was taken. Answers the head JS was
+// asked about; publishMs > 0 keeps the reply for later requests with the
+// same head bytes, for that long.
+Napi::Value FrontDoor::Answer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = Find(info);
+  if (c == nullptr || c->state != Conn::State::kAsking) {
+    return Napi::Boolean::New(env, false);
+  }
+  if (!info[1].IsBuffer() || !info[3].IsNumber() || !info[4].IsNumber() ||
+      !info[5].IsNumber() || !info[7].IsNumber()) {
+    Napi::TypeError::New(env, "answer(): bad arguments")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto head = info[1].As<Napi::Buffer<char>>();
+  std::string inline_body;
+  if (info[2].IsBuffer()) {
+    auto b = info[2].As<Napi::Buffer<char>>();
+    inline_body.assign(b.Data(), b.Length());
+  }
+  int file_fd = info[3].As<Napi::Number>().Int32Value();
+  if (file_fd >= 0) {
+    file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 0);
+    if (file_fd < 0) return Napi::Boolean::New(env, false);
+  }
+  auto reply = std::make_shared<const Reply>(
+      std::string(head.Data(), head.Length()), std::move(inline_body), file_fd,
+      static_cast<int64_t>(info[4].As<Napi::Number>().Int64Value()),
+      static_cast<uint64_t>(info[5].As<Napi::Number>().Int64Value()),
+      info[6].ToBoolean().Value());
+  double publish_ms = info[7].As<Napi::Number>().DoubleValue();
+  if (publish_ms > 0) {
+    uint64_t now = uv_now(loop_);
+    replies_.Insert(c->asked_key, reply,
+                    now + static_cast<uint64_t>(publish_ms), now);
+  }
+  counters_.answered++;
+  Serve(c, std::move(reply), c->asked_length);
+  return Napi::Boolean::New(env, true);
+}
+
+// handOver(id): JS could not answer the head it was asked about; the
+// connection goes to Node with every byte still in the socket.
+Napi::Value FrontDoor::HandOver(const Napi::CallbackInfo& info) {
+  Conn* c = Find(info);
+  bool ok = c != nullptr && c->state == Conn::State::kAsking;
+  if (ok) Release(c, "handover", true);
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
+// closeIdle() -> how many connections between requests were closed (as
+// http.Server#closeIdleConnections does for Node's).
+Napi::Value FrontDoor::CloseIdle(const Napi::CallbackInfo& info) {
+  std::vector<Conn*> idle;
+  for (auto& entry : conns_) {
+    if (entry.second->state == Conn::State::kReading)
+      idle.push_back(entry.second);
+  }
+  for (Conn* c : idle) Release(c, "server", false);
+  return Napi::Number::New(info.Env(), static_cast<double>(idle.size()));
+}
+
+// drain(): the server is closing. Idle connections close now, the others
+// after the reply they are sending (as Node ends its own connections once
+// server.close() was called).
+Napi::Value FrontDoor::Drain(const Napi::CallbackInfo& info) {
+  draining_ = true;
+  return CloseIdle(info);
+}
+
+Napi::Value FrontDoor::CloseAll(const Napi::CallbackInfo& info) {
+  std::vector<Conn*> all;
+  for (auto& entry : conns_) all.push_back(entry.second);
+  for (Conn* c : all) Release(c, "server", false);
+  return Napi::Number::New(info.Env(), static_cast<double>(all.size()));
+}
+
+Napi::Value FrontDoor::ClearReplies(const Napi::CallbackInfo& info) {
+  replies_.Clear();
+  return info.Env().Undefined();
+}
+
+Napi::Value FrontDoor::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double reading = 0, asking = 0, writing = 0;
+  for (auto& entry : conns_) {
+    Conn::State s = entry.second->state;
+    if (s == Conn::State::kReading) reading++;
+    if (s == Conn::State::kAsking) asking++;
+    if (s == Conn::State::kWriting) writing++;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("connections", static_cast<double>(conns_.size()));
+  out.Set("reading", reading);
+  out.Set("asking", asking);
+  out.Set("writing", writing);
+  out.Set("replies", static_cast<double>(replies_.size()));
+  out.Set("replyBytes", static_cast<double>(replies_.bytes()));
+  out.Set("hits", counters_.hits);
+  out.Set("misses", counters_.misses);
+  out.Set("answered", counters_.answered);
+  out.Set("handovers", counters_.handovers);
+  out.Set("closed", counters_.closed);
+  return out;
+}
+
+void FrontDoor::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+  Conn* c = static_cast<Conn*>(handle->data);
+  FrontDoor* door = c->door;
+  if (door == nullptr) return;
+  if (c->state == Conn::State::kWriting) {
+    // On POLLERR a send reports the real error (EPIPE, ECONNRESET).
+    door->Continue(c);
+  } else if (c->state == Conn::State::kReading) {
+    if (status < 0) {
+      door->Release(c, "error", false);
+    } else {
+      door->ReadRequest(c);
+    }
+  }
+}
+
+void FrontDoor::ReadRequest(Conn* c) {
+  static thread_local std::vector<uint8_t> peeked(kPeekBytes);
+  ssize_t n;
+  do {
+    n = recv(c->fd, peeked.data(), peeked.size(), MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) Release(c, "error", false);
+    return;
+  }
+  if (n == 0) {
+    Release(c, "eof", false);
+    return;
+  }
+  if (draining_) {
+    // Bytes of a request that came after the server began to close: Node
+    // decides what such a request gets.
+    Release(c, "handover", true);
+    return;
+  }
+  core::front::RequestHead head;
+  core::front::HeadStatus status = core::front::ParseRequestHead(
+      peeked.data(), static_cast<size_t>(n), &head);
+  // An unfinished head (a slow or split one) is Node's too: the poll would
+  // otherwise fire again at once for bytes that are only peeked at.
+  if (status != core::front::HeadStatus::kPlain) {
+    Release(c, "handover", true);
+    return;
+  }
+  std::string_view key(reinterpret_cast<const char*>(peeked.data()),
+                       head.head_length);
+  std::shared_ptr<const Reply> reply = replies_.Find(key, uv_now(loop_));
+  if (reply) {
+    counters_.hits++;
+    Serve(c, std::move(reply), head.head_length);
+    return;
+  }
+  Ask(c, peeked.data(), head.head_length);
+}
+
+void FrontDoor::Serve(Conn* c, std::shared_ptr<const Reply> reply,
+                      uint32_t head_length) {
+  if (!Consume(c->fd, head_length)) {
+    Release(c, "error", false);
+    return;
+  }
+  c->reply = std::move(reply);
+  core::front::StartReply(*c->reply, time(nullptr), &c->cursor);
+  c->state = Conn::State::kWriting;
+  c->served_one = true;
+  Continue(c);
+}
+
+void FrontDoor::Continue(Conn* c) {
+  uint64_t before = c->cursor.sent;
+  int status = core::front::SendReply(c->fd, *c->reply, &c->cursor, max_chunk_);
+  uint64_t now = uv_now(loop_);
+  if (c->cursor.sent != before || c->deadline_ms == 0) {
+    c->deadline_ms = send_timeout_ms_ ? now + send_timeout_ms_ : 0;
+  }
+  if (status == core::kAgain || status == core::kYield) {
+    Watch(c, UV_WRITABLE);
+    return;
+  }
+  if (status != core::kDone) {
+    Release(c, status == core::kEof ? "truncated" : "error", false);
+    return;
+  }
+  bool close_after = c->reply->close_after();
+  c->reply.reset();
+  if (close_after || draining_) {
+    // As Node ends such a response: FIN after the last byte.
+    shutdown(c->fd, SHUT_WR);
+    Release(c, close_after ? "done" : "server", false);
+    return;
+  }
+  c->state = Conn::State::kReading;
+  c->deadline_ms = keep_alive_ms_ ? now + keep_alive_ms_ : 0;
+  Watch(c, UV_READABLE);
+}
+
+void FrontDoor::Ask(Conn* c, const uint8_t* head, uint32_t head_length) {
+  counters_.misses++;
+  c->state = Conn::State::kAsking;
+  c->deadline_ms = 0;
+  uv_poll_stop(&c->poll);
+  c->watching = 0;
+  c->asked_key.assign(reinterpret_cast<const char*>(head), head_length);
+  c->asked_length = head_length;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  // JS may answer (or close) before this returns: `c` is not used after.
+  CallJs(on_miss_, c->id,
+         Napi::Buffer<char>::Copy(env, c->asked_key.data(), head_length));
+}
+
+void FrontDoor::Watch(Conn* c, int events) {
+  if (c->watching == events) return;
+  int rc = uv_poll_start(&c->poll, events, OnPoll);
+  if (rc != 0) {
+    Release(c, "error", false);
+    return;
+  }
+  c->watching = events;
+}
+
+void FrontDoor::Release(Conn* c, const char* reason, bool to_node) {
+  if (c->state == Conn::State::kGone) return;
+  c->state = Conn::State::kGone;
+  c->reason = reason;
+  c->to_node = to_node;
+  c->reply.reset();
+  conns_.erase(c->id);
+  if (to_node) {
+    counters_.handovers++;
+  } else {
+    counters_.closed++;
+  }
+  uv_poll_stop(&c->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), OnConnClosed);
+}
+
+void FrontDoor::OnConnClosed(uv_handle_t* handle) {
+  Conn* c = static_cast<Conn*>(handle->data);
+  // The poll is off the loop: only now may the duplicate's number go.
+  close(c->fd);
+  FrontDoor* door = c->door;
+  if (door != nullptr) {
+    Napi::Env env = door->Env();
+    Napi::HandleScope scope(env);
+    if (c->to_node) {
+      door->CallJs(door->on_hand_over_, c->id, nullptr);
+    } else {
+      door->CallJs(door->on_closed_, c->id, Napi::String::New(env, c->reason));
+    }
+  }
+  delete c;
+}
+
+void FrontDoor::OnTick(uv_timer_t* handle) {
+  FrontDoor* door = static_cast<FrontDoor*>(handle->data);
+  uint64_t now = uv_now(door->loop_);
+  std::vector<Conn*> expired;
+  for (auto& entry : door->conns_) {
+    Conn* c = entry.second;
+    if (c->deadline_ms != 0 && c->deadline_ms <= now) expired.push_back(c);
+  }
+  for (Conn* c : expired) {
+    if (c->state == Conn::State::kWriting) {
+      door->Release(c, "send-timeout", false);
+    } else if (!c->served_one) {
+      // Nothing asked yet: Node's own headersTimeout takes it from here.
+      door->Release(c, "handover", true);
+    } else {
+      door->Release(c, "keep-alive-timeout", false);
+    }
+  }
+}
+
+void FrontDoor::StartTicking() {
+  if (tick_ != nullptr) return;
+  uint64_t shortest = 1000;
+  for (uint64_t ms : {keep_alive_ms_, first_request_ms_, send_timeout_ms_}) {
+    if (ms != 0) shortest = std::min(shortest, ms);
+  }
+  uint64_t interval = std::clamp<uint64_t>(shortest / 4, 10, 250);
+  tick_ = new uv_timer_t;
+  uv_timer_init(loop_, tick_);
+  tick_->data = this;
+  uv_timer_start(tick_, OnTick, interval, interval);
+  // Connections keep the loop alive through their polls; the timer alone
+  // must not.
+  uv_unref(reinterpret_cast<uv_handle_t*>(tick_));
+}
+
+void FrontDoor::CallJs(const Napi::FunctionReference& fn, int64_t id,
+                       napi_value extra) {
+  Napi::Env env = Env();
+  napi_value args[] = {Napi::Number::New(env, static_cast<double>(id)),
+                       extra != nullptr ? extra : env.Undefined()};
+  fn.MakeCallback(env.Global(), 2, args, *context_);
+  if (env.IsExceptionPending()) {
+    Napi::Error err = env.GetAndClearPendingException();
+    napi_fatal_exception(env, err.Value());
+  }
+}
+
+FrontDoor::Conn* FrontDoor::Find(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) return nullptr;
+  auto it = conns_.find(info[0].As<Napi::Number>().Int64Value());
+  return it == conns_.end() ? nullptr : it->second;
+}
+
+}  // namespace sluice

@@ -1,0 +1,235 @@
+// The front door: connections the server accepts go first to the addon,
+// which answers plain GET/HEAD requests itself and hands every other
+// connection to Node's HTTP server, at a request boundary, with the unread
+// bytes still in the socket.
+//
+// What the addon answers with is always what Node's HTTP layer wrote: a
+// request head it has no reply for is replayed here, through the server's
+// own 'connection' and 'request' path, on a CaptureSocket; the head Node
+// writes and the body it describes become the reply. A reply backed by a
+// file version that is still trusted (the file table's revalidation window)
+// is kept for later requests with the very same head bytes, for no longer
+// than that version is trusted. So policy (paths, dotfiles, symlinks, rules,
+// headers, conditionals, codings) is decided by the same code as without a
+// front door, and a kept reply is never staler than a cached file today.
+//
+// Ownership: the accepted TCP handle stays here (so its fd stays open) until
+// the addon says the connection is over (the handle is closed) or Node's
+// (the handle goes to the server's own accept path). The addon works on a
+// duplicate it closes first.
+import type * as http from 'node:http';
+import { connectionOpened } from '../descriptors';
+import { native, type FrontDoorStats, type NativeFrontDoor } from '../native';
+import { CaptureSocket, isCaptureSocket, type CapturedReply } from './capture';
+import { countConnection, endpointsOf, interceptAccepts, type AcceptedHandle, type Endpoints } from './socket';
+
+export interface FrontDoorOptions {
+  /** Idle time between requests before a connection is closed (the server's keepAliveTimeout). */
+  keepAliveMs: number;
+  /** Idle time before a connection's first request, after which it goes to Node (whose headersTimeout applies). */
+  firstRequestMs: number;
+  /** The idle-send timeout (0: none). */
+  sendTimeoutMs: number;
+  /** Most bytes sent for one connection before the others get a turn. */
+  maxChunk: number;
+  /** Files up to this size are sent from memory with the head. */
+  smallMax: number;
+}
+
+export interface FrontDoorControl {
+  stats(): FrontDoorStats;
+}
+
+/** How long a replayed request may take before its connection goes to Node instead. */
+const REPLAY_MS = 10_000;
+
+/** Why this process has no front door ('' when it has one). */
+export function frontDoorUnavailableReason(): string {
+  if (!native.binding) return native.reason;
+  if (typeof native.binding.FrontDoor !== 'function') return 'the addon was built without the front door';
+  return '';
+}
+
+interface Held {
+  handle: AcceptedHandle;
+  endpoints: Endpoints;
+  /** Gives back the connection's place in the descriptor budget. */
+  release: () => void;
+}
+
+interface Replay {
+  id: number;
+  settled: boolean;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Whether Node's reply to this request may be sent again for the same head
+ * bytes: a whole 200 for GET or HEAD that sets no cookie. Anything else is
+ * replayed every time.
+ */
+function isReusable(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && res.statusCode === 200 && !res.hasHeader('set-cookie');
+}
+
+class Door {
+  private readonly door: NativeFrontDoor;
+  private readonly held = new Map<number, Held>();
+  private readonly replays = new Map<CaptureSocket, Replay>();
+  private toNode: ((handle: AcceptedHandle) => void) | null = null;
+
+  constructor(
+    private readonly server: http.Server,
+    private readonly opts: FrontDoorOptions,
+    FrontDoor: NonNullable<NonNullable<typeof native.binding>['FrontDoor']>,
+  ) {
+    this.door = new FrontDoor(
+      {
+        onMiss: (id, head) => this.replay(id, head),
+        onHandOver: (id) => this.giveToNode(id),
+        onClosed: (id) => this.closed(id),
+      },
+      { keepAliveMs: opts.keepAliveMs, firstRequestMs: opts.firstRequestMs, sendTimeoutMs: opts.sendTimeoutMs, maxChunk: opts.maxChunk },
+    );
+  }
+
+  /** Starts taking the server's connections; false where it has no TCP listener of its own. */
+  start(): boolean {
+    this.toNode = interceptAccepts(this.server, (handle) => this.take(handle));
+    return this.toNode !== null;
+  }
+
+  stats(): FrontDoorStats {
+    return this.door.stats();
+  }
+
+  drain(): void {
+    this.door.drain();
+  }
+
+  closeIdle(): void {
+    this.door.closeIdle();
+  }
+
+  closeAll(): void {
+    this.door.closeAll();
+    for (const [socket, replay] of this.replays) this.settle(socket, replay);
+  }
+
+  private take(handle: AcceptedHandle): boolean {
+    const id = this.door.adopt(handle.fd);
+    if (id < 0) return false; // no duplicate (EMFILE, say): Node takes it as it is
+    this.held.set(id, { handle, endpoints: endpointsOf(handle), release: connectionOpened() });
+    countConnection(this.server, 1);
+    return true;
+  }
+
+  private giveToNode(id: number): void {
+    const held = this.held.get(id);
+    if (held === undefined || this.toNode === null) return;
+    this.held.delete(id);
+    held.release();
+    // Node counts the connection itself from here (before ours goes, so a
+    // closing server never sees zero in between).
+    this.toNode(held.handle);
+    countConnection(this.server, -1);
+  }
+
+  private closed(id: number): void {
+    const held = this.held.get(id);
+    if (held === undefined) return;
+    this.held.delete(id);
+    held.handle.close();
+    held.release();
+    countConnection(this.server, -1);
+  }
+
+  /** Runs `head` through the server as Node would have, on a CaptureSocket. */
+  private replay(id: number, head: Buffer): void {
+    const held = this.held.get(id);
+    if (held === undefined) return;
+    const socket = new CaptureSocket(held.endpoints, (reply, res) => this.answerWithBody(socket, reply, res), this.opts.smallMax);
+    const replay: Replay = { id, settled: false, timer: setTimeout(() => this.settle(socket, replay), REPLAY_MS).unref() };
+    this.replays.set(socket, replay);
+    // No request came of it (Node refused the head), or it broke off.
+    socket.once('close', () => this.settle(socket, replay));
+    this.server.emit('connection', socket);
+    socket.push(head);
+  }
+
+  /** Called for every request on the server: follows the replayed ones. */
+  track(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    if (!isCaptureSocket(socket)) return;
+    const replay = this.replays.get(socket);
+    if (replay === undefined) return;
+    res.once('finish', () => this.answerWithoutBody(socket, replay, req, res));
+    res.once('close', () => this.settle(socket, replay));
+  }
+
+  /** The capture engine's reply (a file body), before its version is let go. */
+  private answerWithBody(socket: CaptureSocket, reply: CapturedReply, res: http.ServerResponse): void {
+    const replay = this.replays.get(socket);
+    if (replay === undefined || replay.settled) return;
+    const left = reply.trustedUntil - Date.now();
+    const keep = isReusable(res.req, res) && left > 0 ? left : 0;
+    replay.settled = this.door.answer(replay.id, reply.head, reply.inline, reply.fd, reply.offset, reply.length, !res.shouldKeepAlive, keep);
+  }
+
+  /** A reply without a file body (304, HEAD, a generated page): the bytes Node wrote, sent once. */
+  private answerWithoutBody(socket: CaptureSocket, replay: Replay, _req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!replay.settled) {
+      replay.settled = this.door.answer(replay.id, Buffer.concat(socket.written), null, -1, 0, 0, !res.shouldKeepAlive, 0);
+    }
+    this.settle(socket, replay);
+  }
+
+  /** Ends a replay: unanswered, its connection goes to Node, which reads the request again itself. */
+  private settle(socket: CaptureSocket, replay: Replay): void {
+    if (!this.replays.delete(socket)) return;
+    clearTimeout(replay.timer);
+    if (!replay.settled) {
+      replay.settled = true;
+      this.door.handOver(replay.id);
+    }
+    socket.destroy();
+  }
+}
+
+/**
+ * Puts a front door before `server` once it listens (TCP only; TLS and
+ * HTTP/2 servers are not given one). Returns null without the addon's
+ * front door.
+ */
+export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): FrontDoorControl | null {
+  const FrontDoor = native.binding?.FrontDoor;
+  if (FrontDoor === undefined) return null;
+  const door = new Door(server, opts, FrontDoor);
+  let started = false;
+  server.prependListener('request', (req, res) => door.track(req, res));
+  server.on('listening', () => {
+    if (!started) started = door.start();
+  });
+  wrapClosing(server, door);
+  return { stats: () => door.stats() };
+}
+
+/** Makes the server's close calls reach the connections the front door holds. */
+function wrapClosing(server: http.Server, door: Door): void {
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  const close = server.close.bind(server);
+  server.closeIdleConnections = () => {
+    door.closeIdle();
+    closeIdle();
+  };
+  server.closeAllConnections = () => {
+    door.closeAll();
+    closeAll();
+  };
+  server.close = (cb?: (err?: Error) => void) => {
+    door.drain();
+    close(cb);
+    return server;
+  };
+}
