@@ -36,6 +36,13 @@ uint64_t ReadOption(const Napi::Object& opts, const char* name,
   return d >= 0 ? static_cast<uint64_t>(d) : fallback;
 }
 
+// A ReplyCache bound from the constructor's options (its second argument).
+size_t CacheOption(const Napi::CallbackInfo& info, const char* name,
+                   uint64_t fallback) {
+  if (!info[1].IsObject()) return fallback;
+  return ReadOption(info[1].As<Napi::Object>(), name, fallback);
+}
+
 Napi::FunctionReference ReadCallback(const Napi::Object& from,
                                      const char* name) {
   Napi::Value v = from.Get(name);
@@ -78,6 +85,8 @@ struct FrontDoor::Conn {
   uint32_t asked_length = 0;
   // What JS is told once the poll handle has closed.
   std::string reason;
+  // The token of a reply whose file shrank while sent (0: none).
+  double shrunk = 0;
   bool to_node = false;
 };
 
@@ -95,16 +104,13 @@ Napi::Function FrontDoor::Define(Napi::Env env) {
 
 // new FrontDoor({ onMiss(id, head), onHandOver(id), onClosed(id, reason) },
 //               { keepAliveMs, firstRequestMs, sendTimeoutMs, maxChunk,
-//                 maxEntries, maxBytes })
+//                 maxEntries, maxBytes, maxFiles })
 FrontDoor::FrontDoor(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<FrontDoor>(info),
       loop_(GetState(info.Env())->loop),
-      replies_(info[1].IsObject()
-                   ? ReadOption(info[1].As<Napi::Object>(), "maxEntries", 4096)
-                   : 4096,
-               info[1].IsObject() ? ReadOption(info[1].As<Napi::Object>(),
-                                               "maxBytes", 64 << 20)
-                                  : 64 << 20) {
+      replies_(CacheOption(info, "maxEntries", 4096),
+               CacheOption(info, "maxBytes", 64 << 20),
+               CacheOption(info, "maxFiles", 256)) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[1].IsObject()) {
     Napi::TypeError::New(env, "FrontDoor(callbacks, options) takes two objects")
@@ -177,9 +183,9 @@ Napi::Value FrontDoor::Adopt(const Napi::CallbackInfo& info) {
 }
 
 // answer(id, head, inlineBody | null, fileFd, offset, length, closeAfter,
-//        publishMs) -> whether the reply was taken. Answers the head JS was
-// asked about; publishMs > 0 keeps the reply for later requests with the
-// same head bytes, for that long.
+//        publishMs, token) -> whether the reply was taken. Answers the head
+// JS was asked about; publishMs > 0 keeps the reply for later requests with
+// the same head bytes, for that long; token names it in onClosed.
 Napi::Value FrontDoor::Answer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Conn* c = Find(info);
@@ -187,7 +193,7 @@ Napi::Value FrontDoor::Answer(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(env, false);
   }
   if (!info[1].IsBuffer() || !info[3].IsNumber() || !info[4].IsNumber() ||
-      !info[5].IsNumber() || !info[7].IsNumber()) {
+      !info[5].IsNumber() || !info[7].IsNumber() || !info[8].IsNumber()) {
     Napi::TypeError::New(env, "answer(): bad arguments")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -207,7 +213,7 @@ Napi::Value FrontDoor::Answer(const Napi::CallbackInfo& info) {
       std::string(head.Data(), head.Length()), std::move(inline_body), file_fd,
       static_cast<int64_t>(info[4].As<Napi::Number>().Int64Value()),
       static_cast<uint64_t>(info[5].As<Napi::Number>().Int64Value()),
-      info[6].ToBoolean().Value());
+      info[6].ToBoolean().Value(), info[8].As<Napi::Number>().DoubleValue());
   double publish_ms = info[7].As<Napi::Number>().DoubleValue();
   if (publish_ms > 0) {
     uint64_t now = uv_now(loop_);
@@ -276,6 +282,7 @@ Napi::Value FrontDoor::Stats(const Napi::CallbackInfo& info) {
   out.Set("writing", writing);
   out.Set("replies", static_cast<double>(replies_.size()));
   out.Set("replyBytes", static_cast<double>(replies_.bytes()));
+  out.Set("replyFiles", static_cast<double>(replies_.files()));
   out.Set("hits", counters_.hits);
   out.Set("misses", counters_.misses);
   out.Set("answered", counters_.answered);
@@ -364,8 +371,16 @@ void FrontDoor::Continue(Conn* c) {
     Watch(c, UV_WRITABLE);
     return;
   }
+  if (status == core::kEof) {
+    // The file is shorter than its reply says: never send that reply again,
+    // and tell its maker which one it was.
+    replies_.Forget(c->reply.get());
+    c->shrunk = c->reply->token();
+    Release(c, "truncated", false);
+    return;
+  }
   if (status != core::kDone) {
-    Release(c, status == core::kEof ? "truncated" : "error", false);
+    Release(c, "error", false);
     return;
   }
   bool close_after = c->reply->close_after();
@@ -442,6 +457,7 @@ void FrontDoor::OnConnClosed(uv_handle_t* handle) {
 void FrontDoor::OnTick(uv_timer_t* handle) {
   FrontDoor* door = static_cast<FrontDoor*>(handle->data);
   uint64_t now = uv_now(door->loop_);
+  door->replies_.DropExpired(now);
   std::vector<Conn*> expired;
   for (auto& entry : door->conns_) {
     Conn* c = entry.second;
@@ -476,11 +492,12 @@ void FrontDoor::StartTicking() {
 }
 
 void FrontDoor::CallJs(const Napi::FunctionReference& fn, int64_t id,
-                       napi_value extra) {
+                       napi_value extra, napi_value more) {
   Napi::Env env = Env();
   napi_value args[] = {Napi::Number::New(env, static_cast<double>(id)),
-                       extra != nullptr ? extra : env.Undefined()};
-  fn.MakeCallback(env.Global(), 2, args, *context_);
+                       extra != nullptr ? extra : env.Undefined(),
+                       more != nullptr ? more : env.Undefined()};
+  fn.MakeCallback(env.Global(), 3, args, *context_);
   if (env.IsExceptionPending()) {
     Napi::Error err = env.GetAndClearPendingException();
     napi_fatal_exception(env, err.Value());

@@ -57,7 +57,8 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   // Ends this side's part in `c`: stops its poll, closes the duplicate, then
   // tells JS (onClosed with `reason`, or onHandOver when `to_node`).
   void Release(Conn* c, const char* reason, bool to_node);
-  void CallJs(const Napi::FunctionReference& fn, int64_t id, napi_value extra);
+  void CallJs(const Napi::FunctionReference& fn, int64_t id, napi_value extra,
+              napi_value more = nullptr);
   void StartTicking();
   Conn* Find(const Napi::CallbackInfo& info);
 

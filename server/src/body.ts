@@ -22,6 +22,8 @@ export interface BodySource {
   bytes: Buffer | null;
   /** Until when (Date.now() ms) the version is trusted without a new stat; 0 when it is not cached. */
   trustedUntil?(): number;
+  /** Takes the version out of its table (it turned out shorter than its stat). */
+  invalidate?(): void;
 }
 
 export interface Body {

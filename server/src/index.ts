@@ -8,7 +8,7 @@ import { attachFrontDoor, frontDoorUnavailableReason, type FrontDoorControl } fr
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
-import { build } from './setup';
+import { build, type Built } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption } from './options';
@@ -106,14 +106,15 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
   const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
-  const { responder, engine, engineNote, root: absRoot } = build(root, rest);
+  const built = build(root, rest);
+  const { responder, engine, engineNote, root: absRoot } = built;
   const { respond } = responder;
   const server = http.createServer(timeouts, (req, res) => respond(req, res));
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   // A half-close or a malformed request ends a connection only after the
   // requests before it are answered.
   answerBeforeClosing(server);
-  const { door, note } = frontDoorFor(server, wantDoor, engine, rest, timeouts.keepAliveTimeout);
+  const { door, note } = frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout);
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, frontDoor: door, frontDoorNote: note } });
 }
 
@@ -121,7 +122,7 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
 function frontDoorFor(
   server: http.Server,
   wanted: unknown,
-  engine: EngineName,
+  built: Built,
   opts: SluiceOptions,
   keepAliveMs: number,
 ): { door: FrontDoorControl | null; note: string } {
@@ -131,18 +132,20 @@ function frontDoorFor(
     throw err;
   }
   if (wanted !== true) return { door: null, note: 'front door off' };
+  const { engine, compressing } = built;
   const why = engine === 'copy' ? 'the copy engine was chosen' : frontDoorUnavailableReason();
-  const door = why === '' ? attachFrontDoor(server, frontDoorOptions(opts, keepAliveMs)) : null;
+  const door = why === '' ? attachFrontDoor(server, frontDoorOptions(opts, keepAliveMs, compressing)) : null;
   return door ? { door, note: 'front door on' } : { door: null, note: `front door off (${why || 'unavailable'})` };
 }
 
-function frontDoorOptions(opts: SluiceOptions, keepAliveMs: number): Parameters<typeof attachFrontDoor>[1] {
+function frontDoorOptions(opts: SluiceOptions, keepAliveMs: number, codingsPending: boolean): Parameters<typeof attachFrontDoor>[1] {
   return {
     keepAliveMs,
     firstRequestMs: 1000,
     sendTimeoutMs: opts.sendTimeout ?? 60_000,
     maxChunk: opts.maxChunk ?? 2 * 1024 * 1024,
     smallMax: opts.smallFileMax ?? AUTO_SMALL_FILE_MAX,
+    codingsPending,
   };
 }
 

@@ -93,8 +93,11 @@ export interface FrontDoorCallbacks {
   onMiss(id: number, head: Buffer): void;
   /** The connection is Node's now, every unread byte still in the socket; the addon's duplicate is closed. */
   onHandOver(id: number): void;
-  /** The connection is over (reason: eof, error, done, truncated, keep-alive-timeout, send-timeout, server); the duplicate is closed. */
-  onClosed(id: number, reason: string): void;
+  /**
+   * The connection is over (reason: eof, error, done, truncated, keep-alive-timeout, send-timeout, server); the duplicate
+   * is closed. `shrunk`: the token of the reply whose file turned out shorter (truncated), else 0.
+   */
+  onClosed(id: number, reason: string, shrunk: number): void;
 }
 
 export interface FrontDoorNativeOptions {
@@ -105,6 +108,8 @@ export interface FrontDoorNativeOptions {
   maxChunk: number;
   maxEntries?: number;
   maxBytes?: number;
+  /** Most kept replies holding a file descriptor (default 256). */
+  maxFiles?: number;
 }
 
 export interface FrontDoorStats {
@@ -114,6 +119,8 @@ export interface FrontDoorStats {
   writing: number;
   replies: number;
   replyBytes: number;
+  /** Kept replies holding a file descriptor (bounded: maxFiles). */
+  replyFiles: number;
   hits: number;
   misses: number;
   answered: number;
@@ -125,7 +132,17 @@ export interface NativeFrontDoor {
   /** Takes the accepted socket `fd` (the addon works on a duplicate): an id > 0, or -errno. */
   adopt(fd: number): number;
   /** Answers the head onMiss asked about; publishMs > 0 keeps the reply for the same head bytes that long. */
-  answer(id: number, head: Buffer, inline: Buffer | null, fileFd: number, offset: number, length: number, closeAfter: boolean, publishMs: number): boolean;
+  answer(
+    id: number,
+    head: Buffer,
+    inline: Buffer | null,
+    fileFd: number,
+    offset: number,
+    length: number,
+    closeAfter: boolean,
+    publishMs: number,
+    token: number,
+  ): boolean;
   handOver(id: number): boolean;
   closeIdle(): number;
   /** The server is closing: idle connections close now, busy ones after their reply. */

@@ -23,6 +23,8 @@ export interface Built {
   root: string;
   engine: EngineName;
   engineNote: string;
+  /** Coded variants are made in the background (the compress cache is on). */
+  compressing: boolean;
 }
 
 export function build(root: unknown, opts: SluiceOptions | null | undefined, overrides?: Partial<ResolvedOptions>): Built {
@@ -34,6 +36,7 @@ export function build(root: unknown, opts: SluiceOptions | null | undefined, ove
     root: absRoot,
     engine: transports.name,
     engineNote: transports.note,
+    compressing: resolved.compress !== null,
   };
 }
 

@@ -1,7 +1,7 @@
 // Servers on 127.0.0.1:0 for the integration suites, one engine each, and
 // the engine list every suite is parametrised over.
 import type { AddressInfo } from 'node:net';
-import { createServer, engines, type EngineName, type SluiceOptions } from '../../server/src/index';
+import { createServer, engines, type EngineName, type ServerOptions, type SluiceOptions } from '../../server/src/index';
 
 export interface TestServer {
   url: string;
@@ -21,8 +21,11 @@ export function engineOptions(opts: SluiceOptions): SluiceOptions {
   return named && opts.smallFileMax === undefined ? { ...opts, smallFileMax: 0 } : opts;
 }
 
-export async function startServer(root: string, opts: SluiceOptions): Promise<TestServer> {
-  const server = createServer(root, engineOptions(opts));
+/** SLUICE_TEST_FRONT_DOOR=1 runs every suite that starts a server here with the front door on. */
+const FRONT_DOOR = process.env.SLUICE_TEST_FRONT_DOOR === '1';
+
+export async function startServer(root: string, opts: ServerOptions): Promise<TestServer> {
+  const server = createServer(root, { frontDoor: FRONT_DOOR, ...engineOptions(opts) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

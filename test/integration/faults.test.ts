@@ -141,15 +141,27 @@ forEachEngine('faults', (engine) => {
         // completion). A callback later than a second is a leak, not a race.
         if (native.binding) {
           const b = native.binding;
-          await eventually(() => b.pendingTransfers() === 0, 1000, () => `the cancelled transfer's callback (${b.pendingTransfers()} pending)`);
+          await eventually(
+            () => b.pendingTransfers() === 0,
+            1000,
+            () => `the cancelled transfer's callback (${b.pendingTransfers()} pending)`,
+          );
         }
         // Its duplicate, pipe or ring entry go with it: what is left is the
         // client's own socket.
-        await eventually(() => openFdCount() <= baseline + 1, 5000, () => `fd count back to ${baseline} + the client's (now ${openFdCount()})`);
+        await eventually(
+          () => openFdCount() <= baseline + 1,
+          5000,
+          () => `fd count back to ${baseline} + the client's (now ${openFdCount()})`,
+        );
       } finally {
         socket.destroy();
       }
-      await eventually(() => openFdCount() <= baseline, 5000, () => `fd count back to ${baseline} (now ${openFdCount()})`);
+      await eventually(
+        () => openFdCount() <= baseline,
+        5000,
+        () => `fd count back to ${baseline} (now ${openFdCount()})`,
+      );
     });
 
     it('should not cut off a slow client that keeps reading', async () => {

@@ -23,6 +23,8 @@ export interface CapturedReply {
   length: number;
   /** Until when (Date.now() ms) the file version behind it is trusted; 0 when none backs it. */
   trustedUntil: number;
+  /** Takes that version out of its table (its file shrank while the reply was sent). */
+  invalidate: () => void;
 }
 
 /** A fake connection carrying one replayed request into Node's HTTP server. */
@@ -83,6 +85,11 @@ function trustOf(body: Body): number {
   return body.source?.trustedUntil?.() ?? 0;
 }
 
+function invalidatorOf(body: Body): () => void {
+  const source = body.source;
+  return () => source?.invalidate?.();
+}
+
 /** Reads the whole of a small range into memory (from the version's bytes when it has them). */
 function inlineBytes(body: Body, range: { fd: number; offset: number; length: number }, cb: (err: Error | null, bytes?: Buffer) => void): void {
   const cached = body.source?.bytes;
@@ -96,7 +103,15 @@ function send(req: IncomingMessage, res: ServerResponse, body: Body, done: SendD
   const range = singleRange(body);
   const head = range === null ? null : takeHead(res);
   if (range === null || head === null) return done(notCapturableError(), 0);
-  const reply: CapturedReply = { head, inline: null, fd: range.fd, offset: range.offset, length: range.length, trustedUntil: trustOf(body) };
+  const reply: CapturedReply = {
+    head,
+    inline: null,
+    fd: range.fd,
+    offset: range.offset,
+    length: range.length,
+    trustedUntil: trustOf(body),
+    invalidate: invalidatorOf(body),
+  };
   if (range.length > socket.smallMax) {
     socket.onBody(reply, res);
     return done(null, body.length);

@@ -34,6 +34,12 @@ export interface FrontDoorOptions {
   maxChunk: number;
   /** Files up to this size are sent from memory with the head. */
   smallMax: number;
+  /**
+   * Coded variants are made in the background (the compress cache): an
+   * identity reply to a request that accepts a coding may be followed by
+   * the variant, so it is not kept.
+   */
+  codingsPending: boolean;
 }
 
 export interface FrontDoorControl {
@@ -42,6 +48,9 @@ export interface FrontDoorControl {
 
 /** How long a replayed request may take before its connection goes to Node instead. */
 const REPLAY_MS = 10_000;
+
+/** Kept replies whose versions can still be invalidated by token; past this the oldest are forgotten. */
+const MAX_TOKENS = 8192;
 
 /** Why this process has no front door ('' when it has one). */
 export function frontDoorUnavailableReason(): string {
@@ -68,14 +77,18 @@ interface Replay {
  * bytes: a whole 200 for GET or HEAD that sets no cookie. Anything else is
  * replayed every time.
  */
-function isReusable(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-  return (req.method === 'GET' || req.method === 'HEAD') && res.statusCode === 200 && !res.hasHeader('set-cookie');
+function isReusable(req: http.IncomingMessage, res: http.ServerResponse, codingsPending: boolean): boolean {
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || res.statusCode !== 200 || res.hasHeader('set-cookie')) return false;
+  return !(codingsPending && req.headers['accept-encoding'] !== undefined && !res.hasHeader('content-encoding'));
 }
 
 class Door {
   private readonly door: NativeFrontDoor;
   private readonly held = new Map<number, Held>();
   private readonly replays = new Map<CaptureSocket, Replay>();
+  /** Kept replies' tokens → how to take their file version out of the table. */
+  private readonly invalidators = new Map<number, () => void>();
+  private nextToken = 1;
   private toNode: ((handle: AcceptedHandle) => void) | null = null;
 
   constructor(
@@ -87,7 +100,7 @@ class Door {
       {
         onMiss: (id, head) => this.replay(id, head),
         onHandOver: (id) => this.giveToNode(id),
-        onClosed: (id) => this.closed(id),
+        onClosed: (id, _reason, shrunk) => this.closed(id, shrunk),
       },
       { keepAliveMs: opts.keepAliveMs, firstRequestMs: opts.firstRequestMs, sendTimeoutMs: opts.sendTimeoutMs, maxChunk: opts.maxChunk },
     );
@@ -135,7 +148,13 @@ class Door {
     countConnection(this.server, -1);
   }
 
-  private closed(id: number): void {
+  private closed(id: number, shrunk: number): void {
+    // The file of a kept reply is shorter than its stat: the next request
+    // opens it afresh, as after a short send without the front door.
+    if (shrunk > 0) {
+      this.invalidators.get(shrunk)?.();
+      this.invalidators.delete(shrunk);
+    }
     const held = this.held.get(id);
     if (held === undefined) return;
     this.held.delete(id);
@@ -172,14 +191,22 @@ class Door {
     const replay = this.replays.get(socket);
     if (replay === undefined || replay.settled) return;
     const left = reply.trustedUntil - Date.now();
-    const keep = isReusable(res.req, res) && left > 0 ? left : 0;
-    replay.settled = this.door.answer(replay.id, reply.head, reply.inline, reply.fd, reply.offset, reply.length, !res.shouldKeepAlive, keep);
+    const keep = isReusable(res.req, res, this.opts.codingsPending) && left > 0 ? left : 0;
+    const token = this.tokenFor(reply.invalidate);
+    replay.settled = this.door.answer(replay.id, reply.head, reply.inline, reply.fd, reply.offset, reply.length, !res.shouldKeepAlive, keep, token);
+  }
+
+  private tokenFor(invalidate: () => void): number {
+    const token = this.nextToken++;
+    this.invalidators.set(token, invalidate);
+    if (this.invalidators.size > MAX_TOKENS) this.invalidators.delete(this.invalidators.keys().next().value as number);
+    return token;
   }
 
   /** A reply without a file body (304, HEAD, a generated page): the bytes Node wrote, sent once. */
   private answerWithoutBody(socket: CaptureSocket, replay: Replay, _req: http.IncomingMessage, res: http.ServerResponse): void {
     if (!replay.settled) {
-      replay.settled = this.door.answer(replay.id, Buffer.concat(socket.written), null, -1, 0, 0, !res.shouldKeepAlive, 0);
+      replay.settled = this.door.answer(replay.id, Buffer.concat(socket.written), null, -1, 0, 0, !res.shouldKeepAlive, 0, 0);
     }
     this.settle(socket, replay);
   }

@@ -66,21 +66,23 @@ void FormatImfDate(time_t t, char* out) {
 }
 
 Reply::Reply(std::string head, std::string inline_body, int file_fd,
-             int64_t file_offset, uint64_t file_length, bool close_after)
+             int64_t file_offset, uint64_t file_length, bool close_after,
+             double token)
     : head_(std::move(head)),
       date_at_(FindDateValue(head_)),
       inline_body_(std::move(inline_body)),
       file_fd_(file_fd),
       file_offset_(file_offset),
       file_length_(file_fd >= 0 ? file_length : 0),
-      close_after_(close_after) {}
+      close_after_(close_after),
+      token_(token) {}
 
 Reply::~Reply() {
   if (file_fd_ >= 0) close(file_fd_);
 }
 
-ReplyCache::ReplyCache(size_t max_entries, size_t max_bytes)
-    : max_entries_(max_entries), max_bytes_(max_bytes) {}
+ReplyCache::ReplyCache(size_t max_entries, size_t max_bytes, size_t max_files)
+    : max_entries_(max_entries), max_bytes_(max_bytes), max_files_(max_files) {}
 
 std::shared_ptr<const Reply> ReplyCache::Find(std::string_view key,
                                               uint64_t now_ms) {
@@ -96,35 +98,54 @@ std::shared_ptr<const Reply> ReplyCache::Find(std::string_view key,
 void ReplyCache::Insert(std::string key, std::shared_ptr<const Reply> reply,
                         uint64_t expires_ms, uint64_t now_ms) {
   size_t incoming = key.size() + reply->footprint();
+  bool holds_file = reply->file_fd() >= 0;
   if (incoming > max_bytes_ || max_entries_ == 0) return;
+  if (holds_file && max_files_ == 0) return;
   auto old = entries_.find(key);
   if (old != entries_.end()) Erase(old);
-  MakeRoom(incoming, now_ms);
+  MakeRoom(incoming, holds_file, now_ms);
   bytes_ += incoming;
+  if (holds_file) files_++;
   entries_.emplace(std::move(key),
                    Entry{std::move(reply), expires_ms, inserted_++});
 }
 
-void ReplyCache::Clear() {
-  entries_.clear();
-  bytes_ = 0;
+void ReplyCache::Forget(const Reply* reply) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto next = std::next(it);
+    if (it->second.reply.get() == reply) Erase(it);
+    it = next;
+  }
 }
 
-void ReplyCache::Erase(std::unordered_map<std::string, Entry>::iterator it) {
-  bytes_ -= it->first.size() + it->second.reply->footprint();
-  entries_.erase(it);
-}
-
-void ReplyCache::MakeRoom(size_t incoming, uint64_t now_ms) {
-  auto full = [&] {
-    return entries_.size() + 1 > max_entries_ || bytes_ + incoming > max_bytes_;
-  };
-  if (!full()) return;
+void ReplyCache::DropExpired(uint64_t now_ms) {
   for (auto it = entries_.begin(); it != entries_.end();) {
     auto next = std::next(it);
     if (it->second.expires_ms <= now_ms) Erase(it);
     it = next;
   }
+}
+
+void ReplyCache::Clear() {
+  entries_.clear();
+  bytes_ = 0;
+  files_ = 0;
+}
+
+void ReplyCache::Erase(std::unordered_map<std::string, Entry>::iterator it) {
+  bytes_ -= it->first.size() + it->second.reply->footprint();
+  if (it->second.reply->file_fd() >= 0) files_--;
+  entries_.erase(it);
+}
+
+void ReplyCache::MakeRoom(size_t incoming, bool holds_file, uint64_t now_ms) {
+  auto full = [&] {
+    return entries_.size() + 1 > max_entries_ ||
+           bytes_ + incoming > max_bytes_ ||
+           (holds_file && files_ + 1 > max_files_);
+  };
+  if (!full()) return;
+  DropExpired(now_ms);
   if (!full()) return;
   // Still full of live entries: drop the older half (by insertion).
   std::vector<uint64_t> order;
