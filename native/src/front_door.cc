@@ -448,7 +448,8 @@ void FrontDoor::OnConnClosed(uv_handle_t* handle) {
     if (c->to_node) {
       door->CallJs(door->on_hand_over_, c->id, nullptr);
     } else {
-      door->CallJs(door->on_closed_, c->id, Napi::String::New(env, c->reason));
+      door->CallJs(door->on_closed_, c->id, Napi::String::New(env, c->reason),
+                   Napi::Number::New(env, c->shrunk));
     }
   }
   delete c;

@@ -47,6 +47,7 @@ export const FLAGS = {
   'ssl-pass': { type: 'string' },
   http2: { type: 'boolean' },
   'no-etag': { type: 'boolean' },
+  'front-door': { type: 'boolean' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -244,7 +245,19 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.single) options.single = true;
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
+  if (values['front-door']) options.frontDoor = frontDoorWanted(values);
   return { root: servedRoot, options, config: file };
+}
+
+/**
+ * --front-door: a kept reply is sent without Node seeing the request, so no
+ * 'request' listener (the access log) would see it either, and over TLS the
+ * bytes must go through Node's TLS stream.
+ */
+function frontDoorWanted(values: Values): boolean {
+  if (values.log) throw new UsageError('--front-door cannot be used with --log (replies the front door sends never reach the access log)');
+  if (values['ssl-cert'] !== undefined) throw new UsageError('--front-door serves plain HTTP only (over TLS every byte goes through Node\'s TLS stream)');
+  return true;
 }
 
 function readFlagFile(flag: string, file: string): Buffer {

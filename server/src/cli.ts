@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createSecureServer, createServer, engines, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
+import { createSecureServer, createServer, engines, frontDoorUnavailableReason, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
 import { logResponse } from './access-log';
 import { drainTimeout, hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorkers, serveOptions, tlsOptions, UsageError, type Values } from './cli-options';
 import { runCompressCommand } from './compress-command';
@@ -68,6 +68,8 @@ Options:
                     out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
+  --front-door      answer plain GET/HEAD requests natively, before Node's HTTP layer,
+                    with the bytes Node would write (plain HTTP, not with --log)
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
@@ -131,6 +133,8 @@ function printedInfo(values: Values): boolean {
     for (const report of engines()) {
       process.stdout.write(`${report.name.padEnd(9)} ${report.available ? 'available' : `unavailable: ${report.reason}`}\n`);
     }
+    const door = frontDoorUnavailableReason();
+    process.stdout.write(`front door ${door === '' ? 'available (--front-door)' : `unavailable: ${door}`}\n`);
   } else {
     return false;
   }
@@ -162,6 +166,12 @@ function createOrFail(setup: Setup): AnyServer {
   }
 }
 
+/** Whether --front-door took effect, when it was asked for. */
+function frontDoorLine(server: AnyServer, setup: Setup): string {
+  if (setup.options.frontDoor !== true || !('frontDoorNote' in server.sluice)) return '';
+  return server.sluice.frontDoorNote;
+}
+
 /** Listens, then prints the start line (or, in a worker, tells the primary). */
 function listenAndAnnounce(server: AnyServer, setup: Setup): void {
   const { host, port } = setup;
@@ -171,7 +181,7 @@ function listenAndAnnounce(server: AnyServer, setup: Setup): void {
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const url = urlOf(setup.scheme, host, actualPort);
     // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
-    const note = server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '';
+    const note = [server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '', frontDoorLine(server, setup)].filter(Boolean).join('; ');
     if (cluster.isWorker) {
       process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note, port: actualPort } satisfies ListeningMessage);
       return;

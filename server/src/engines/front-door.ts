@@ -44,6 +44,8 @@ export interface FrontDoorOptions {
 
 export interface FrontDoorControl {
   stats(): FrontDoorStats;
+  /** Whether it takes the server's connections (false before listen, and where the server has no TCP listener of its own). */
+  active(): boolean;
 }
 
 /** How long a replayed request may take before its connection goes to Node instead. */
@@ -238,7 +240,7 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
     if (!started) started = door.start();
   });
   wrapClosing(server, door);
-  return { stats: () => door.stats() };
+  return { stats: () => door.stats(), active: () => started };
 }
 
 /** Makes the server's close calls reach the connections the front door holds. */
