@@ -256,7 +256,7 @@ export function serveOptions(values: Values, root: string): Plan {
  */
 function frontDoorWanted(values: Values): boolean {
   if (values.log) throw new UsageError('--front-door cannot be used with --log (replies the front door sends never reach the access log)');
-  if (values['ssl-cert'] !== undefined) throw new UsageError('--front-door serves plain HTTP only (over TLS every byte goes through Node\'s TLS stream)');
+  if (values['ssl-cert'] !== undefined) throw new UsageError("--front-door serves plain HTTP only (over TLS every byte goes through Node's TLS stream)");
   return true;
 }
 

@@ -181,7 +181,9 @@ function listenAndAnnounce(server: AnyServer, setup: Setup): void {
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const url = urlOf(setup.scheme, host, actualPort);
     // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
-    const note = [server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '', frontDoorLine(server, setup)].filter(Boolean).join('; ');
+    const note = [server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '', frontDoorLine(server, setup)]
+      .filter(Boolean)
+      .join('; ');
     if (cluster.isWorker) {
       process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note, port: actualPort } satisfies ListeningMessage);
       return;
