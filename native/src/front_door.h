@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/front/reply.h"
@@ -43,6 +44,7 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::Value CloseAll(const Napi::CallbackInfo& info);
   Napi::Value ClearReplies(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ReportSends(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTick(uv_timer_t* handle);
@@ -50,7 +52,7 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
 
   void ReadRequest(Conn* c);
   void Serve(Conn* c, std::shared_ptr<const core::front::Reply> reply,
-             uint32_t head_length);
+             std::string_view request_head);
   void Continue(Conn* c);
   void Ask(Conn* c, const uint8_t* head, uint32_t head_length);
   void Watch(Conn* c, int events);
@@ -59,6 +61,12 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   void Release(Conn* c, const char* reason, bool to_node);
   void CallJs(const Napi::FunctionReference& fn, int64_t id, napi_value extra,
               napi_value more = nullptr);
+  void CallJs(const Napi::FunctionReference& fn,
+              std::initializer_list<napi_value> args);
+  // Notes what the reply in flight on `c` sent (for onSent), when asked to.
+  void NoteSent(Conn* c);
+  // onSent(id, requestHead, status, bodyBytes) for a noted reply.
+  void ReportSent(Conn* c);
   void StartTicking();
   Conn* Find(const Napi::CallbackInfo& info);
 
@@ -67,6 +75,9 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::FunctionReference on_miss_;
   Napi::FunctionReference on_hand_over_;
   Napi::FunctionReference on_closed_;
+  // Optional: told of every reply sent here, while report_sends_.
+  Napi::FunctionReference on_sent_;
+  bool report_sends_ = false;
   std::unique_ptr<Napi::AsyncContext> context_;
   core::front::ReplyCache replies_;
   std::unordered_map<int64_t, Conn*> conns_;

@@ -1,6 +1,8 @@
 // Access log lines in the combined format (Apache/nginx), one per response,
 // written when the response finishes or its connection closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isCaptureSocket } from './engines/capture';
+import type { FrontDoorResponse } from './engines/front-door';
 import { deliveryOf, recordDeliveries } from './respond';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -43,13 +45,37 @@ function bodyBytes(res: ServerResponse, completed: boolean): number {
   return completed && length !== undefined ? Number(length) || 0 : 0;
 }
 
+/** The fields of one combined-format line. */
+interface LineFields {
+  remote: string | undefined;
+  method: string;
+  url: string;
+  httpVersion: string;
+  status: number;
+  bytes: number;
+  referer: string | undefined;
+  agent: string | undefined;
+}
+
+function formatLine(f: LineFields, now: Date): string {
+  const bytes = f.method !== 'HEAD' && f.status !== 304 && f.bytes > 0 ? String(f.bytes) : '-';
+  const request = `${f.method} ${f.url} HTTP/${f.httpVersion}`;
+  return `${f.remote ?? '-'} - - [${clfDate(now)}] "${escapeLogField(request)}" ${f.status} ${bytes} "${escapeLogField(f.referer ?? '-')}" "${escapeLogField(f.agent ?? '-')}"\n`;
+}
+
 export function formatCombined(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
-  const bytes = req.method !== 'HEAD' && res.statusCode !== 304 && logged.bytes > 0 ? String(logged.bytes) : '-';
-  const referer = req.headers.referer ?? '-';
-  const agent = req.headers['user-agent'] ?? '-';
-  const request = `${req.method ?? '-'} ${req.url ?? '-'} HTTP/${req.httpVersion}`;
-  const remote = logged.remote ?? '-';
-  return `${remote} - - [${clfDate(now)}] "${escapeLogField(request)}" ${res.statusCode} ${bytes} "${escapeLogField(referer)}" "${escapeLogField(agent)}"\n`;
+  const { method, url, httpVersion, headers } = req;
+  const fields = { method: method ?? '-', url: url ?? '-', httpVersion, status: res.statusCode, referer: headers.referer, agent: headers['user-agent'] };
+  return formatLine({ ...fields, remote: logged.remote, bytes: logged.bytes }, now);
+}
+
+/** The line for a response the front door sent (the server's 'frontDoorResponse' event). */
+export function formatFrontDoorResponse(r: FrontDoorResponse, now: Date): string {
+  const { method, url, httpVersion, headers } = r;
+  return formatLine(
+    { remote: r.remoteAddress, method, url, httpVersion, status: r.statusCode, bytes: r.bodyBytes, referer: headers.referer, agent: headers['user-agent'] },
+    now,
+  );
 }
 
 /**
@@ -57,6 +83,10 @@ export function formatCombined(req: IncomingMessage, res: ServerResponse, logged
  * in flight then is logged when its transfer reports what it sent.
  */
 export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void): void {
+  // A request the front door replays through the server: the front door
+  // sends the reply and reports it ('frontDoorResponse'), or hands the
+  // connection over and Node reads the request again.
+  if (isCaptureSocket(req.socket)) return;
   recordDeliveries();
   const remote = req.socket.remoteAddress;
   let logged = false;

@@ -249,13 +249,8 @@ export function serveOptions(values: Values, root: string): Plan {
   return { root: servedRoot, options, config: file };
 }
 
-/**
- * --front-door: a kept reply is sent without Node seeing the request, so no
- * 'request' listener (the access log) would see it either, and over TLS the
- * bytes must go through Node's TLS stream.
- */
+/** --front-door: over TLS every byte must go through Node's TLS stream. */
 function frontDoorWanted(values: Values): boolean {
-  if (values.log) throw new UsageError('--front-door cannot be used with --log (replies the front door sends never reach the access log)');
   if (values['ssl-cert'] !== undefined) throw new UsageError("--front-door serves plain HTTP only (over TLS every byte goes through Node's TLS stream)");
   return true;
 }

@@ -5,8 +5,17 @@ import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createSecureServer, createServer, engines, frontDoorUnavailableReason, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
-import { logResponse } from './access-log';
+import {
+  createSecureServer,
+  createServer,
+  engines,
+  frontDoorUnavailableReason,
+  type FrontDoorResponse,
+  type ServerOptions,
+  type SluiceSecureServer,
+  type SluiceServer,
+} from './index';
+import { formatFrontDoorResponse, logResponse } from './access-log';
 import { drainTimeout, hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorkers, serveOptions, tlsOptions, UsageError, type Values } from './cli-options';
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
@@ -69,7 +78,7 @@ Options:
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
   --front-door      answer plain GET/HEAD requests natively, before Node's HTTP layer,
-                    with the bytes Node would write (plain HTTP, not with --log)
+                    with the bytes Node would write (plain HTTP only)
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
@@ -265,6 +274,8 @@ function main(): void {
   if (setup.log) {
     const write = (line: string): void => void process.stdout.write(line);
     server.prependListener('request', (req, res) => logResponse(req, res, write));
+    // What the front door sends never reaches 'request'.
+    server.on('frontDoorResponse', (r: FrontDoorResponse) => write(formatFrontDoorResponse(r, new Date())));
   }
   listenAndAnnounce(server, setup);
   drainOnSignal(server, setup.drainTimeout);

@@ -15,6 +15,7 @@ export type { CompressOption } from './options';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
+export type { FrontDoorResponse } from './engines/front-door';
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
 export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';

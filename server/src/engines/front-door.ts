@@ -42,6 +42,27 @@ export interface FrontDoorOptions {
   codingsPending: boolean;
 }
 
+/**
+ * A response the front door sent without Node's HTTP layer (no 'request'
+ * event saw it), as the server's 'frontDoorResponse' event gives it: what
+ * an access log needs.
+ */
+export interface FrontDoorResponse {
+  remoteAddress: string | undefined;
+  method: string;
+  /** The request target as sent. */
+  url: string;
+  httpVersion: string;
+  /** The request's fields, names lower-cased, repeated ones joined with ', '. */
+  headers: Record<string, string>;
+  statusCode: number;
+  /** Body bytes actually sent (fewer than Content-Length when cut off). */
+  bodyBytes: number;
+}
+
+/** The server event that carries each FrontDoorResponse. */
+export const FRONT_DOOR_RESPONSE = 'frontDoorResponse';
+
 export interface FrontDoorControl {
   stats(): FrontDoorStats;
   /** Whether it takes the server's connections (false before listen, and where the server has no TCP listener of its own). */
@@ -103,9 +124,27 @@ class Door {
         onMiss: (id, head) => this.replay(id, head),
         onHandOver: (id) => this.giveToNode(id),
         onClosed: (id, _reason, shrunk) => this.closed(id, shrunk),
+        onSent: (id, head, status, bytes) => this.sent(id, head, status, bytes),
       },
       { keepAliveMs: opts.keepAliveMs, firstRequestMs: opts.firstRequestMs, sendTimeoutMs: opts.sendTimeoutMs, maxChunk: opts.maxChunk },
     );
+  }
+
+  /** Reports sends while anything listens for them (copying each request head costs). */
+  followListeners(): void {
+    const update = (): void => this.door.reportSends(this.server.listenerCount(FRONT_DOOR_RESPONSE) > 0);
+    // 'newListener' comes before the listener is added, 'removeListener' after.
+    this.server.on('newListener', (event) => event === FRONT_DOOR_RESPONSE && this.door.reportSends(true));
+    this.server.on('removeListener', (event) => event === FRONT_DOOR_RESPONSE && update());
+    update();
+  }
+
+  private sent(id: number, head: Buffer, status: number, bodyBytes: number): void {
+    const held = this.held.get(id);
+    const parsed = parseHead(head);
+    if (parsed === null) return;
+    const response: FrontDoorResponse = { remoteAddress: held?.endpoints.remoteAddress, ...parsed, statusCode: status, bodyBytes };
+    this.server.emit(FRONT_DOOR_RESPONSE, response);
   }
 
   /** Starts taking the server's connections; false where it has no TCP listener of its own. */
@@ -225,6 +264,23 @@ class Door {
   }
 }
 
+/** The request line and fields of a head the addon classified plain (so: well formed, CRLF line ends). */
+function parseHead(head: Buffer): Pick<FrontDoorResponse, 'method' | 'url' | 'httpVersion' | 'headers'> | null {
+  const lines = head.toString('latin1').split('\r\n');
+  const line = /^(GET|HEAD) (\S+) HTTP\/(1\.[01])$/.exec(lines[0] ?? '');
+  if (line === null) return null;
+  // No prototype: a field named __proto__ is just a field.
+  const headers = Object.create(null) as Record<string, string>;
+  for (const field of lines.slice(1)) {
+    const colon = field.indexOf(':');
+    if (colon <= 0) continue;
+    const name = field.slice(0, colon).toLowerCase();
+    const value = field.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { method: line[1], url: line[2], httpVersion: line[3], headers };
+}
+
 /**
  * Puts a front door before `server` once it listens (TCP only; TLS and
  * HTTP/2 servers are not given one). Returns null without the addon's
@@ -234,6 +290,7 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
   const FrontDoor = native.binding?.FrontDoor;
   if (FrontDoor === undefined) return null;
   const door = new Door(server, opts, FrontDoor);
+  door.followListeners();
   let started = false;
   server.prependListener('request', (req, res) => door.track(req, res));
   server.on('listening', () => {
