@@ -97,6 +97,31 @@ struct FrontDoor::Conn {
   uint64_t sent_bytes = 0;
 };
 
+// classifyRequestHead(buffer) -> { status, headLength, isHead, minorVersion }:
+// the front door's verdict on a request head, for the differential test
+// against Node's own parser. status: 'plain' | 'incomplete' | 'handover'.
+Napi::Value ClassifyRequestHead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer()) {
+    Napi::TypeError::New(env, "classifyRequestHead(buffer)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto bytes = info[0].As<Napi::Buffer<uint8_t>>();
+  core::front::RequestHead head;
+  core::front::HeadStatus status =
+      core::front::ParseRequestHead(bytes.Data(), bytes.Length(), &head);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("status", status == core::front::HeadStatus::kPlain ? "plain"
+                    : status == core::front::HeadStatus::kIncomplete
+                        ? "incomplete"
+                        : "handover");
+  out.Set("headLength", static_cast<double>(head.head_length));
+  out.Set("isHead", head.is_head);
+  out.Set("minorVersion", head.minor_version);
+  return out;
+}
+
 Napi::Function FrontDoor::Define(Napi::Env env) {
   return DefineClass(env, "FrontDoor",
                      {InstanceMethod<&FrontDoor::Adopt>("adopt"),

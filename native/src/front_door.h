@@ -27,6 +27,8 @@
 
 namespace sluice {
 
+Napi::Value ClassifyRequestHead(const Napi::CallbackInfo& info);
+
 class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
  public:
   static Napi::Function Define(Napi::Env env);

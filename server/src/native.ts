@@ -80,6 +80,8 @@ export interface NativeBinding {
   idleThisThread?(): number;
   /** The front door (front-door.ts): absent from older builds. */
   FrontDoor?: new (callbacks: FrontDoorCallbacks, options: FrontDoorNativeOptions) => NativeFrontDoor;
+  /** The front door's verdict on a request head (its differential test against Node's parser). */
+  classifyRequestHead?(head: Buffer): { status: 'plain' | 'incomplete' | 'handover'; headLength: number; isHead: boolean; minorVersion: number };
   readonly DONE: number;
   readonly EOF: number;
   readonly PENDING: number;
