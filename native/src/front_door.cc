@@ -132,7 +132,8 @@ Napi::Function FrontDoor::Define(Napi::Env env) {
                       InstanceMethod<&FrontDoor::CloseAll>("closeAll"),
                       InstanceMethod<&FrontDoor::ClearReplies>("clearReplies"),
                       InstanceMethod<&FrontDoor::Stats>("stats"),
-                      InstanceMethod<&FrontDoor::ReportSends>("reportSends")});
+                      InstanceMethod<&FrontDoor::ReportSends>("reportSends"),
+                      InstanceMethod<&FrontDoor::PassThrough>("passThrough")});
 }
 
 // new FrontDoor({ onMiss(id, head), onHandOver(id), onClosed(id, reason) },
@@ -309,6 +310,20 @@ Napi::Value FrontDoor::ReportSends(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// passThrough(): from now on every connection is Node's, each at its next
+// request boundary (idle ones at once); returns how many went now.
+Napi::Value FrontDoor::PassThrough(const Napi::CallbackInfo& info) {
+  pass_through_ = true;
+  std::vector<Conn*> idle;
+  for (auto& entry : conns_) {
+    if (entry.second->state == Conn::State::kReading) {
+      idle.push_back(entry.second);
+    }
+  }
+  for (Conn* c : idle) Release(c, "handover", true);
+  return Napi::Number::New(info.Env(), static_cast<double>(idle.size()));
+}
+
 Napi::Value FrontDoor::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double reading = 0, asking = 0, writing = 0;
@@ -437,6 +452,10 @@ void FrontDoor::Continue(Conn* c) {
     // As Node ends such a response: FIN after the last byte.
     shutdown(c->fd, SHUT_WR);
     Release(c, close_after ? "done" : "server", false);
+    return;
+  }
+  if (pass_through_) {
+    Release(c, "handover", true);
     return;
   }
   c->state = Conn::State::kReading;

@@ -47,6 +47,7 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::Value ClearReplies(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ReportSends(const Napi::CallbackInfo& info);
+  Napi::Value PassThrough(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTick(uv_timer_t* handle);
@@ -90,6 +91,9 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   uint64_t max_chunk_;
   // The server is closing: each connection ends after its current reply.
   bool draining_ = false;
+  // Everything is Node's from now on: each connection goes to it at its
+  // next request boundary.
+  bool pass_through_ = false;
   struct Counters {
     double hits = 0, misses = 0, handovers = 0, answered = 0, closed = 0;
   } counters_;

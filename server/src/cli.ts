@@ -3,12 +3,14 @@
 // --workers, and graceful shutdown. What to serve and how is the library's.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   createSecureServer,
   createServer,
   engines,
+  frontDoorAware,
   frontDoorUnavailableReason,
   type FrontDoorResponse,
   type ServerOptions,
@@ -273,7 +275,10 @@ function main(): void {
   const server = createOrFail(setup);
   if (setup.log) {
     const write = (line: string): void => void process.stdout.write(line);
-    server.prependListener('request', (req, res) => logResponse(req, res, write));
+    server.prependListener(
+      'request',
+      frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write)),
+    );
     // What the front door sends never reaches 'request'.
     server.on('frontDoorResponse', (r: FrontDoorResponse) => write(formatFrontDoorResponse(r, new Date())));
   }

@@ -16,6 +16,7 @@ export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
 export type { FrontDoorResponse } from './engines/front-door';
+export { frontDoorAware } from './engines/front-door';
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
 export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
@@ -123,8 +124,8 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
     root: absRoot,
     frontDoor: door,
     get frontDoorNote(): string {
-      if (door === null || !server.listening || door.active()) return note;
-      return 'front door off (the server has no TCP listener of its own: its connections come through node:cluster)';
+      const off = door?.offReason() ?? '';
+      return off === '' ? note : `front door off (${off})`;
     },
   };
   return Object.assign(server, { sluice });

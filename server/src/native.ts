@@ -159,6 +159,8 @@ export interface NativeFrontDoor {
   stats(): FrontDoorStats;
   /** Whether onSent hears of every reply sent (off: nothing is copied for it). */
   reportSends(on: boolean): void;
+  /** Everything is Node's from now on, each connection at its next request boundary; returns how many went at once. */
+  passThrough(): number;
 }
 
 export interface NativeLoad {

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { formatFrontDoorResponse, logResponse } from '../../server/src/access-log';
-import { createServer, type FrontDoorResponse } from '../../server/src/index';
+import { createServer, frontDoorAware, type FrontDoorResponse } from '../../server/src/index';
 import { fixtures } from '../helpers/fixtures';
 import { forEachEngine } from '../helpers/server';
 
@@ -59,7 +59,10 @@ function describeLog(frontDoor: boolean): void {
     before(async () => {
       const server = createServer(fx.root, { engine, frontDoor });
       hits = () => server.sluice.frontDoor?.stats().hits ?? 0;
-      server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => logResponse(req, res, (l) => lines.push(l)));
+      server.prependListener(
+        'request',
+        frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, (l) => lines.push(l))),
+      );
       server.on('frontDoorResponse', (r: FrontDoorResponse) => lines.push(formatFrontDoorResponse(r, new Date())));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       port = (server.address() as AddressInfo).port;

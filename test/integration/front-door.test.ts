@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createServer, type SluiceServer } from '../../server/src/index';
+import { createServer, frontDoorAware, type SluiceServer } from '../../server/src/index';
 import { frontDoorUnavailableReason } from '../../server/src/engines/front-door';
 import { eventually } from '../helpers/eventually';
 import { fixtures, openFdCount, scratchDir, sha256 } from '../helpers/fixtures';
@@ -237,6 +237,34 @@ describe('front door', function () {
       const closed = new Promise<void>((r) => door.server.close(() => r()));
       await closed; // idle connections are closed by close(), as Node closes its own
       for (const s of sockets) s.destroy();
+    });
+
+    it('should step aside for good once a listener that expects every request is added', async () => {
+      const door = await listen(fx.root, true);
+      try {
+        const held = net.connect(door.port, '127.0.0.1');
+        const heldReplies: Buffer[] = [];
+        held.on('data', (c: Buffer) => heldReplies.push(c));
+        held.write(get('/hello.txt'));
+        await eventually(() => Buffer.concat(heldReplies).includes('200 OK'), 3000, 'the first reply');
+        const seen: string[] = [];
+        door.server.on(
+          'request',
+          frontDoorAware(() => {}),
+        );
+        assert.equal(door.server.sluice.frontDoorNote, 'front door on', 'a marked listener changes nothing');
+        door.server.on('request', (req: { url?: string; socket: net.Socket }) => seen.push(`${req.url} ${typeof req.socket.remoteAddress}`));
+        assert.match(door.server.sluice.frontDoorNote, /^front door off \(a 'request' or 'connection' listener/);
+        // The idle connection it held is Node's now, and so is every new one.
+        held.write(get('/hello.txt'));
+        await eventually(() => seen.length === 1, 3000, "Node to see the held connection's request");
+        await exchange(door.port, get('/hello.txt'));
+        assert.deepEqual(seen, ['/hello.txt string', '/hello.txt string']);
+        assert.equal(door.server.sluice.frontDoor?.stats().connections, 0);
+        held.destroy();
+      } finally {
+        await closeServer(door.server);
+      }
     });
 
     it('should close an idle kept-alive connection after keepAliveTimeout', async () => {

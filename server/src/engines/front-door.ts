@@ -63,10 +63,29 @@ export interface FrontDoorResponse {
 /** The server event that carries each FrontDoorResponse. */
 export const FRONT_DOOR_RESPONSE = 'frontDoorResponse';
 
+const AWARE = Symbol('sluice.frontDoorAware');
+
+/**
+ * Marks a 'request' or 'connection' listener as knowing the front door
+ * (replayed requests on a CaptureSocket, kept replies reported as
+ * 'frontDoorResponse'). A listener added without the mark turns the front
+ * door off for the server: its contract was every request and every
+ * connection.
+ */
+export function frontDoorAware<T extends (...args: never[]) => unknown>(listener: T): T {
+  return Object.assign(listener, { [AWARE]: true });
+}
+
+function isAware(listener: unknown): boolean {
+  return typeof listener === 'function' && (listener as { [AWARE]?: boolean })[AWARE] === true;
+}
+
 export interface FrontDoorControl {
   stats(): FrontDoorStats;
   /** Whether it takes the server's connections (false before listen, and where the server has no TCP listener of its own). */
   active(): boolean;
+  /** Why it takes none, once listening ('' while it does). */
+  offReason(): string;
 }
 
 /** How long a replayed request may take before its connection goes to Node instead. */
@@ -113,6 +132,8 @@ class Door {
   private readonly invalidators = new Map<number, () => void>();
   private nextToken = 1;
   private toNode: ((handle: AcceptedHandle) => void) | null = null;
+  /** Everything goes to Node (a listener that expects to see every request came along). */
+  private passing = false;
 
   constructor(
     private readonly server: http.Server,
@@ -130,8 +151,22 @@ class Door {
     );
   }
 
+  /** Steps aside for good: new connections go to Node as accepted, held ones at their next request boundary. */
+  passThrough(): void {
+    if (this.passing) return;
+    this.passing = true;
+    this.door.passThrough();
+  }
+
+  isPassing(): boolean {
+    return this.passing;
+  }
+
   /** Reports sends while anything listens for them (copying each request head costs). */
   followListeners(): void {
+    this.server.on('newListener', (event, listener) => {
+      if ((event === 'request' || event === 'connection') && !isAware(listener)) this.passThrough();
+    });
     const update = (): void => this.door.reportSends(this.server.listenerCount(FRONT_DOOR_RESPONSE) > 0);
     // 'newListener' comes before the listener is added, 'removeListener' after.
     this.server.on('newListener', (event) => event === FRONT_DOOR_RESPONSE && this.door.reportSends(true));
@@ -171,6 +206,7 @@ class Door {
   }
 
   private take(handle: AcceptedHandle): boolean {
+    if (this.passing) return false;
     const id = this.door.adopt(handle.fd);
     if (id < 0) return false; // no duplicate (EMFILE, say): Node takes it as it is
     this.held.set(id, { handle, endpoints: endpointsOf(handle), release: connectionOpened() });
@@ -292,12 +328,19 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
   const door = new Door(server, opts, FrontDoor);
   door.followListeners();
   let started = false;
-  server.prependListener('request', (req, res) => door.track(req, res));
+  server.prependListener(
+    'request',
+    frontDoorAware((req: http.IncomingMessage, res: http.ServerResponse) => door.track(req, res)),
+  );
   server.on('listening', () => {
     if (!started) started = door.start();
   });
   wrapClosing(server, door);
-  return { stats: () => door.stats(), active: () => started };
+  const offReason = (): string => {
+    if (door.isPassing()) return "a 'request' or 'connection' listener not marked frontDoorAware was added";
+    return started || !server.listening ? '' : 'the server has no TCP listener of its own: its connections come through node:cluster';
+  };
+  return { stats: () => door.stats(), active: () => started && !door.isPassing(), offReason };
 }
 
 /** Makes the server's close calls reach the connections the front door holds. */
