@@ -123,17 +123,19 @@ Napi::Value ClassifyRequestHead(const Napi::CallbackInfo& info) {
 }
 
 Napi::Function FrontDoor::Define(Napi::Env env) {
-  return DefineClass(env, "FrontDoor",
-                     {InstanceMethod<&FrontDoor::Adopt>("adopt"),
-                      InstanceMethod<&FrontDoor::Answer>("answer"),
-                      InstanceMethod<&FrontDoor::HandOver>("handOver"),
-                      InstanceMethod<&FrontDoor::CloseIdle>("closeIdle"),
-                      InstanceMethod<&FrontDoor::Drain>("drain"),
-                      InstanceMethod<&FrontDoor::CloseAll>("closeAll"),
-                      InstanceMethod<&FrontDoor::ClearReplies>("clearReplies"),
-                      InstanceMethod<&FrontDoor::Stats>("stats"),
-                      InstanceMethod<&FrontDoor::ReportSends>("reportSends"),
-                      InstanceMethod<&FrontDoor::PassThrough>("passThrough")});
+  return DefineClass(
+      env, "FrontDoor",
+      {InstanceMethod<&FrontDoor::Adopt>("adopt"),
+       InstanceMethod<&FrontDoor::Answer>("answer"),
+       InstanceMethod<&FrontDoor::HandOver>("handOver"),
+       InstanceMethod<&FrontDoor::CloseIdle>("closeIdle"),
+       InstanceMethod<&FrontDoor::Drain>("drain"),
+       InstanceMethod<&FrontDoor::CloseAll>("closeAll"),
+       InstanceMethod<&FrontDoor::ClearReplies>("clearReplies"),
+       InstanceMethod<&FrontDoor::Stats>("stats"),
+       InstanceMethod<&FrontDoor::ReportSends>("reportSends"),
+       InstanceMethod<&FrontDoor::PassThrough>("passThrough"),
+       InstanceMethod<&FrontDoor::SetKeepAlive>("setKeepAlive")});
 }
 
 // new FrontDoor({ onMiss(id, head), onHandOver(id), onClosed(id, reason) },
@@ -307,6 +309,17 @@ Napi::Value FrontDoor::ClearReplies(const Napi::CallbackInfo& info) {
 // access log); off, nothing is copied for it.
 Napi::Value FrontDoor::ReportSends(const Napi::CallbackInfo& info) {
   report_sends_ = !on_sent_.IsEmpty() && info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+// setKeepAlive(ms): the idle time between requests (the server's
+// keepAliveTimeout, which users often set after creating the server); it
+// applies from each connection's next wait.
+Napi::Value FrontDoor::SetKeepAlive(const Napi::CallbackInfo& info) {
+  if (info[0].IsNumber() && info[0].As<Napi::Number>().DoubleValue() >= 0) {
+    keep_alive_ms_ =
+        static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  }
   return info.Env().Undefined();
 }
 

@@ -48,6 +48,7 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ReportSends(const Napi::CallbackInfo& info);
   Napi::Value PassThrough(const Napi::CallbackInfo& info);
+  Napi::Value SetKeepAlive(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTick(uv_timer_t* handle);

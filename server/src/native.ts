@@ -161,6 +161,8 @@ export interface NativeFrontDoor {
   reportSends(on: boolean): void;
   /** Everything is Node's from now on, each connection at its next request boundary; returns how many went at once. */
   passThrough(): number;
+  /** The idle time between requests from each connection's next wait on (the server's keepAliveTimeout). */
+  setKeepAlive(ms: number): void;
 }
 
 export interface NativeLoad {

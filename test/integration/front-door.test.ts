@@ -267,8 +267,16 @@ describe('front door', function () {
       }
     });
 
-    it('should close an idle kept-alive connection after keepAliveTimeout', async () => {
-      const door = await listen(fx.root, true, { keepAliveTimeout: 300 });
+    it('should close an idle kept-alive connection after keepAliveTimeout, set before or after createServer', async () => {
+      for (const late of [false, true]) {
+        const server = createServer(fx.root, { frontDoor: true, ...(late ? {} : { keepAliveTimeout: 300 }) });
+        if (late) server.keepAliveTimeout = 300;
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        await closesAfterKeepAlive({ server, port: (server.address() as net.AddressInfo).port });
+      }
+    });
+
+    async function closesAfterKeepAlive(door: { server: SluiceServer; port: number }): Promise<void> {
       try {
         const socket = net.connect(door.port, '127.0.0.1');
         const started = Date.now();
@@ -277,10 +285,11 @@ describe('front door', function () {
         socket.write(get('/hello.txt'));
         const at = await closedAt;
         assert.ok(at - started >= 250 && at - started < 3000, `closed after ${at - started} ms`);
+        assert.equal(door.server.sluice.frontDoor?.stats().closed, 1, 'the front door held and closed it');
       } finally {
         await closeServer(door.server);
       }
-    });
+    }
 
     it('should cut off a client that reads nothing after sendTimeout, and free its descriptors', async () => {
       const door = await listen(fx.root, true, { sendTimeout: 500 });

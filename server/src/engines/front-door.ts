@@ -184,6 +184,9 @@ class Door {
 
   /** Starts taking the server's connections; false where it has no TCP listener of its own. */
   start(): boolean {
+    // Users set keepAliveTimeout after createServer (behind a load balancer,
+    // say): the value at listen time is the one Node would use.
+    this.door.setKeepAlive(this.server.keepAliveTimeout);
     this.toNode = interceptAccepts(this.server, (handle) => this.take(handle));
     return this.toNode !== null;
   }
