@@ -44,7 +44,9 @@ function options() {
 }
 
 function sluice(name, cli, args, extra = {}) {
-  return { name, cmd: process.execPath, args: (root) => [cli, root, '--host', '127.0.0.1', '--port', '0', '--no-compress', ...args], ...extra };
+  // The ring's levers, not the front door's (a baseline build may predate the flag).
+  const door = cli === CLI ? ['--no-front-door'] : [];
+  return { name, cmd: process.execPath, args: (root) => [cli, root, '--host', '127.0.0.1', '--port', '0', '--no-compress', ...door, ...args], ...extra };
 }
 
 function rows(kase, ref) {

@@ -48,6 +48,7 @@ export const FLAGS = {
   http2: { type: 'boolean' },
   'no-etag': { type: 'boolean' },
   'front-door': { type: 'boolean' },
+  'no-front-door': { type: 'boolean' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -245,12 +246,21 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.single) options.single = true;
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
-  if (values['front-door']) options.frontDoor = frontDoorWanted(values);
+  const door = frontDoorWanted(values);
+  if (door !== undefined) options.frontDoor = door;
   return { root: servedRoot, options, config: file };
 }
 
-/** --front-door: over TLS every byte must go through Node's TLS stream. */
-function frontDoorWanted(values: Values): boolean {
+/**
+ * --front-door (the default) or --no-front-door; asked for over TLS, it is
+ * refused: every byte goes through Node's TLS stream there.
+ */
+function frontDoorWanted(values: Values): boolean | undefined {
+  if (values['no-front-door']) {
+    if (values['front-door']) throw new UsageError('--front-door and --no-front-door contradict each other');
+    return false;
+  }
+  if (!values['front-door']) return undefined;
   if (values['ssl-cert'] !== undefined) throw new UsageError("--front-door serves plain HTTP only (over TLS every byte goes through Node's TLS stream)");
   return true;
 }

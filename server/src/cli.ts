@@ -79,8 +79,9 @@ Options:
                     out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
-  --front-door      answer plain GET/HEAD requests natively, before Node's HTTP layer,
-                    with the bytes Node would write (plain HTTP only)
+  --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
+                    the addon answers plain GET/HEAD requests itself, before it, with the
+                    bytes Node wrote for the same request (plain HTTP; not with --engine copy)
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
@@ -88,7 +89,7 @@ Options:
   -h, --help        show this help
   -v, --version     print the version
 
-The first line printed names the URL and the engine in use.
+The first line printed names the URL, the engine in use and whether the front door is on.
 `;
 
 function fail(message: string): never {
@@ -96,9 +97,9 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** The start-up line other tools read: URL first, then engine, workers, root. */
-function startLine(url: string, engine: string, workers: number, root: string): string {
-  return `sluice listening on ${url} engine=${engine} workers=${workers} root=${root}\n`;
+/** The start-up line other tools read: URL first, then engine, workers, front door, root. */
+function startLine(url: string, engine: string, workers: number, frontDoor: boolean, root: string): string {
+  return `sluice listening on ${url} engine=${engine} workers=${workers} front-door=${frontDoor ? 'on' : 'off'} root=${root}\n`;
 }
 
 /** `http://127.0.0.1:8080`, with brackets for an IPv6 host. */
@@ -145,7 +146,7 @@ function printedInfo(values: Values): boolean {
       process.stdout.write(`${report.name.padEnd(9)} ${report.available ? 'available' : `unavailable: ${report.reason}`}\n`);
     }
     const door = frontDoorUnavailableReason();
-    process.stdout.write(`front door ${door === '' ? 'available (--front-door)' : `unavailable: ${door}`}\n`);
+    process.stdout.write(`front door ${door === '' ? 'available (on unless --no-front-door)' : `unavailable: ${door}`}\n`);
   } else {
     return false;
   }
@@ -177,10 +178,14 @@ function createOrFail(setup: Setup): AnyServer {
   }
 }
 
-/** Whether --front-door took effect, when it was asked for. */
+function frontDoorOn(server: AnyServer): boolean {
+  return 'frontDoor' in server.sluice && server.sluice.frontDoor !== null && server.sluice.frontDoor.active();
+}
+
+/** Why --front-door, asked for, is off ('' when it is on or was not asked for). */
 function frontDoorLine(server: AnyServer, setup: Setup): string {
-  if (setup.options.frontDoor !== true || !('frontDoorNote' in server.sluice)) return '';
-  return server.sluice.frontDoorNote;
+  if (setup.options.frontDoor !== true || frontDoorOn(server)) return '';
+  return 'frontDoorNote' in server.sluice ? server.sluice.frontDoorNote : 'front door off (TLS)';
 }
 
 /** Listens, then prints the start line (or, in a worker, tells the primary). */
@@ -196,10 +201,17 @@ function listenAndAnnounce(server: AnyServer, setup: Setup): void {
       .filter(Boolean)
       .join('; ');
     if (cluster.isWorker) {
-      process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note, port: actualPort } satisfies ListeningMessage);
+      process.send?.({
+        sluice: 'listening',
+        url,
+        engine: server.sluice.engine,
+        frontDoor: frontDoorOn(server),
+        note,
+        port: actualPort,
+      } satisfies ListeningMessage);
       return;
     }
-    process.stdout.write(startLine(url, server.sluice.engine, 1, setup.root));
+    process.stdout.write(startLine(url, server.sluice.engine, 1, frontDoorOn(server), setup.root));
     if (note) process.stdout.write(`sluice: ${note}\n`);
     process.stdout.write(addressLines(setup.scheme, host, actualPort));
   });
@@ -238,7 +250,7 @@ function parsedOrFail(): ReturnType<typeof parseCommandLine> {
 /** The cluster primary: workers on one port, the start line once they all listen. */
 function startPrimary(setup: Setup): void {
   const announce = (m: ListeningMessage): void => {
-    process.stdout.write(startLine(m.url, m.engine, setup.workers, setup.root));
+    process.stdout.write(startLine(m.url, m.engine, setup.workers, m.frontDoor === true, setup.root));
     if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
     process.stdout.write(addressLines(setup.scheme, setup.host, m.port ?? setup.port));
   };

@@ -75,7 +75,8 @@ export interface ServerOptions extends SluiceOptions {
   requestTimeout?: number;
   /**
    * Answer plain GET/HEAD requests natively, without Node's HTTP layer, with
-   * the bytes Node would write (README, Front door). Default false.
+   * the bytes Node would write (README, Front door). Default true where the
+   * addon has it and the engine is not copy; false turns it off.
    */
   frontDoor?: boolean;
 }
@@ -144,7 +145,7 @@ function frontDoorFor(
     (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
     throw err;
   }
-  if (wanted !== true) return { door: null, note: 'front door off' };
+  if (wanted === false) return { door: null, note: 'front door off (turned off)' };
   const { engine, compressing } = built;
   const why = engine === 'copy' ? 'the copy engine was chosen' : frontDoorUnavailableReason();
   const door = why === '' ? attachFrontDoor(server, frontDoorOptions(opts, keepAliveMs, compressing)) : null;

@@ -80,6 +80,8 @@ export interface ListeningMessage {
   sluice: 'listening';
   url: string;
   engine: string;
+  /** Whether its front door takes its connections. */
+  frontDoor?: boolean;
   note: string;
   /** The port it listens on (for the banner's LAN addresses). */
   port?: number;

@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { fixtures, sha256 } from '../helpers/fixtures';
-import { engineCases } from '../helpers/server';
+import { cliArgs, engineCases } from '../helpers/server';
 import { frontDoorUnavailableReason } from '../../server/src/index';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
@@ -17,7 +17,7 @@ interface Started {
 /** Starts the CLI and resolves with its first stdout line. */
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...cliArgs(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -126,7 +126,7 @@ describe('cli', () => {
     }
   });
 
-  for (const door of [[], ['--front-door']]) {
+  for (const door of [['--no-front-door'], ['--front-door']]) {
     it(`should write one combined-format access log line per response with --log ${door.join(' ')}`, async () => {
       const { child, firstLine } = await start([fx.root, '--port', '0', '--log', ...door]);
       try {
@@ -224,7 +224,7 @@ describe('cli', () => {
       '--headers-timeout',
       '--request-timeout',
       '--drain-timeout',
-      '--front-door',
+      '--no-front-door',
       '--help',
       '--version',
     ]) {
@@ -232,12 +232,13 @@ describe('cli', () => {
     }
   });
 
-  it('should answer through the front door with --front-door, and say so on the second line', async function () {
+  it('should answer through the front door by default, and say so on the first line', async function () {
     const reason = frontDoorUnavailableReason();
     if (reason !== '') this.skip(); // the copy-only build: the next test covers the refusal to pretend
-    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--no-compress']);
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--no-compress']);
     try {
-      assert.equal(await nextLine(child), 'sluice: front door on');
+      const wanted = process.env.SLUICE_TEST_FRONT_DOOR === '0' ? 'off' : 'on';
+      assert.match(firstLine, new RegExp(` workers=1 front-door=${wanted} root=`));
       const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
       for (let i = 0; i < 3; i++) {
         const res = await request(`${url}/size-1048579.bin`);
@@ -249,9 +250,19 @@ describe('cli', () => {
     }
   });
 
+  it('should turn the front door off with --no-front-door, and refuse both flags at once', async () => {
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--no-front-door']);
+    await stop(child);
+    assert.match(firstLine, / front-door=off root=/);
+    const both = spawnSync(process.execPath, [CLI, fx.root, '--port', '0', '--front-door', '--no-front-door'], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /--front-door and --no-front-door contradict each other/);
+  });
+
   it('should say why --front-door is off, and refuse it with TLS', async () => {
-    const { child } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--engine', 'copy']);
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--engine', 'copy']);
     try {
+      assert.match(firstLine, / front-door=off root=/);
       assert.equal(await nextLine(child), 'sluice: front door off (the copy engine was chosen)');
     } finally {
       await stop(child);
@@ -266,7 +277,7 @@ describe('cli', () => {
     const r = spawnSync(process.execPath, [CLI, '--engines'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
     for (const name of ['io_uring', 'splice', 'sendfile', 'copy']) assert.match(r.stdout, new RegExp(`^${name}\\s`, 'm'));
-    assert.match(r.stdout, /^front door (available \(--front-door\)|unavailable: .+)$/m);
+    assert.match(r.stdout, /^front door (available \(on unless --no-front-door\)|unavailable: .+)$/m);
   });
 });
 

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Agent, request } from 'undici';
 import { CLI } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
-import { engineCases } from '../helpers/server';
+import { cliArgs, engineCases } from '../helpers/server';
 import { testCert } from '../helpers/tls';
 
 interface Started {
@@ -23,7 +23,7 @@ interface Started {
 /** Starts the CLI and resolves once its first line names the URL. */
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...cliArgs(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -224,7 +224,7 @@ describe('cli as a drop-in for serve', () => {
       const s = await start([root, '--port', '0', '--host', '0.0.0.0']);
       const until = Date.now() + 3000;
       while (!s.lines().some((l) => l.includes('Local:')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      assert.match(s.lines()[0], /^sluice listening on http:\/\/0\.0\.0\.0:\d+ engine=\w+ workers=1 root=/);
+      assert.match(s.lines()[0], /^sluice listening on http:\/\/0\.0\.0\.0:\d+ engine=\w+ workers=1 front-door=(on|off) root=/);
       assert.ok(
         s.lines().some((l) => /^ {2}Local: {3}http:\/\/localhost:\d+$/.test(l)),
         s.lines().join('\n'),

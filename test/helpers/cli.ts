@@ -1,6 +1,7 @@
 // Starting the CLI as a child process, as users and other tools run it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { cliArgs } from './server';
 
 export const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
 
@@ -16,7 +17,10 @@ export interface StartedCli {
  */
 export function startCli(args: string[], command: string = process.execPath, commandArgs: string[] = [CLI], env: NodeJS.ProcessEnv = {}): Promise<StartedCli> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...commandArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, [...commandArgs, ...(commandArgs[0] === CLI ? cliArgs(args) : args)], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();

@@ -21,11 +21,19 @@ export function engineOptions(opts: SluiceOptions): SluiceOptions {
   return named && opts.smallFileMax === undefined ? { ...opts, smallFileMax: 0 } : opts;
 }
 
-/** SLUICE_TEST_FRONT_DOOR=1 runs every suite that starts a server here with the front door on. */
-const FRONT_DOOR = process.env.SLUICE_TEST_FRONT_DOOR === '1';
+/**
+ * The front door is on by default; SLUICE_TEST_FRONT_DOOR=0 runs every suite
+ * that starts a server here (or the CLI, through cliArgs) with it off.
+ */
+const FRONT_DOOR = process.env.SLUICE_TEST_FRONT_DOOR === '0' ? false : undefined;
+
+/** The CLI's arguments, with --no-front-door under SLUICE_TEST_FRONT_DOOR=0. */
+export function cliArgs(args: string[]): string[] {
+  return FRONT_DOOR === false && !args.includes('--front-door') ? [...args, '--no-front-door'] : args;
+}
 
 export async function startServer(root: string, opts: ServerOptions): Promise<TestServer> {
-  const server = createServer(root, { frontDoor: FRONT_DOOR, ...engineOptions(opts) });
+  const server = createServer(root, { ...(FRONT_DOOR === false ? { frontDoor: false } : {}), ...engineOptions(opts) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
