@@ -7,7 +7,7 @@ const path = require('node:path');
 const { chart } = require('./chart');
 
 /** Ratio columns, in order: what each row is compared with. */
-const RATIO_ORDER = ['copy', 'express', 'sirv', 'fastify', 'fastify sendFile', 'node-mem', 'nginx', 'C'];
+const RATIO_ORDER = ['copy', 'express', 'sirv', 'fastify', 'fastify sendFile', 'node-mem', 'nginx', 'C', 'C epoll'];
 
 const int = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 function num(n, digits = 2) {
@@ -98,7 +98,7 @@ function requestsTable(kase) {
 
 function bulkTable(kase) {
   const refs = refsOf(kase);
-  const gbRefs = refs.filter(([k]) => ['copy', 'nginx', 'C'].includes(k));
+  const gbRefs = refs.filter(([k]) => ['copy', 'nginx', 'C', 'C epoll'].includes(k));
   const head = [
     'subject',
     'GB/s (min–max)',
@@ -159,6 +159,9 @@ function header(results) {
   );
   const nginx = results.nginx.skip ? `nginx: ${results.nginx.skip}` : `nginx ${results.nginx.version}`;
   const cref = results.cref.skip ? `C sendfile loop: ${results.cref.skip}` : 'C sendfile loop (bench/ref, cc -O2)';
+  // Results written before the epoll reference have no crefEpoll.
+  const epoll = results.crefEpoll || { skip: 'not measured' };
+  const crefEpoll = epoll.skip ? `C epoll server: ${epoll.skip}` : 'C epoll server from memory (bench/ref, cc -O2)';
   const lines = [
     `## sluice benchmark (${options.full ? 'full' : 'quick'}) — ${env.date.replace(/\.\d+Z$/, 'Z')}`,
     '',
@@ -166,7 +169,7 @@ function header(results) {
     '',
     `${pin} Every case starts fresh servers, verifies each one (sha256 of the whole file and a byte range; a wrong answer is FAILED and never measured), then runs ${options.repeats} interleaved round${options.repeats > 1 ? 's' : ''}; every measurement follows a warm-up and is sampled (responses fetched and compared during the load). Figures are medians (min–max over the rounds). Total time ${Math.round(results.elapsedSec)} s.`,
     '',
-    `Load: ${loadgens.join('; ')}. Peers: express ${v.express} + serve-static ${v['serve-static']}, sirv ${v.sirv}, fastify ${v.fastify} + @fastify/static ${v['@fastify/static']}, ${nginx}; ${cref}.`,
+    `Load: ${loadgens.join('; ')}. Peers: express ${v.express} + serve-static ${v['serve-static']}, sirv ${v.sirv}, fastify ${v.fastify} + @fastify/static ${v['@fastify/static']}, ${nginx}; ${cref}; ${crefEpoll}.`,
   ];
   if (results.noise) {
     lines.push(

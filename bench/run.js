@@ -15,7 +15,7 @@ const { startLoadGenerator } = require('./load');
 const nginx = require('./nginx');
 const options = require('./options');
 const procs = require('./procs');
-const { buildSendfileServer } = require('./ref/build');
+const { buildSendfileServer, buildEpollServer } = require('./ref/build');
 const report = require('./report');
 const { median } = require('./stats');
 const { SUBJECTS, CLI } = require('./subjects');
@@ -161,6 +161,7 @@ async function main() {
     clientCpu: pin.clientCpu,
     nginx: { skip: 'not selected' },
     cref: { skip: 'not selected' },
+    crefEpoll: { skip: 'not selected' },
   };
   if (selected.some((s) => s.name === 'nginx')) {
     ctx.nginx = nginx.findNginx();
@@ -169,13 +170,18 @@ async function main() {
       progress(`nginx: skipped: ${ctx.nginx.skip}`);
     }
   }
-  const wantsC = selected.some((s) => s.name === 'c-sendfile') && caseList.some((k) => k.kind === 'bulk' && k.connections === 1);
-  if (wantsC) {
-    ctx.cref = buildSendfileServer();
-    if (ctx.cref.skip) {
-      skip.set('c-sendfile', ctx.cref.skip);
-      progress(`c-sendfile: skipped: ${ctx.cref.skip}`);
-    } else procs.onExit(ctx.cref.cleanup);
+  // The C references are compiled only when selected and some case needs them.
+  for (const [name, key, build] of [
+    ['c-sendfile', 'cref', buildSendfileServer],
+    ['c-epoll', 'crefEpoll', buildEpollServer],
+  ]) {
+    const subject = selected.find((s) => s.name === name);
+    if (!subject || !caseList.some((k) => subject.appliesTo(k))) continue;
+    ctx[key] = build();
+    if (ctx[key].skip) {
+      skip.set(name, ctx[key].skip);
+      progress(`${name}: skipped: ${ctx[key].skip}`);
+    } else procs.onExit(ctx[key].cleanup);
   }
 
   // Durations: quick runs are fitted into the time budget.
@@ -216,6 +222,7 @@ async function main() {
     pinning: pin,
     nginx: ctx.nginx.skip ? { skip: ctx.nginx.skip } : { version: ctx.nginx.version },
     cref: ctx.cref.skip ? { skip: ctx.cref.skip } : { binary: 'bench/ref/sendfile_server.c (cc -O2)' },
+    crefEpoll: ctx.crefEpoll.skip ? { skip: ctx.crefEpoll.skip } : { binary: 'bench/ref/epoll_server.c (cc -O2)' },
     skipped: Object.fromEntries(skip),
     fixtures: Object.fromEntries(Object.values(fixtures.files).map((f) => [f.key, { size: f.size, sha256: f.sha256 }])),
     cases,

@@ -21,7 +21,8 @@ function nodeScript(script, args) {
 
 /**
  * Every subject. group: 'sluice' (the thing measured), 'peer' (what users
- * would otherwise pick), 'ceiling' (bare Node from memory), 'ref' (C).
+ * would otherwise pick), 'ceiling' (bare Node from memory), 'ref' (C: a
+ * sendfile loop for large files, an epoll server from memory for small ones).
  * `ratio` names the column a subject gets in the ratio part of the table.
  */
 const SUBJECTS = [
@@ -157,6 +158,18 @@ const SUBJECTS = [
     appliesTo: (kase) => kase.kind === 'bulk' && kase.connections === 1,
     available: (ctx) => (ctx.cref.skip ? ctx.cref.skip : null),
     command: (ctx, kase) => ({ cmd: ctx.cref.binary, args: [kase.file.path, '0'] }),
+  },
+  {
+    // This machine's ceiling for small files: answering from memory with
+    // nothing else around it, and a check on when the load generator is the limit.
+    name: 'c-epoll',
+    label: 'C epoll server from memory (ceiling)',
+    group: 'ref',
+    ratio: 'C epoll',
+    ranges: false, // answers every GET with the whole file
+    appliesTo: (kase) => kase.size <= 1024 * 1024,
+    available: (ctx) => (ctx.crefEpoll.skip ? ctx.crefEpoll.skip : null),
+    command: (ctx, kase) => ({ cmd: ctx.crefEpoll.binary, args: [kase.file.path, '0'] }),
   },
 ];
 
