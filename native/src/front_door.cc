@@ -66,6 +66,29 @@ bool Consume(int fd, uint32_t length) {
   }
 }
 
+// Whether request bytes are waiting in the socket.
+bool HasPending(int fd) {
+  char byte;
+  ssize_t n;
+  do {
+    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
+// Drops request bytes nobody will answer before the socket is closed: a
+// close with unread bytes makes the kernel send RST, which can destroy the
+// tail of the reply still on its way. (Node reads such bytes into its own
+// buffer first, so it ends with a FIN.) Bounded: a client that keeps
+// sending gets its RST.
+void DiscardPending(int fd) {
+  for (int i = 0; i < 16; i++) {
+    ssize_t n = recv(fd, nullptr, 1 << 16, MSG_TRUNC | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+  }
+}
+
 }  // namespace
 
 struct FrontDoor::Conn {
@@ -461,9 +484,16 @@ void FrontDoor::Continue(Conn* c) {
   ReportSent(c);
   // onSent may have closed the connection.
   if (c->state == Conn::State::kGone) return;
+  if (!close_after && draining_ && HasPending(c->fd)) {
+    // A request came behind this one as the server began to close: Node
+    // decides what it gets (as in ReadRequest).
+    Release(c, "handover", true);
+    return;
+  }
   if (close_after || draining_) {
     // As Node ends such a response: FIN after the last byte.
     shutdown(c->fd, SHUT_WR);
+    DiscardPending(c->fd);
     Release(c, close_after ? "done" : "server", false);
     return;
   }

@@ -23,6 +23,12 @@ export interface Drainable {
   closeAllConnections?(): void;
 }
 
+/** The connections a createServer server's front door holds: they have no Socket here. */
+function heldByFrontDoor(server: Drainable): number {
+  const door = (server as { sluice?: { frontDoor?: { stats(): { connections: number } } | null } }).sluice?.frontDoor;
+  return door?.stats().connections ?? 0;
+}
+
 interface DrainableSocket {
   once(event: 'close', cb: () => void): unknown;
   destroy(): unknown;
@@ -49,7 +55,10 @@ export function drainOnSignal(server: Drainable, timeoutMs: number): void {
     }),
   );
   const who = cluster.isWorker ? `worker ${process.pid}: ` : '';
-  const connections = (): string => `${sockets.size} open connection${sockets.size === 1 ? '' : 's'}`;
+  const connections = (): string => {
+    const open = sockets.size + heldByFrontDoor(server);
+    return `${open} open connection${open === 1 ? '' : 's'}`;
+  };
   const stopNow = (): void => {
     if (sockets.size > 0) note(`${who}closing ${connections()} still open`);
     if (server.closeAllConnections) server.closeAllConnections();

@@ -34,6 +34,19 @@ function exchange(port: number, bytes: string | Buffer, timeoutMs = 15_000): Pro
   });
 }
 
+/** Sends `bytes` without half-closing, and resolves with what came back and any socket error, once the server closed. */
+function exchangeNoEnd(port: number, bytes: string): Promise<{ bytes: Buffer; error: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let error = '';
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+    socket.on('close', () => resolve({ bytes: Buffer.concat(chunks), error }));
+    socket.write(bytes);
+  });
+}
+
 /** The response stream with every Date value blanked (the one field allowed to differ). */
 function undated(raw: Buffer): string {
   return raw.toString('latin1').replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n');
@@ -237,6 +250,40 @@ describe('front door', function () {
       const closed = new Promise<void>((r) => door.server.close(() => r()));
       await closed; // idle connections are closed by close(), as Node closes its own
       for (const s of sockets) s.destroy();
+    });
+
+    it('should finish a download in flight when the server closes, a request pipelined behind it', async () => {
+      const door = await listen(fx.root, true);
+      const socket = net.connect(door.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      let reset = '';
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', (err: NodeJS.ErrnoException) => (reset = err.code ?? err.message));
+      const closed = new Promise<void>((r) => socket.on('close', () => r()));
+      socket.pause();
+      socket.write(get('/size-67108864.bin'));
+      await eventually(() => door.server.sluice.frontDoor?.stats().writing === 1, 3000, 'the download to start');
+      socket.write(get('/hello.txt'));
+      await new Promise((r) => setTimeout(r, 100));
+      const serverClosed = new Promise<void>((r) => door.server.close(() => r()));
+      socket.resume();
+      await closed;
+      await serverClosed;
+      assert.equal(reset, '', 'no reset');
+      const raw = Buffer.concat(chunks);
+      const start = raw.indexOf('\r\n\r\n') + 4;
+      assert.ok(raw.length - start >= 64 * 1024 * 1024, `the whole download (${raw.length - start} body bytes)`);
+      assert.equal(sha256(raw.subarray(start, start + 64 * 1024 * 1024)), sha256(fx.bytes('/size-67108864.bin')));
+    });
+
+    it('should end a Connection: close reply with a FIN, not a reset, when requests are pipelined behind it', async () => {
+      for (let round = 0; round < 2; round++) {
+        // Twice: the second reply is a kept one, sent without Node.
+        const raw = await exchangeNoEnd(on.port, get('/size-1048579.bin', 'Connection: close\r\n') + get('/hello.txt').repeat(20));
+        assert.equal(raw.error, '', `round ${round}: no reset`);
+        const start = raw.bytes.indexOf('\r\n\r\n') + 4;
+        assert.equal(raw.bytes.length - start, 1048579, `round ${round}: the whole reply and nothing after`);
+      }
     });
 
     it('should step aside for good once a listener that expects every request is added', async () => {
