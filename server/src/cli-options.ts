@@ -6,11 +6,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
 import { defaultCacheDir, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
+import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
 /** A refusal of the command line: printed as `sluice: <message>`, exit code 2. */
@@ -47,6 +49,8 @@ export const FLAGS = {
   'ssl-pass': { type: 'string' },
   http2: { type: 'boolean' },
   'no-etag': { type: 'boolean' },
+  header: { type: 'string', short: 'H', multiple: true },
+  'cross-origin-isolated': { type: 'boolean' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -244,7 +248,38 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.single) options.single = true;
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
+  operatorOptions(values, options);
   return { root: servedRoot, options, config: file };
+}
+
+/** What --cross-origin-isolated sets: the fields a page needs for SharedArrayBuffer. */
+const CROSS_ORIGIN_ISOLATION: readonly HeaderEntry[] = [
+  { key: 'Cross-Origin-Opener-Policy', value: 'same-origin' },
+  { key: 'Cross-Origin-Embedder-Policy', value: 'require-corp' },
+];
+
+/** `-H 'Name: value'` as a field, refused as Node would refuse it on a response. */
+export function parseHeaderFlag(value: string): HeaderEntry {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw new UsageError(`invalid --header '${value}' (expected 'Name: value')`);
+  const key = value.slice(0, colon);
+  const field = value.slice(colon + 1).trim();
+  try {
+    validateHeaderName(key);
+    validateHeaderValue(key, field);
+  } catch (err) {
+    throw new UsageError(`invalid --header '${value}' (${(err as Error).message})`);
+  }
+  if (PER_RESPONSE_FIELDS.includes(key.toLowerCase())) {
+    throw new UsageError(`invalid --header '${value}' (sluice sets ${key} for each response${key.toLowerCase() === 'content-type' ? '; see --mime' : ''})`);
+  }
+  return { key, value: field };
+}
+
+/** The flags for running sluice in production: fields on every response. */
+function operatorOptions(values: Values, options: ServerOptions): void {
+  const everywhere = [...(values['cross-origin-isolated'] ? CROSS_ORIGIN_ISOLATION : []), ...(values.header ?? []).map(parseHeaderFlag)];
+  if (everywhere.length > 0) options.headers = [...((options.headers as HeaderRule[] | undefined) ?? []), { headers: everywhere }];
 }
 
 function readFlagFile(flag: string, file: string): Buffer {

@@ -47,6 +47,10 @@ Options:
                     engine moves every body)
   --no-index        do not serve index.html for directories
   --no-etag         send no ETag
+  -H, --header 'NAME: VALUE'  add a field to every response (files, 304s, error
+                    pages, redirects, listings); repeatable, a later NAME wins
+  --cross-origin-isolated  Cross-Origin-Opener-Policy: same-origin and
+                    Cross-Origin-Embedder-Policy: require-corp (SharedArrayBuffer)
   --no-compress     do not compress files (by default each compressible file of
                     1 KiB or more with no .br/.gz sibling is compressed once, in
                     the background, and its variant served from a cache on disk)

@@ -146,17 +146,48 @@ export class HeadCache {
   }
 }
 
-/** send's field order: caching fields, then content metadata. */
+const VARY_HAS_ACCEPT_ENCODING = /(?:^|,)\s*(?:\*|accept-encoding)\s*(?:,|$)/i;
+
+/** The Vary value with Accept-Encoding added, or null when it (or `*`) is already there. */
+export function varyWithAcceptEncoding(current: number | string | string[] | undefined): string | null {
+  if (current === undefined) return 'Accept-Encoding';
+  const value = Array.isArray(current) ? current.join(', ') : String(current);
+  if (VARY_HAS_ACCEPT_ENCODING.test(value)) return null;
+  return value ? `${value}, Accept-Encoding` : 'Accept-Encoding';
+}
+
+const NAMES = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** The lower-case names of `fields` ([name, value, …]), worked out once per list. */
+export function fieldNames(fields: readonly string[]): ReadonlySet<string> {
+  let names = NAMES.get(fields);
+  if (names === undefined) {
+    names = new Set(fields.filter((_f, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+    NAMES.set(fields, names);
+  }
+  return names;
+}
+
+/**
+ * send's field order: caching fields, then content metadata. An extra
+ * field replaces sluice's own of its name; an extra Vary names
+ * Accept-Encoding too when variants exist.
+ */
 function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
+  const taken = fieldNames(policy.extra);
+  const ours = (name: string): boolean => !taken.has(name);
   const caching: string[] = [];
-  if (policy.acceptRanges) caching.push('Accept-Ranges', 'bytes');
-  if (policy.cacheControl !== null) caching.push('Cache-Control', policy.cacheControl);
-  if (policy.lastModified) caching.push('Last-Modified', rep.lastModified);
-  if (policy.etag) caching.push('ETag', rep.etag);
-  caching.push(...policy.extra);
-  const vary = rep.vary ? ['Vary', 'Accept-Encoding'] : [];
+  if (policy.acceptRanges && ours('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
+  if (policy.cacheControl !== null && ours('cache-control')) caching.push('Cache-Control', policy.cacheControl);
+  if (policy.lastModified && ours('last-modified')) caching.push('Last-Modified', rep.lastModified);
+  if (policy.etag && ours('etag')) caching.push('ETag', rep.etag);
+  for (let i = 0; i < policy.extra.length; i += 2) {
+    const value = policy.extra[i + 1];
+    caching.push(policy.extra[i], rep.vary && policy.extra[i].toLowerCase() === 'vary' ? (varyWithAcceptEncoding(value) ?? value) : value);
+  }
+  const vary = rep.vary && ours('vary') ? ['Vary', 'Accept-Encoding'] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
-  const type = policy.contentType ? ['Content-Type', rep.type] : [];
+  const type = policy.contentType && ours('content-type') ? ['Content-Type', rep.type] : [];
   const partial = [...caching, ...type, ...vary, ...encoding];
   return {
     whole: [...partial, 'Content-Length', String(rep.version.size)],

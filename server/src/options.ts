@@ -90,8 +90,15 @@ export interface SluiceOptions {
   unlisted?: string[];
   /** A directory holding exactly one file serves that file (serve.json's `renderSingle`). */
   renderSingle?: boolean;
-  /** serve.json's header rules: `[{ source: '**\/*.js', headers: [{ key, value }] }]`; a null value removes a field. */
-  headers?: HeaderRule[];
+  /**
+   * Fields to add. An object (`{ 'X-Frame-Options': 'DENY' }`) puts them on
+   * every response: files, 304s, error pages, redirects, listings. An array
+   * holds serve.json's header rules, `[{ source: '**\/*.js', headers: [{ key, value }] }]`
+   * (a null value removes a field), applied to the files and error pages
+   * under `source`; a rule without a source applies everywhere, as the
+   * object does. A path rule's value wins over an everywhere field.
+   */
+  headers?: HeaderRule[] | Record<string, string | number>;
   /** serve.json's rewrites: `[{ source: '/app/**', destination: '/index.html' }]`. */
   rewrites?: RewriteRule[];
   /** serve.json's redirects: `[{ source: '/old/:id', destination: '/new/:id', type: 301 }]`. */
@@ -367,13 +374,23 @@ function compressOption(value: unknown): ResolvedOptions['compress'] {
   return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
 }
 
+/** The headers option as rules: an object is one rule without a source (every response). */
+function headerRules(value: unknown): HeaderRule[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value as HeaderRule[];
+  if (typeof value !== 'object') throw invalid(`The "headers" option must be an object of fields or an array of rules. Received ${show(value)}`);
+  const entries = Object.entries(value as Record<string, string | number>).map(([key, v]) => ({ key, value: v }));
+  return entries.length === 0 ? [] : [{ headers: entries }];
+}
+
 /** The serve.json-shaped options: patterns are compiled here, once. */
 function serveOptions(opts: SluiceOptions) {
   const routed = Boolean(opts.rewrites?.length || opts.redirects?.length || opts.cleanUrls || typeof opts.trailingSlash === 'boolean');
+  const headers = headerRules(opts.headers);
   const rules =
-    routed || opts.headers?.length
+    routed || headers.length > 0
       ? new RuleSet({
-          headers: opts.headers,
+          headers,
           rewrites: opts.rewrites,
           redirects: opts.redirects,
           cleanUrls: opts.cleanUrls ?? false,

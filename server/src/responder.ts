@@ -116,8 +116,10 @@ export class Responder {
   private readonly heads: HeadCache;
   private readonly planOptions: PlanOptions;
   private readonly compress: CompressCache | null;
-  /** Fields every answer sluice writes itself carries (CORS). */
+  /** Fields every answer carries (CORS, then the headers option's everywhere fields). */
   private readonly extra: readonly string[];
+  /** The headers option's everywhere fields alone (what a 405 or an OPTIONS answer carries). */
+  private readonly everywhere: readonly string[];
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
@@ -134,7 +136,8 @@ export class Responder {
     this.resolver = new PathResolver(root, { dotfiles: opts.dotfiles });
     this.variants = new VariantIndex(opts.precompressed, opts.precompressedStar);
     this.guard = new SymlinkGuard(root, opts.symlinks);
-    this.extra = opts.cors ? CORS_FIELDS : [];
+    this.everywhere = opts.rules?.everywhere ?? [];
+    this.extra = withFields(opts.cors ? CORS_FIELDS : [], this.everywhere);
     const cacheControl = opts.cacheControl ? cacheControlValue(opts.maxAge, opts.immutable) : null;
     this.heads = new HeadCache({
       acceptRanges: opts.acceptRanges,
@@ -188,9 +191,14 @@ export class Responder {
     if (next !== undefined && this.opts.fallthrough) return next();
     x.claim();
     if (this.opts.cors && req.method === 'OPTIONS') {
-      return sendOptions(res, headerString(req.headers['access-control-request-method']), headerString(req.headers['access-control-request-headers']));
+      return sendOptions(
+        res,
+        headerString(req.headers['access-control-request-method']),
+        headerString(req.headers['access-control-request-headers']),
+        this.everywhere,
+      );
     }
-    sendMethodNotAllowed(res, this.opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD');
+    sendMethodNotAllowed(res, this.opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD', this.everywhere);
   }
 
   /** serve's routing: a redirect, or the first of the paths the rules name that exists. */
@@ -570,6 +578,14 @@ export class Responder {
 /** serve's test: JSON listings and errors for a client whose Accept names application/json. */
 function acceptsJson(req: IncomingMessage): boolean {
   return headerString(req.headers.accept)?.includes('application/json') === true;
+}
+
+/** `base` ([name, value, …]) with `added` set over it: a field of `added` replaces one of the same name. */
+function withFields(base: readonly string[], added: readonly string[]): readonly string[] {
+  if (added.length === 0) return base;
+  const names = new Set(added.filter((_f, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+  const kept = base.filter((_f, i) => !names.has(base[i - (i % 2)].toLowerCase()));
+  return [...kept, ...added];
 }
 
 function releaseBoth(original: FileVersion, variant: FileVersion | null): void {

@@ -48,8 +48,9 @@ export function sendRedirect(res: ServerResponse, location: string, headers?: Re
   writeHtml(res, 301, doc, { ...headers, Location: location });
 }
 
-export function sendMethodNotAllowed(res: ServerResponse, allow = 'GET, HEAD'): void {
+export function sendMethodNotAllowed(res: ServerResponse, allow = 'GET, HEAD', fields: readonly string[] = []): void {
   res.statusCode = 405;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   res.setHeader('Allow', allow);
   res.setHeader('Content-Length', '0');
   res.end();
@@ -96,8 +97,9 @@ const PREFLIGHT_ALLOW_HEADERS = 'Origin, X-Requested-With, Content-Type, Accept,
  * An answer to OPTIONS when CORS is on: a preflight (Access-Control-Request-Method
  * present) gets what may be asked, anything else the methods allowed.
  */
-export function sendOptions(res: ServerResponse, requestMethod: string | undefined, requestHeaders: string | undefined): void {
+export function sendOptions(res: ServerResponse, requestMethod: string | undefined, requestHeaders: string | undefined, fields: readonly string[] = []): void {
   res.statusCode = 204;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   res.setHeader('Allow', 'GET, HEAD, OPTIONS');
   if (requestMethod !== undefined) {
     res.setHeader('Access-Control-Allow-Origin', '*');
@@ -112,7 +114,6 @@ export function sendOptions(res: ServerResponse, requestMethod: string | undefin
 /** A generated page (a listing): HTML or JSON, with the given extra fields. */
 export function sendGenerated(res: ServerResponse, body: string, type: 'html' | 'json', fields: readonly string[]): void {
   res.statusCode = 200;
-  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   if (type === 'html') {
     if (!res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
@@ -121,6 +122,8 @@ export function sendGenerated(res: ServerResponse, body: string, type: 'html' | 
   }
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Cache-Control', 'no-cache');
+  // The given fields (CORS, the headers option) win over the defaults above.
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.end(res.req?.method === 'HEAD' ? undefined : body);
 }

@@ -1,0 +1,140 @@
+// The library options behind the operator flags: fields on every response.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { Agent } from 'undici';
+import type { ServerOptions } from '../../server/src/index';
+import { createHandler } from '../../server/src/index';
+import { scratchDir } from '../helpers/fixtures';
+import { getter, type Reply } from '../helpers/http-client';
+import { forEachEngine, startServer, type TestServer } from '../helpers/server';
+
+function makeSite(): string {
+  const root = path.join(scratchDir(), 'site');
+  fs.mkdirSync(path.join(root, 'assets'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'dir'));
+  fs.writeFileSync(path.join(root, 'index.html'), '<!DOCTYPE html><title>home</title>\n');
+  fs.writeFileSync(path.join(root, 'dir', 'index.html'), 'dir\n');
+  fs.writeFileSync(path.join(root, 'assets', 'app.js'), 'console.log(1);\n');
+  fs.writeFileSync(path.join(root, 'hello.txt'), 'hello, world\n');
+  fs.writeFileSync(path.join(root, 'big.css'), 'body { color: black }\n'.repeat(200));
+  fs.writeFileSync(path.join(root, 'big.css.gz'), zlib.gzipSync(fs.readFileSync(path.join(root, 'big.css'))));
+  return root;
+}
+
+function serving(root: string, opts: () => ServerOptions): (p: string, h?: Record<string, string>, m?: string) => Promise<Reply> {
+  let server: TestServer;
+  const agent = new Agent({ pipelining: 0 });
+  before(async () => {
+    server = await startServer(root, opts());
+  });
+  after(async () => {
+    await agent.close();
+    await server.close();
+  });
+  return getter(
+    () => server.url,
+    () => agent,
+  );
+}
+
+forEachEngine('headers option: fields on every response', (engine) => {
+  const root = makeSite();
+  const get = serving(root, () => ({
+    engine,
+    cors: true,
+    headers: { 'X-Frame-Options': 'DENY', 'Access-Control-Allow-Origin': 'https://app.example', 'X-Count': 3, Vary: 'Origin' },
+  }));
+
+  it('should put them on a file, once, and on its 304 and 206', async () => {
+    const file = await get('/hello.txt');
+    assert.equal(file.status, 200);
+    assert.equal(file.headers['x-frame-options'], 'DENY');
+    assert.equal(file.headers['x-count'], '3');
+    // The option's field replaces CORS's of the same name: one field, not two.
+    assert.equal(file.headers['access-control-allow-origin'], 'https://app.example');
+    assert.ok(file.headers['access-control-expose-headers']);
+    const again = await get('/hello.txt', { 'if-none-match': String(file.headers.etag) });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers['x-frame-options'], 'DENY');
+    const part = await get('/hello.txt', { range: 'bytes=0-4' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['x-frame-options'], 'DENY');
+  });
+
+  it('should name Accept-Encoding in a Vary of its own when variants exist', async () => {
+    const r = await get('/big.css', { 'accept-encoding': 'gzip' });
+    assert.equal(r.headers['vary'], 'Origin, Accept-Encoding');
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    const plain = await get('/hello.txt');
+    assert.equal(plain.headers['vary'], 'Origin');
+  });
+
+  it('should put them on errors, redirects and OPTIONS answers', async () => {
+    for (const [p, method, status] of [
+      ['/missing', 'GET', 404],
+      ['/dir', 'GET', 301],
+      ['/hello.txt', 'OPTIONS', 204],
+      ['/hello.txt', 'DELETE', 405],
+    ] as const) {
+      const r = await get(p, {}, method);
+      assert.equal(r.status, status, `${method} ${p}`);
+      assert.equal(r.headers['x-frame-options'], 'DENY', `${method} ${p}`);
+    }
+  });
+});
+
+describe('headers option: with header rules', () => {
+  const root = makeSite();
+  const get = serving(root, () => ({
+    headers: [
+      {
+        headers: [
+          { key: 'X-Frame-Options', value: 'DENY' },
+          { key: 'Cache-Control', value: 'no-cache' },
+        ],
+      },
+      { source: '/assets/**', headers: [{ key: 'Cache-Control', value: 'public, max-age=31536000, immutable' }] },
+      { source: '/hello.txt', headers: [{ key: 'X-Frame-Options', value: null }] },
+    ],
+    trailingSlash: false,
+  }));
+
+  it('should let a rule for a path win over a field without a source', async () => {
+    const asset = await get('/assets/app.js');
+    assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal(asset.headers['x-frame-options'], 'DENY');
+    const page = await get('/index.html');
+    assert.equal(page.headers['cache-control'], 'no-cache');
+    const removed = await get('/hello.txt');
+    assert.equal(removed.headers['x-frame-options'], undefined);
+  });
+
+  it('should put source-less fields on rule redirects', async () => {
+    const r = await get('/dir/');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers['x-frame-options'], 'DENY');
+  });
+});
+
+describe('headers option: refusals', () => {
+  const root = makeSite();
+  it('should refuse a field Node would refuse, at construction', () => {
+    for (const headers of [
+      { 'Bad Name': 'x' },
+      { 'X-Ok': 'line\nbreak' },
+      [{ source: '**', headers: [{ key: 'X(', value: 'x' }] }],
+      [{ headers: [{ key: 'X-Gone', value: null }] }],
+      { 'Content-Length': '5' },
+      { ETag: '"x"' },
+      'X-Frame-Options: DENY',
+    ]) {
+      assert.throws(
+        () => createHandler(root, { headers: headers as ServerOptions['headers'] }),
+        (err: NodeJS.ErrnoException) => err instanceof TypeError && err.code === 'ERR_INVALID_ARG_VALUE' && /headers/.test(err.message),
+        JSON.stringify(headers),
+      );
+    }
+  });
+});
