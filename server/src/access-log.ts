@@ -2,6 +2,7 @@
 // written when the response finishes or its connection closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deliveryOf, recordDeliveries } from './respond';
+import { isHealthAnswer } from './responses';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -63,6 +64,8 @@ export function logResponse(req: IncomingMessage, res: ServerResponse, write: (l
   const log = (completed: boolean): void => {
     if (logged) return;
     logged = true;
+    // A health check every few seconds would drown the lines that matter.
+    if (isHealthAnswer(res)) return;
     const line = (): void => write(formatCombined(req, res, { remote, bytes: bodyBytes(res, completed) }, new Date()));
     const delivery = deliveryOf(res);
     if (delivery === undefined) line();

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
+import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
@@ -51,6 +51,7 @@ export const FLAGS = {
   'no-etag': { type: 'boolean' },
   header: { type: 'string', short: 'H', multiple: true },
   'cross-origin-isolated': { type: 'boolean' },
+  health: { type: 'string' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -280,6 +281,12 @@ export function parseHeaderFlag(value: string): HeaderEntry {
 function operatorOptions(values: Values, options: ServerOptions): void {
   const everywhere = [...(values['cross-origin-isolated'] ? CROSS_ORIGIN_ISOLATION : []), ...(values.header ?? []).map(parseHeaderFlag)];
   if (everywhere.length > 0) options.headers = [...((options.headers as HeaderRule[] | undefined) ?? []), { headers: everywhere }];
+  if (values.health !== undefined) options.health = parseHealth(values.health);
+}
+
+export function parseHealth(value: string): string {
+  if (!HEALTH_PATH.test(value)) throw new UsageError(`invalid --health '${value}' (expected a path such as /healthz)`);
+  return value;
 }
 
 function readFlagFile(flag: string, file: string): Buffer {

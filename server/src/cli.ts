@@ -72,6 +72,8 @@ Options:
                     out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
+  --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
+                    while serving, 503 once draining; no-store, never logged
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log

@@ -113,6 +113,13 @@ export interface SluiceOptions {
    * true uses the default directory and size bound. Off by default.
    */
   compress?: boolean | CompressOption;
+  /**
+   * A path (`'/healthz'`) answered before any file is looked for: `200 ok`
+   * while serving, `503 draining` once the server is closing
+   * (createServer's and createSecureServer's `close()`, as on SIGTERM),
+   * with `Cache-Control: no-store`, never in the access log. Off by default.
+   */
+  health?: string | false;
 }
 
 export interface CompressOption {
@@ -176,6 +183,8 @@ export interface ResolvedOptions {
   /** Strong content-hash ETags (serve-handler's `etag: true`) instead of weak size-mtime ones. */
   strongEtag: boolean;
   flavor: Flavor;
+  /** The health path, or null. */
+  health: string | null;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
@@ -374,6 +383,17 @@ function compressOption(value: unknown): ResolvedOptions['compress'] {
   return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
 }
 
+/** A path below the origin, without query, fragment or spaces. */
+export const HEALTH_PATH = /^\/[^\s?#]*$/;
+
+function healthPath(value: unknown): string | null {
+  if (value === undefined || value === false) return null;
+  if (typeof value !== 'string' || !HEALTH_PATH.test(value)) {
+    throw invalid(`The "health" option must be a path such as '/healthz' or false. Received ${show(value)}`);
+  }
+  return value;
+}
+
 /** The headers option as rules: an object is one rule without a source (every response). */
 function headerRules(value: unknown): HeaderRule[] {
   if (value === undefined || value === null) return [];
@@ -412,5 +432,6 @@ function serveOptions(opts: SluiceOptions) {
     routed,
     strongEtag: opts.etag === 'strong',
     flavor: 'sluice' as Flavor,
+    health: healthPath(opts.health),
   };
 }

@@ -36,6 +36,7 @@ import {
   sendOptions,
   sendRedirect,
   sendRuleRedirect,
+  sendHealth,
   sendServeError,
 } from './responses';
 import { candidatePaths, NO_HEADERS, type RuleHeaders } from './rules';
@@ -123,6 +124,8 @@ export class Responder {
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
+  /** Whether the server is closing: the health path then answers 503 (createServer sets this). */
+  draining: () => boolean = () => false;
   /** Each route's candidate paths, made once (a route is remembered per path, and so is this). */
   private readonly candidates = new WeakMap<object, readonly string[]>();
 
@@ -171,6 +174,10 @@ export class Responder {
     // queued requests hold no descriptor, and head and body come from the
     // version current when they go out.
     if (isQueued(res)) return whenTurn(req, res, () => this.serve(req, res, next, url, originalUrl, claimant));
+    if (this.opts.health !== null && this.isHealthCheck(req, url)) {
+      claimant?.hijack();
+      return sendHealth(res, this.draining(), this.everywhere);
+    }
     const x = new Exchange(req, res, next, originalUrl, claimant);
     if (req.method !== 'GET' && req.method !== 'HEAD' && !this.opts.anyMethod) return this.otherMethod(x);
     const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? this.mountRoot : this.resolver.resolve(url);
@@ -184,6 +191,13 @@ export class Responder {
     }
     this.openTarget(x, resolution.path, resolution.trailingSlash);
   };
+
+  /** A GET or HEAD of the health path (its query string aside). */
+  private isHealthCheck(req: IncomingMessage, url: string): boolean {
+    const health = this.opts.health as string;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    return url === health || (url.startsWith(health) && url[health.length] === '?');
+  }
 
   /** OPTIONS (a CORS preflight when CORS is on) and every method but GET and HEAD. */
   private otherMethod(x: Exchange): void {

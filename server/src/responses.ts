@@ -171,3 +171,26 @@ export function sendServeError(res: ServerResponse, status: number, json: boolea
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.end(res.req?.method === 'HEAD' ? undefined : body);
 }
+
+const HEALTH_ANSWERS = new WeakSet<ServerResponse>();
+
+/** Whether `res` answered the health path (the access log leaves those out). */
+export function isHealthAnswer(res: ServerResponse): boolean {
+  return HEALTH_ANSWERS.has(res);
+}
+
+/**
+ * The health path's answer: `200 ok`, or `503 draining` (closing the
+ * connection) once the server is closing. Never stored by a cache.
+ */
+export function sendHealth(res: ServerResponse, draining: boolean, fields: readonly string[]): void {
+  HEALTH_ANSWERS.add(res);
+  const body = draining ? 'draining' : 'ok';
+  res.statusCode = draining ? 503 : 200;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  if (draining) res.setHeader('Connection', 'close');
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}

@@ -3,10 +3,12 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { CLI, startCli } from '../helpers/cli';
-import { scratchDir } from '../helpers/fixtures';
+import { fixtures, scratchDir, sha256 } from '../helpers/fixtures';
+import { connect, readResponses, requestText } from '../helpers/raw-http';
 
 function makeSite(): string {
   const root = path.join(scratchDir(), 'site');
@@ -132,5 +134,121 @@ describe('cli: --header and --cross-origin-isolated', () => {
   it('should list the flags in --help', () => {
     const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     for (const flag of ['-H, --header', '--cross-origin-isolated']) assert.ok(r.stdout.includes(flag), flag);
+  });
+});
+
+const BIG = '/size-67108864.bin';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
+/** A port nothing listens on (the Dockerfile's HEALTHCHECK reads $PORT, so the CLI is given one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The Dockerfile's CMD arguments and its HEALTHCHECK command, as JSON arrays. */
+function dockerfile(): { cmd: string[]; healthcheck: string[] } {
+  const text = fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])$/m.exec(text)?.[1];
+  const healthcheck = /^HEALTHCHECK [^\n]*\\\n\s+CMD (\[.*\])$/m.exec(text)?.[1];
+  assert.ok(cmd !== undefined && healthcheck !== undefined, 'Dockerfile has a CMD and a HEALTHCHECK');
+  return { cmd: JSON.parse(cmd) as string[], healthcheck: JSON.parse(healthcheck) as string[] };
+}
+
+describe('cli: --health', () => {
+  it('should answer 200 ok with no-store, and leave it out of the access log', async () => {
+    const { child, port } = await startCli([fixtures().root, '--port', '0', '--health', '/healthz', '--log']);
+    try {
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      const health = await request(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.statusCode, 200);
+      assert.equal(await health.body.text(), 'ok');
+      assert.equal(health.headers['cache-control'], 'no-store');
+      await fetchHead(`http://127.0.0.1:${port}/hello.txt`);
+      const until = Date.now() + 5000;
+      while (!out.includes('hello.txt') && Date.now() < until) await sleep(20);
+      await sleep(100);
+      assert.match(out, /"GET \/hello\.txt HTTP\/1\.1" 200 13/);
+      assert.doesNotMatch(out, /healthz/);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('should answer 503 draining on a connection still open during the drain, then exit 0', async function () {
+    this.timeout(30_000);
+    const { child, port } = await startCli([fixtures().root, '--port', '0', '--health', '/healthz']);
+    const exited = exitOf(child);
+    const socket = await connect(port);
+    try {
+      socket.on('error', () => {});
+      socket.pause();
+      socket.write(requestText('GET', BIG));
+      await sleep(300);
+      child.kill('SIGTERM');
+      await sleep(300);
+      socket.write(requestText('GET', '/healthz'));
+      const reading = readResponses(socket, 2, [], 20_000);
+      socket.resume();
+      const [download, health] = await reading;
+      assert.equal(download?.status, 200);
+      assert.equal(sha256(download?.body ?? Buffer.alloc(0)), sha256(fixtures().bytes(BIG)));
+      assert.equal(health?.status, 503);
+      assert.equal(health?.body.toString(), 'draining');
+      assert.equal(await exited, 0);
+    } finally {
+      socket.destroy();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it("should pass the Dockerfile's HEALTHCHECK under its CMD, and fail it once draining", async function () {
+    this.timeout(30_000);
+    const { cmd, healthcheck } = dockerfile();
+    assert.ok(cmd.includes('--health'), 'CMD turns the health path on');
+    assert.ok(healthcheck.join(' ').includes(`/${cmd[cmd.indexOf('--health') + 1].slice(1)}'`), 'HEALTHCHECK asks for the health path');
+    const port = await freePort();
+    const env = { PORT: String(port), HOST: '127.0.0.1' };
+    const args = cmd.map((a) => (a === '/srv' ? fixtures().root : a));
+    const { child } = await startCli(args, process.execPath, [CLI], env);
+    const check = (): number | null =>
+      spawnSync(healthcheck[0] === 'node' ? process.execPath : healthcheck[0], healthcheck.slice(1), { env: { ...process.env, ...env }, timeout: 10_000 })
+        .status;
+    const socket = await connect(port);
+    try {
+      assert.equal(check(), 0);
+      socket.on('error', () => {});
+      socket.pause();
+      socket.write(requestText('GET', BIG));
+      await sleep(300);
+      child.kill('SIGTERM');
+      await sleep(300);
+      assert.equal(check(), 1);
+    } finally {
+      socket.destroy();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('should refuse a --health that is not a path, and list it in --help', () => {
+    for (const value of ['healthz', '/a b', '/h?x=1']) {
+      const r = refused([fixtures().root, '--health', value]);
+      assert.equal(r.status, 2, value);
+      assert.match(r.stderr, /^sluice: invalid --health /, value);
+    }
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    assert.ok(help.stdout.includes('--health PATH'));
   });
 });

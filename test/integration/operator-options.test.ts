@@ -4,9 +4,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Agent } from 'undici';
+import type { AddressInfo } from 'node:net';
 import type { ServerOptions } from '../../server/src/index';
-import { createHandler } from '../../server/src/index';
-import { scratchDir } from '../helpers/fixtures';
+import { createHandler, createServer } from '../../server/src/index';
+import { fixtures, scratchDir, sha256 } from '../helpers/fixtures';
+import { connect, readResponses, requestText } from '../helpers/raw-http';
 import { getter, type Reply } from '../helpers/http-client';
 import { forEachEngine, startServer, type TestServer } from '../helpers/server';
 
@@ -135,6 +137,74 @@ describe('headers option: refusals', () => {
         (err: NodeJS.ErrnoException) => err instanceof TypeError && err.code === 'ERR_INVALID_ARG_VALUE' && /headers/.test(err.message),
         JSON.stringify(headers),
       );
+    }
+  });
+});
+
+describe('health option', () => {
+  const root = makeSite();
+  fs.writeFileSync(path.join(root, 'healthz'), 'a file the health path shadows\n');
+  const get = serving(root, () => ({ health: '/healthz', headers: { 'X-Frame-Options': 'DENY', 'Cache-Control': 'public, max-age=60' } }));
+
+  it('should answer 200 ok before looking for a file, never to be stored', async () => {
+    for (const p of ['/healthz', '/healthz?probe=1']) {
+      const r = await get(p);
+      assert.equal(r.status, 200, p);
+      assert.equal(r.body.toString(), 'ok', p);
+      assert.equal(r.headers['cache-control'], 'no-store', p);
+      assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8', p);
+      assert.equal(r.headers['x-frame-options'], 'DENY', p);
+      assert.equal(r.headers.etag, undefined, p);
+    }
+    const head = await get('/healthz', {}, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+  });
+
+  it('should leave other paths and methods alone', async () => {
+    assert.equal((await get('/healthz/x')).status, 404);
+    assert.equal((await get('/healthzz')).status, 404);
+    assert.equal((await get('/healthz', {}, 'POST')).status, 405);
+    assert.equal((await get('/hello.txt')).body.toString(), 'hello, world\n');
+  });
+
+  it('should refuse a health path that is not a path', () => {
+    for (const health of ['healthz', '/a b', '/h?x', 7, true]) {
+      assert.throws(
+        () => createHandler(root, { health: health as string }),
+        (err: NodeJS.ErrnoException) => err.code === 'ERR_INVALID_ARG_VALUE' && /"health"/.test(err.message),
+        String(health),
+      );
+    }
+  });
+});
+
+describe('health option: while the server closes', () => {
+  it('should answer 503 on a connection still open after close()', async function () {
+    this.timeout(30_000);
+    const fx = fixtures();
+    const big = '/size-67108864.bin';
+    const server = createServer(fx.root, { health: '/healthz' });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = await connect((server.address() as AddressInfo).port);
+    try {
+      socket.pause();
+      socket.write(requestText('GET', big));
+      await new Promise((r) => setTimeout(r, 200));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      socket.write(requestText('GET', '/healthz'));
+      const reading = readResponses(socket, 2, [], 20_000);
+      socket.resume();
+      const [download, health] = await reading;
+      assert.equal(download?.status, 200);
+      assert.equal(sha256(download?.body ?? Buffer.alloc(0)), sha256(fx.bytes(big)));
+      assert.equal(health?.status, 503);
+      assert.equal(health?.body.toString(), 'draining');
+      assert.equal(health?.headers['cache-control'], 'no-store');
+      await closed;
+    } finally {
+      socket.destroy();
+      server.closeAllConnections();
     }
   });
 });
