@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
+import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, typeEntry, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
@@ -52,6 +52,7 @@ export const FLAGS = {
   header: { type: 'string', short: 'H', multiple: true },
   'cross-origin-isolated': { type: 'boolean' },
   health: { type: 'string' },
+  mime: { type: 'string', multiple: true },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -282,6 +283,15 @@ function operatorOptions(values: Values, options: ServerOptions): void {
   const everywhere = [...(values['cross-origin-isolated'] ? CROSS_ORIGIN_ISOLATION : []), ...(values.header ?? []).map(parseHeaderFlag)];
   if (everywhere.length > 0) options.headers = [...((options.headers as HeaderRule[] | undefined) ?? []), { headers: everywhere }];
   if (values.health !== undefined) options.health = parseHealth(values.health);
+  if (values.mime !== undefined) options.mimeTypes = Object.fromEntries(values.mime.map(parseMimeFlag));
+}
+
+/** `--mime wasm=application/wasm` as an [extension, type] pair, checked as the mimeTypes option checks it. */
+export function parseMimeFlag(value: string): [string, string] {
+  const eq = value.indexOf('=');
+  const entry = eq < 0 ? 'expected EXT=TYPE, as in wasm=application/wasm' : typeEntry(value.slice(0, eq), value.slice(eq + 1));
+  if (typeof entry === 'string') throw new UsageError(`invalid --mime '${value}' (${entry})`);
+  return [entry.ext, value.slice(eq + 1)];
 }
 
 export function parseHealth(value: string): string {

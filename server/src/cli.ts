@@ -51,6 +51,8 @@ Options:
                     pages, redirects, listings); repeatable, a later NAME wins
   --cross-origin-isolated  Cross-Origin-Opener-Policy: same-origin and
                     Cross-Origin-Embedder-Policy: require-corp (SharedArrayBuffer)
+  --mime EXT=TYPE   send TYPE as the Content-Type of *.EXT (wasm=application/wasm,
+                    .md=text/markdown); repeatable; text types get charset=utf-8
   --no-compress     do not compress files (by default each compressible file of
                     1 KiB or more with no .br/.gz sibling is compressed once, in
                     the background, and its variant served from a cache on disk)

@@ -61,6 +61,8 @@ export interface HeadPolicy {
   readonly strongEtag: boolean;
   /** Fields every response carries ([name, value, …]: CORS). */
   readonly extra: readonly string[];
+  /** The mimeTypes option's types (they are in the lists, so in the lists' key). */
+  readonly types?: TypeOverrides | null;
 }
 
 /**
@@ -79,8 +81,15 @@ export interface Representation {
   readonly lastModifiedMs: number;
 }
 
-/** The Content-Type of a version's path, computed once per version. */
-export function typeOf(version: FileVersion): string {
+/** Content-Types by extension (lower case, no dot) that replace or add to the built-in ones: the mimeTypes option. */
+export type TypeOverrides = ReadonlyMap<string, string>;
+
+/** The Content-Type of a version's path: an override's, else the built-in one, computed once per version. */
+export function typeOf(version: FileVersion, overrides: TypeOverrides | null = null): string {
+  if (overrides !== null) {
+    const type = overrides.get(path.extname(version.path).slice(1).toLowerCase());
+    if (type !== undefined) return type;
+  }
   return (version.type ??= contentTypeFor(version.path));
 }
 
@@ -99,8 +108,9 @@ export function representationOf(
   vary: boolean,
   validated: FileVersion = version,
   strong = false,
+  overrides: TypeOverrides | null = null,
 ): Representation {
-  typeOf(original);
+  const type = typeOf(original, overrides);
   // stat.mtime's own rounding, so Last-Modified is send's to the second.
   validated.lastModified ??= httpDate(Math.round(validated.stat.mtimeMs));
   validated.etag ??= weakEtag(validated.stat);
@@ -108,13 +118,13 @@ export function representationOf(
   if (strong && validated.strongEtag !== null) {
     const base = validated.strongEtag;
     const etag = coding === null ? base : `${base.slice(0, -1)}-${coding}"`;
-    return { version, type: original.type as string, coding, vary, etag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
+    return { version, type, coding, vary, etag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
   }
   // A variant's ETag names its coding, so no two representations of one URL
   // ever share a validator.
   if (coding !== null) version.codedEtag ??= `${validated.etag.slice(0, -1)}-${coding}"`;
   const etag = coding === null ? validated.etag : (version.codedEtag as string);
-  return { version, type: original.type as string, coding, vary, etag, lastModified: validated.lastModified, lastModifiedMs: validated.stat.mtimeMs };
+  return { version, type, coding, vary, etag, lastModified: validated.lastModified, lastModifiedMs: validated.stat.mtimeMs };
 }
 
 const CODINGS: readonly (ContentCoding | null)[] = [null, 'br', 'zstd', 'gzip'];
@@ -131,7 +141,8 @@ export class HeadCache {
 
   constructor(readonly policy: HeadPolicy) {
     const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}${policy.strongEtag ? 's' : ''}${policy.contentType ? 't' : ''}`;
-    const id = `${flags}|${policy.cacheControl ?? ''}|${policy.extra.join('\n')}`;
+    const types = policy.types ? [...policy.types].join('\n') : '';
+    const id = `${flags}|${policy.cacheControl ?? ''}|${policy.extra.join('\n')}|${types}`;
     for (const coding of CODINGS) this.keys.push(`${id}|${coding ?? 'identity'}`, `${id}|${coding ?? 'identity'}|vary`);
   }
 

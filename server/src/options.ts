@@ -7,7 +7,9 @@ import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
 import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
+import type { TypeOverrides } from './head';
 import * as os from 'node:os';
+import * as mime from 'mime-types';
 import * as path from 'node:path';
 import { Applicability, SourcePattern } from './globs';
 import { RuleSet, type HeaderRule, type RedirectRule, type RewriteRule } from './rules';
@@ -120,6 +122,12 @@ export interface SluiceOptions {
    * with `Cache-Control: no-store`, never in the access log. Off by default.
    */
   health?: string | false;
+  /**
+   * Content-Types by extension, replacing or adding to the built-in ones:
+   * `{ wasm: 'application/wasm', '.md': 'text/markdown' }`. A text type
+   * gets `charset=utf-8` as the built-in ones do, unless it names one.
+   */
+  mimeTypes?: Record<string, string>;
 }
 
 export interface CompressOption {
@@ -185,6 +193,8 @@ export interface ResolvedOptions {
   flavor: Flavor;
   /** The health path, or null. */
   health: string | null;
+  /** The mimeTypes option (extensions lower case, without the dot; charset added), or null. */
+  types: TypeOverrides | null;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
@@ -383,6 +393,34 @@ function compressOption(value: unknown): ResolvedOptions['compress'] {
   return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
 }
 
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+/** A media type as RFC 9110 writes one: `type/subtype`, and parameters. */
+export const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[^"\\\\]*"))*$`);
+/** An extension as the mimeTypes option and --mime take it: `wasm` or `.wasm`. */
+export const EXTENSION = /^\.?[^./\s]+$/;
+
+/** One mimeTypes entry checked: the extension's key and the type to send (with its charset), or the reason it is refused. */
+export function typeEntry(ext: string, type: unknown): { ext: string; type: string } | string {
+  if (!EXTENSION.test(ext)) return `'${ext}' is not an extension (expected, say, wasm or .wasm)`;
+  // eslint-disable-next-line no-control-regex -- a control byte would split or corrupt the head
+  if (typeof type !== 'string' || !MEDIA_TYPE.test(type) || /[\x00-\x1f\x7f]/.test(type))
+    return `'${String(type)}' is not a media type (expected, say, application/wasm)`;
+  return { ext: ext.replace(/^\./, '').toLowerCase(), type: mime.contentType(type) || type };
+}
+
+function typeOverrides(value: unknown): TypeOverrides | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid(`The "mimeTypes" option must be an object of extensions and types. Received ${show(value)}`);
+  const types = new Map<string, string>();
+  for (const [ext, type] of Object.entries(value)) {
+    const entry = typeEntry(ext, type);
+    if (typeof entry === 'string') throw invalid(`The "mimeTypes" option: ${entry}`);
+    types.set(entry.ext, entry.type);
+  }
+  return types.size === 0 ? null : types;
+}
+
 /** A path below the origin, without query, fragment or spaces. */
 export const HEALTH_PATH = /^\/[^\s?#]*$/;
 
@@ -433,5 +471,6 @@ function serveOptions(opts: SluiceOptions) {
     strongEtag: opts.etag === 'strong',
     flavor: 'sluice' as Flavor,
     health: healthPath(opts.health),
+    types: typeOverrides(opts.mimeTypes),
   };
 }

@@ -150,6 +150,7 @@ export class Responder {
       etag: opts.etag,
       strongEtag: opts.strongEtag,
       extra: this.extra,
+      types: opts.types,
     });
     this.planOptions = { policy: this.heads.policy, maxRanges: opts.maxRanges, unsatisfiableWithBody: opts.flavor === 'serve-handler' };
     this.mountRoot = { kind: 'path', path: root, trailingSlash: false, decoded: '/' };
@@ -408,7 +409,7 @@ export class Responder {
    */
   private fromCache(x: Exchange, file: FileVersion): void {
     const cache = this.compress;
-    if (cache === null || !cache.accepts(file, typeOf(file))) return this.answer(x, file, null, null, false);
+    if (cache === null || !cache.accepts(file, typeOf(file, this.opts.types))) return this.answer(x, file, null, null, false);
     // From here the answer depends on Accept-Encoding, identity included.
     const coding = cache.choose(headerString(x.req.headers['accept-encoding']));
     const entry = coding === null ? null : cache.lookup(file, coding);
@@ -454,7 +455,7 @@ export class Responder {
     }
     const omit = this.applyRules(x, original);
     const preset = presetOf(x.fields) ?? (omit.length > 0 ? {} : null);
-    const rep = representationOf(original, version, coding, vary, validated ?? version, this.opts.strongEtag);
+    const rep = representationOf(original, version, coding, vary, validated ?? version, this.opts.strongEtag, this.opts.types);
     // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;

@@ -252,3 +252,42 @@ describe('cli: --health', () => {
     assert.ok(help.stdout.includes('--health PATH'));
   });
 });
+
+describe('cli: --mime', () => {
+  it('should send the given types, with a charset for text types', async () => {
+    const root = makeSite();
+    fs.writeFileSync(path.join(root, 'app.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d]));
+    fs.writeFileSync(path.join(root, 'README.md'), '# readme\n');
+    fs.writeFileSync(path.join(root, 'scene.sluice'), 'scene');
+    const { child, port } = await startCli([
+      root,
+      '--port',
+      '0',
+      '--mime',
+      'wasm=application/wasm',
+      '--mime',
+      '.md=text/x-markdown',
+      '--mime',
+      'SLUICE=model/x-sluice',
+    ]);
+    try {
+      const type = async (p: string): Promise<unknown> => (await fetchHead(`http://127.0.0.1:${port}${p}`)).headers['content-type'];
+      assert.equal(await type('/app.wasm'), 'application/wasm');
+      assert.equal(await type('/README.md'), 'text/x-markdown; charset=utf-8');
+      assert.equal(await type('/scene.sluice'), 'model/x-sluice');
+      assert.equal(await type('/hello.txt'), 'text/plain; charset=utf-8');
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('should refuse a malformed --mime with the flag name, and list it in --help', () => {
+    for (const value of ['wasm', '=text/plain', 'a.b=text/plain', 'wasm=application', 'wasm=text/plain; charset', 'md=text plain']) {
+      const r = refused([fixtures().root, '--mime', value]);
+      assert.equal(r.status, 2, value);
+      assert.match(r.stderr, /^sluice: invalid --mime /, value);
+    }
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    assert.ok(help.stdout.includes('--mime EXT=TYPE'));
+  });
+});

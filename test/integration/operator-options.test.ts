@@ -208,3 +208,60 @@ describe('health option: while the server closes', () => {
     }
   });
 });
+
+describe('mimeTypes option', () => {
+  const root = makeSite();
+  fs.writeFileSync(path.join(root, 'notes.md'), '# notes\n'.repeat(300));
+  fs.writeFileSync(path.join(root, 'notes.md.gz'), zlib.gzipSync(fs.readFileSync(path.join(root, 'notes.md'))));
+  fs.writeFileSync(path.join(root, 'LOUD.MD'), '# loud\n');
+  fs.writeFileSync(path.join(root, 'model.glbx'), 'glb');
+  fs.writeFileSync(path.join(root, 'legacy.txt'), 'latin\n');
+  const typed = serving(root, () => ({
+    mimeTypes: { '.md': 'text/plain', GLBX: 'model/x-sluice', txt: 'text/plain; charset=iso-8859-1' },
+  }));
+  const plain = serving(root, () => ({}));
+
+  it('should send the type given for an extension, with a charset for text types', async () => {
+    const md = await typed('/notes.md');
+    assert.equal(md.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal((await typed('/LOUD.MD')).headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal((await typed('/model.glbx')).headers['content-type'], 'model/x-sluice');
+    assert.equal((await typed('/legacy.txt')).headers['content-type'], 'text/plain; charset=iso-8859-1');
+    // Other extensions keep the built-in types.
+    assert.equal((await typed('/assets/app.js')).headers['content-type'], 'text/javascript; charset=utf-8');
+  });
+
+  it('should keep the type for a precompressed variant and a ranged part', async () => {
+    const gz = await typed('/notes.md', { 'accept-encoding': 'gzip' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers['content-type'], 'text/plain; charset=utf-8');
+    const part = await typed('/notes.md', { range: 'bytes=0-3' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-type'], 'text/plain; charset=utf-8');
+  });
+
+  it("should leave another server's types alone for the same files", async () => {
+    await typed('/notes.md');
+    assert.equal((await plain('/notes.md')).headers['content-type'], 'text/markdown; charset=utf-8');
+    assert.equal((await plain('/model.glbx')).headers['content-type'], 'application/octet-stream');
+    assert.equal((await typed('/notes.md')).headers['content-type'], 'text/plain; charset=utf-8');
+  });
+
+  it('should refuse an extension or a type that is not one', () => {
+    for (const mimeTypes of [
+      { 'a.b': 'text/plain' },
+      { '': 'text/plain' },
+      { wasm: 'application' },
+      { wasm: 'text/plain; charset' },
+      { x: 'a b/c' },
+      { x: 7 },
+      'wasm',
+    ]) {
+      assert.throws(
+        () => createHandler(root, { mimeTypes: mimeTypes as unknown as Record<string, string> }),
+        (err: NodeJS.ErrnoException) => err.code === 'ERR_INVALID_ARG_VALUE' && /"mimeTypes"/.test(err.message),
+        JSON.stringify(mimeTypes),
+      );
+    }
+  });
+});
