@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, typeEntry, type SymlinkPolicy } from './options';
+import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
@@ -53,6 +53,8 @@ export const FLAGS = {
   'cross-origin-isolated': { type: 'boolean' },
   health: { type: 'string' },
   mime: { type: 'string', multiple: true },
+  'cors-origins': { type: 'string' },
+  'cors-headers': { type: 'string' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -284,6 +286,38 @@ function operatorOptions(values: Values, options: ServerOptions): void {
   if (everywhere.length > 0) options.headers = [...((options.headers as HeaderRule[] | undefined) ?? []), { headers: everywhere }];
   if (values.health !== undefined) options.health = parseHealth(values.health);
   if (values.mime !== undefined) options.mimeTypes = Object.fromEntries(values.mime.map(parseMimeFlag));
+  corsLists(values, options);
+}
+
+/** A comma-separated flag's items, each checked by `check` (which says why one is refused). */
+function commaList(flag: string, value: string, check: (item: string) => string | null): string[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new UsageError(`invalid --${flag} '${value}' (expected a comma-separated list)`);
+  for (const item of items) {
+    const why = check(item);
+    if (why !== null) throw new UsageError(`invalid --${flag} '${value}' (${why})`);
+  }
+  return items;
+}
+
+/** --cors-origins (a list instead of `*`) and --cors-headers (what preflights allow). */
+function corsLists(values: Values, options: ServerOptions): void {
+  const originsFlag = values['cors-origins'];
+  const headersFlag = values['cors-headers'];
+  if (headersFlag !== undefined && !values.cors && originsFlag === undefined) throw new UsageError('--cors-headers needs --cors or --cors-origins');
+  if (originsFlag === undefined && headersFlag === undefined) return;
+  const origins =
+    originsFlag === undefined
+      ? undefined
+      : commaList('cors-origins', originsFlag, (o) => (originOf(o) === null ? `'${o}' is not an origin such as https://app.example` : null));
+  const allowHeaders =
+    headersFlag === undefined
+      ? undefined
+      : commaList('cors-headers', headersFlag, (h) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h) ? null : `'${h}' is not a header name`));
+  options.cors = { origins, allowHeaders };
 }
 
 /** `--mime wasm=application/wasm` as an [extension, type] pair, checked as the mimeTypes option checks it. */

@@ -32,6 +32,10 @@ Options:
   -c, --config FILE serve.json to read (default: root/serve.json when it exists)
   -s, --single      single-page app: a missing path without an extension gets index.html
   -C, --cors        Access-Control-Allow-Origin: * and answers to CORS preflights
+  --cors-origins LIST  CORS for these origins only (https://a.example,https://b.example):
+                    a listed Origin is reflected, with Vary: Origin; others get none
+  --cors-headers LIST  the request headers preflights allow (default: those asked for);
+                    with --cors or --cors-origins
   --listing         list directories that have no index.html (HTML, or JSON on request)
   -S, --symlinks P  follow | within-root | deny (default: within-root, links leaving
                     root are refused); a bare -S, as in serve, means follow

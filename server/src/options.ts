@@ -82,8 +82,14 @@ export interface SluiceOptions {
    * no-cache`); a missing `/app.js` stays 404.
    */
   single?: boolean;
-  /** `Access-Control-Allow-Origin: *` on every response, and answers to CORS preflights. */
-  cors?: boolean;
+  /**
+   * true: `Access-Control-Allow-Origin: *` on every response, and answers to
+   * CORS preflights. `{ origins: ['https://app.example'] }`: the request's
+   * Origin reflected when listed (none otherwise), with `Vary: Origin`;
+   * `allowHeaders` is what a preflight's Access-Control-Allow-Headers
+   * names (default: the headers the preflight asks for).
+   */
+  cors?: boolean | CorsOption;
   /** A page below root served with status 404 for every miss (the CLI uses '404.html'). */
   notFound?: string | false;
   /** Directory listings: true, or a list of path globs where they are allowed (serve.json's `directoryListing`). */
@@ -128,6 +134,13 @@ export interface SluiceOptions {
    * gets `charset=utf-8` as the built-in ones do, unless it names one.
    */
   mimeTypes?: Record<string, string>;
+}
+
+export interface CorsOption {
+  /** Origins (`scheme://host[:port]`) whose requests are answered with their own Origin; without, any (`*`). */
+  origins?: string[];
+  /** Request headers a preflight allows. */
+  allowHeaders?: string[];
 }
 
 export interface CompressOption {
@@ -179,6 +192,10 @@ export interface ResolvedOptions {
   compress: { dir: string; maxBytes: number } | null;
   single: boolean;
   cors: boolean;
+  /** The origins CORS answers (reflected), or null for any (`*`). */
+  corsOrigins: ReadonlySet<string> | null;
+  /** A preflight's Access-Control-Allow-Headers, or null to allow what it asks for. */
+  corsAllowHeaders: string | null;
   notFound: string | null;
   /** Where listings are allowed; null: nowhere. */
   listing: Applicability | null;
@@ -421,6 +438,39 @@ function typeOverrides(value: unknown): TypeOverrides | null {
   return types.size === 0 ? null : types;
 }
 
+/** `https://App.example:8443` as browsers send it in Origin (`https://app.example:8443`), or null when it is not an origin. */
+export function originOf(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  const origin = url.origin;
+  return origin !== 'null' && value.replace(/\/$/, '').toLowerCase() === origin.toLowerCase() ? origin : null;
+}
+
+function corsLists(value: unknown): { corsOrigins: ReadonlySet<string> | null; corsAllowHeaders: string | null } {
+  if (typeof value !== 'object' || value === null) return { corsOrigins: null, corsAllowHeaders: null };
+  const { origins, allowHeaders } = value as CorsOption;
+  if (origins !== undefined && !Array.isArray(origins)) throw invalid(`The "cors.origins" option must be an array of origins. Received ${show(origins)}`);
+  if (allowHeaders !== undefined && !Array.isArray(allowHeaders))
+    throw invalid(`The "cors.allowHeaders" option must be an array of header names. Received ${show(allowHeaders)}`);
+  const corsOrigins = origins?.map((o) => {
+    const origin = typeof o === 'string' ? originOf(o) : null;
+    if (origin === null) throw invalid(`The "cors.origins" option must hold origins such as 'https://app.example'. Received ${show(o)}`);
+    return origin;
+  });
+  for (const name of allowHeaders ?? []) {
+    if (typeof name !== 'string' || !new RegExp(`^${TOKEN}$`).test(name))
+      throw invalid(`The "cors.allowHeaders" option must hold header names. Received ${show(name)}`);
+  }
+  return {
+    corsOrigins: corsOrigins === undefined ? null : new Set(corsOrigins),
+    corsAllowHeaders: allowHeaders === undefined ? null : allowHeaders.join(', '),
+  };
+}
+
 /** A path below the origin, without query, fragment or spaces. */
 export const HEALTH_PATH = /^\/[^\s?#]*$/;
 
@@ -462,6 +512,7 @@ function serveOptions(opts: SluiceOptions) {
   return {
     single: bool(opts.single, false),
     cors: bool(opts.cors, false),
+    ...corsLists(opts.cors),
     notFound: typeof opts.notFound === 'string' ? opts.notFound : null,
     listing: listing !== null && listing.ever ? listing : null,
     unlisted: stringList(opts.unlisted, 'unlisted').map((s) => new SourcePattern(s, false)),

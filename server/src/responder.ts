@@ -29,6 +29,7 @@ import { PathResolver, redirectLocation, urlPathname, type Resolution } from './
 import { respond, type Outlet } from './respond';
 import {
   CORS_FIELDS,
+  corsFieldsFor,
   fieldRecord,
   sendError,
   sendGenerated,
@@ -38,6 +39,7 @@ import {
   sendRuleRedirect,
   sendHealth,
   sendServeError,
+  type Preflight,
 } from './responses';
 import { candidatePaths, NO_HEADERS, type RuleHeaders } from './rules';
 import { SymlinkGuard } from './symlinks';
@@ -107,6 +109,9 @@ const HEADERS_SENT_MESSAGE = "Can't set headers after they are sent.";
 /** What a file has when precompressed siblings are not looked for. */
 const NO_SIBLINGS: Variants = { codings: [], mask: 0, seenAt: 0 };
 const NO_REQUEST_HEADERS = Object.freeze({});
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+/** What an origin list puts on every response: the answer depends on the request's Origin. */
+const VARY_ORIGIN: readonly string[] = ['Vary', 'Origin'];
 
 export class Responder {
   private readonly opts: ResolvedOptions;
@@ -140,7 +145,7 @@ export class Responder {
     this.variants = new VariantIndex(opts.precompressed, opts.precompressedStar);
     this.guard = new SymlinkGuard(root, opts.symlinks);
     this.everywhere = opts.rules?.everywhere ?? [];
-    this.extra = withFields(opts.cors ? CORS_FIELDS : [], this.everywhere);
+    this.extra = withFields(!opts.cors ? [] : opts.corsOrigins === null ? CORS_FIELDS : VARY_ORIGIN, this.everywhere);
     const cacheControl = opts.cacheControl ? cacheControlValue(opts.maxAge, opts.immutable) : null;
     this.heads = new HeadCache({
       acceptRanges: opts.acceptRanges,
@@ -206,14 +211,32 @@ export class Responder {
     if (next !== undefined && this.opts.fallthrough) return next();
     x.claim();
     if (this.opts.cors && req.method === 'OPTIONS') {
-      return sendOptions(
-        res,
-        headerString(req.headers['access-control-request-method']),
-        headerString(req.headers['access-control-request-headers']),
-        this.everywhere,
-      );
+      const requestMethod = headerString(req.headers['access-control-request-method']);
+      return sendOptions(res, requestMethod, headerString(req.headers['access-control-request-headers']), this.everywhere, this.preflightFor(req));
     }
     sendMethodNotAllowed(res, this.opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD', this.everywhere);
+  }
+
+  /** How a preflight from this request's Origin is answered. */
+  private preflightFor(req: IncomingMessage): Preflight {
+    const { corsOrigins, corsAllowHeaders } = this.opts;
+    if (corsOrigins === null) return { allowOrigin: '*', allowHeaders: corsAllowHeaders, varyOrigin: false };
+    const origin = headerString(req.headers.origin);
+    return { allowOrigin: origin !== undefined && corsOrigins.has(origin) ? origin : null, allowHeaders: corsAllowHeaders, varyOrigin: true };
+  }
+
+  /** The CORS fields for a request from a listed origin ([] for any other, and without a list: they are in `extra`). */
+  private listedCors(req: IncomingMessage): readonly string[] {
+    const origins = this.opts.corsOrigins;
+    if (origins === null || !this.opts.cors) return NO_FIELDS;
+    const origin = headerString(req.headers.origin);
+    return origin !== undefined && origins.has(origin) ? corsFieldsFor(origin) : NO_FIELDS;
+  }
+
+  /** The fields an answer sluice writes itself carries: `extra`, and CORS's for a listed origin. */
+  private fieldsFor(x: Exchange): readonly string[] {
+    const cors = this.listedCors(x.req);
+    return cors.length === 0 ? this.extra : [...this.extra, ...cors];
   }
 
   /** serve's routing: a redirect, or the first of the paths the rules name that exists. */
@@ -223,7 +246,7 @@ export class Responder {
     const route = rules.route(decoded);
     if (route.redirect !== null) {
       x.claim();
-      return sendRuleRedirect(x.res, route.redirect.status, route.redirect.location, this.extra);
+      return sendRuleRedirect(x.res, route.redirect.status, route.redirect.location, this.fieldsFor(x));
     }
     let candidates = this.candidates.get(route);
     if (candidates === undefined) {
@@ -320,7 +343,7 @@ export class Responder {
         const json = acceptsJson(x.req);
         x.found = true;
         x.claim();
-        sendGenerated(x.res, json ? listingJson(relative, visible) : listingHtml(relative, visible), json ? 'json' : 'html', this.extra);
+        sendGenerated(x.res, json ? listingJson(relative, visible) : listingHtml(relative, visible), json ? 'json' : 'html', this.fieldsFor(x));
       });
     });
   }
@@ -343,7 +366,7 @@ export class Responder {
     const location = redirectLocation(x.originalUrl);
     if (x.claimant?.redirect !== undefined) return x.claimant.redirect(location);
     x.claim();
-    sendRedirect(x.res, location, fieldRecord(this.extra));
+    sendRedirect(x.res, location, fieldRecord(this.fieldsFor(x)));
   }
 
   private onFound(x: Exchange, file: FileVersion): void {
@@ -486,6 +509,7 @@ export class Responder {
   private applyRules(x: Exchange, original: FileVersion): readonly string[] {
     if (x.role === 'shell') x.res.setHeader('Cache-Control', 'no-cache');
     else if (x.role === 'not-found') x.res.statusCode = 404;
+    setFields(x.res, this.listedCors(x.req));
     const rules = this.opts.rules;
     if (rules === null || !rules.hasHeaders) return NO_HEADERS.removed;
     const found = rules.headersFor(this.relativeOf(original.path));
@@ -557,7 +581,8 @@ export class Responder {
   private errorPage(x: Exchange, status: number, headers: Record<string, string> | undefined): void {
     const rules = this.opts.rules;
     const ruled: RuleHeaders = rules !== null && rules.hasHeaders ? rules.headersFor(x.decoded) : NO_HEADERS;
-    const fields = ruled.fields.length === 0 ? this.extra : [...this.extra, ...ruled.fields];
+    const own = this.fieldsFor(x);
+    const fields = ruled.fields.length === 0 ? own : [...own, ...ruled.fields];
     if (this.opts.flavor === 'serve-handler') {
       const json = acceptsJson(x.req);
       return sendServeError(x.res, status === 403 ? 400 : status, json, [...fields, ...Object.entries(headers ?? {}).flat()]);

@@ -291,3 +291,65 @@ describe('cli: --mime', () => {
     assert.ok(help.stdout.includes('--mime EXT=TYPE'));
   });
 });
+
+describe('cli: --cors-origins and --cors-headers', () => {
+  it('should reflect a listed Origin and answer its preflight with the listed headers', async () => {
+    const { child, port } = await startCli([
+      fixtures().root,
+      '--port',
+      '0',
+      '--cors-origins',
+      'https://app.example, http://localhost:3000',
+      '--cors-headers',
+      'X-Token,Content-Type',
+    ]);
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const listed = await fetchHead(`${base}/hello.txt`, { headers: { origin: 'http://localhost:3000' } });
+      assert.equal(listed.headers['access-control-allow-origin'], 'http://localhost:3000');
+      assert.equal(listed.headers.vary, 'Origin');
+      const other = await fetchHead(`${base}/hello.txt`, { headers: { origin: 'https://evil.example' } });
+      assert.equal(other.headers['access-control-allow-origin'], undefined);
+      assert.equal(other.headers.vary, 'Origin');
+      const ask = { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-token' };
+      const pre = await fetchHead(`${base}/hello.txt`, { method: 'OPTIONS', headers: ask });
+      assert.equal(pre.statusCode, 204);
+      assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example');
+      assert.equal(pre.headers['access-control-allow-headers'], 'X-Token, Content-Type');
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('should keep --cors at *, with --cors-headers naming what preflights allow', async () => {
+    const { child, port } = await startCli([fixtures().root, '--port', '0', '--cors', '--cors-headers', 'X-Token']);
+    try {
+      const ask = { origin: 'https://any.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-other' };
+      const pre = await fetchHead(`http://127.0.0.1:${port}/hello.txt`, { method: 'OPTIONS', headers: ask });
+      assert.equal(pre.headers['access-control-allow-origin'], '*');
+      assert.equal(pre.headers['access-control-allow-headers'], 'X-Token');
+      const get = await fetchHead(`http://127.0.0.1:${port}/hello.txt`, { headers: { origin: 'https://any.example' } });
+      assert.equal(get.headers['access-control-allow-origin'], '*');
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('should refuse bad lists with the flag name, and list the flags in --help', () => {
+    for (const [flag, value] of [
+      ['--cors-origins', 'app.example'],
+      ['--cors-origins', 'https://a.example/path'],
+      ['--cors-origins', ','],
+      ['--cors-headers', 'bad name'],
+    ]) {
+      const r = refused([fixtures().root, '--cors', flag, value]);
+      assert.equal(r.status, 2, `${flag} ${value}`);
+      assert.match(r.stderr, new RegExp(`^sluice: invalid ${flag} `), `${flag} ${value}`);
+    }
+    const alone = refused([fixtures().root, '--cors-headers', 'X-Token']);
+    assert.equal(alone.status, 2);
+    assert.match(alone.stderr, /^sluice: --cors-headers needs --cors or --cors-origins/);
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    for (const flag of ['--cors-origins LIST', '--cors-headers LIST']) assert.ok(help.stdout.includes(flag), flag);
+  });
+});

@@ -265,3 +265,94 @@ describe('mimeTypes option', () => {
     }
   });
 });
+
+describe('cors option: a list of origins', () => {
+  const root = makeSite();
+  const get = serving(root, () => ({ cors: { origins: ['https://App.example', 'http://localhost:3000'], allowHeaders: ['X-Token', 'Content-Type'] } }));
+  const listed = { origin: 'https://app.example' };
+
+  it('should reflect a listed Origin, with Vary: Origin on every response', async () => {
+    const ok = await get('/hello.txt', listed);
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example');
+    assert.match(String(ok.headers['access-control-expose-headers']), /Content-Range/);
+    assert.equal(ok.headers.vary, 'Origin');
+    const local = await get('/hello.txt', { origin: 'http://localhost:3000' });
+    assert.equal(local.headers['access-control-allow-origin'], 'http://localhost:3000');
+    for (const headers of [{ origin: 'https://evil.example' }, {}] as Record<string, string>[]) {
+      const r = await get('/hello.txt', headers);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['access-control-allow-origin'], undefined, JSON.stringify(headers));
+      assert.equal(r.headers['access-control-expose-headers'], undefined, JSON.stringify(headers));
+      assert.equal(r.headers.vary, 'Origin', JSON.stringify(headers));
+    }
+  });
+
+  it('should reflect it on 304s, variants, errors and redirects too', async () => {
+    const first = await get('/hello.txt', listed);
+    const again = await get('/hello.txt', { ...listed, 'if-none-match': String(first.headers.etag) });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers['access-control-allow-origin'], 'https://app.example');
+    const gz = await get('/big.css', { ...listed, 'accept-encoding': 'gzip' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers.vary, 'Origin, Accept-Encoding');
+    assert.equal(gz.headers['access-control-allow-origin'], 'https://app.example');
+    for (const [p, status] of [
+      ['/missing', 404],
+      ['/dir', 301],
+    ] as const) {
+      const r = await get(p, listed);
+      assert.equal(r.status, status, p);
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example', p);
+      assert.equal(r.headers.vary, 'Origin', p);
+      assert.equal((await get(p, { origin: 'https://evil.example' })).headers['access-control-allow-origin'], undefined, p);
+    }
+  });
+
+  it("should answer a listed origin's preflight with the allowed headers, and no other's", async () => {
+    const ask = { 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-token, x-other' };
+    const yes = await get('/hello.txt', { ...listed, ...ask }, 'OPTIONS');
+    assert.equal(yes.status, 204);
+    assert.equal(yes.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(yes.headers['access-control-allow-headers'], 'X-Token, Content-Type');
+    assert.equal(yes.headers.vary, 'Origin');
+    const no = await get('/hello.txt', { origin: 'https://evil.example', ...ask }, 'OPTIONS');
+    assert.equal(no.status, 204);
+    assert.equal(no.headers['access-control-allow-origin'], undefined);
+    assert.equal(no.headers['access-control-allow-headers'], undefined);
+    assert.equal(no.headers.vary, 'Origin');
+  });
+});
+
+describe('cors option: any origin, with the headers preflights allow', () => {
+  const root = makeSite();
+  const get = serving(root, () => ({ cors: { allowHeaders: ['X-Token'] } }));
+
+  it('should say * and name only the allowed headers', async () => {
+    const r = await get('/hello.txt', { origin: 'https://any.example' });
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    assert.equal(r.headers.vary, undefined);
+    const pre = await get(
+      '/hello.txt',
+      { origin: 'https://any.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-other' },
+      'OPTIONS',
+    );
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    assert.equal(pre.headers['access-control-allow-headers'], 'X-Token');
+    assert.equal(pre.headers.vary, undefined);
+  });
+
+  it('should refuse origins and header names that are not', () => {
+    for (const cors of [
+      { origins: ['app.example'] },
+      { origins: ['https://a.example/app'] },
+      { origins: 'https://a.example' },
+      { allowHeaders: ['bad name'] },
+    ]) {
+      assert.throws(
+        () => createHandler(root, { cors: cors as unknown as ServerOptions['cors'] }),
+        (err: NodeJS.ErrnoException) => err.code === 'ERR_INVALID_ARG_VALUE' && /"cors\./.test(err.message),
+        JSON.stringify(cors),
+      );
+    }
+  });
+});
