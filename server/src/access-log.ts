@@ -1,8 +1,11 @@
-// Access log lines in the combined format (Apache/nginx), one per response,
-// written when the response finishes or its connection closes.
+// Access log lines, one per response, written when the response finishes
+// or its connection closes: the combined format (Apache/nginx) or one JSON
+// object per line. Behind trusted proxies the client is the one their
+// X-Forwarded-For or Forwarded names.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deliveryOf, recordDeliveries } from './respond';
 import { isHealthAnswer } from './responses';
+import type { ProxyTrust } from './trust-proxy';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -30,7 +33,22 @@ export interface LoggedResponse {
   remote: string | undefined;
   /** Body bytes sent; '-' for none. */
   bytes: number;
+  /** The connection's own peer, when proxies were trusted (JSON lines show both). */
+  peer?: string | undefined;
+  /** When the request arrived (ms since the epoch). */
+  startedAt?: number;
 }
+
+export type LogFormat = 'combined' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['combined', 'json'];
+
+export interface AccessLogOptions {
+  format: LogFormat;
+  /** Peers whose forwarding headers are believed; null: the connection's peer is the client. */
+  trust: ProxyTrust | null;
+}
+
+const COMBINED: AccessLogOptions = { format: 'combined', trust: null };
 
 /**
  * Body bytes sent (nginx's $body_bytes_sent): what the engine reported for
@@ -53,20 +71,42 @@ export function formatCombined(req: IncomingMessage, res: ServerResponse, logged
   return `${remote} - - [${clfDate(now)}] "${escapeLogField(request)}" ${res.statusCode} ${bytes} "${escapeLogField(referer)}" "${escapeLogField(agent)}"\n`;
 }
 
+/** One JSON object per line: what the combined format says, with numbers as numbers, the time in ISO 8601 and the duration. */
+export function formatJson(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
+  const sent = req.method !== 'HEAD' && res.statusCode !== 304 ? logged.bytes : 0;
+  const line = {
+    time: now.toISOString(),
+    remote: logged.remote ?? null,
+    peer: logged.peer ?? logged.remote ?? null,
+    method: req.method ?? null,
+    url: req.url ?? null,
+    protocol: `HTTP/${req.httpVersion}`,
+    status: res.statusCode,
+    bytes: sent,
+    ms: logged.startedAt === undefined ? null : now.getTime() - logged.startedAt,
+    referer: req.headers.referer ?? null,
+    agent: req.headers['user-agent'] ?? null,
+  };
+  return `${JSON.stringify(line)}\n`;
+}
+
 /**
  * Logs `res` once, when it finishes or its connection closes; a body still
  * in flight then is logged when its transfer reports what it sent.
  */
-export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void): void {
+export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void, opts: AccessLogOptions = COMBINED): void {
   recordDeliveries();
-  const remote = req.socket.remoteAddress;
+  const peer = req.socket.remoteAddress;
+  const remote = opts.trust === null ? peer : opts.trust.clientOf(peer, req.headers);
+  const startedAt = Date.now();
+  const format = opts.format === 'json' ? formatJson : formatCombined;
   let logged = false;
   const log = (completed: boolean): void => {
     if (logged) return;
     logged = true;
     // A health check every few seconds would drown the lines that matter.
     if (isHealthAnswer(res)) return;
-    const line = (): void => write(formatCombined(req, res, { remote, bytes: bodyBytes(res, completed) }, new Date()));
+    const line = (): void => write(format(req, res, { remote, peer, startedAt, bytes: bodyBytes(res, completed) }, new Date()));
     const delivery = deliveryOf(res);
     if (delivery === undefined) line();
     else delivery.whenSettled(line);

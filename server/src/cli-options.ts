@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
+import { LOG_FORMATS, type AccessLogOptions, type LogFormat } from './access-log';
+import { ProxyTrust, TrustListError } from './trust-proxy';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
 import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
@@ -55,6 +57,8 @@ export const FLAGS = {
   mime: { type: 'string', multiple: true },
   'cors-origins': { type: 'string' },
   'cors-headers': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'log-format': { type: 'string' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -355,4 +359,25 @@ export function tlsOptions(values: Values): Pick<SecureServerOptions, 'tls' | 'h
   if (/\.(pfx|p12)$/i.test(certFile)) return { tls: { pfx: cert, passphrase }, http2: Boolean(values.http2) };
   if (keyFile === undefined) throw new UsageError('--ssl-cert needs --ssl-key (or a .pfx/.p12 certificate)');
   return { tls: { cert, key: readFlagFile('ssl-key', keyFile), passphrase }, http2: Boolean(values.http2) };
+}
+
+/** --log's lines: --log-format's shape, with --trust-proxy's proxies believed on the client's address; null without --log. */
+export function accessLogOptions(values: Values): AccessLogOptions | null {
+  const format = values['log-format'];
+  const trusted = values['trust-proxy'];
+  if (!values.log) {
+    if (format !== undefined || trusted !== undefined) throw new UsageError(`${format !== undefined ? '--log-format' : '--trust-proxy'} needs --log`);
+    return null;
+  }
+  if (format !== undefined && !LOG_FORMATS.includes(format as LogFormat)) throw new UsageError(`invalid --log-format '${format}' (expected combined or json)`);
+  let trust: ProxyTrust | null = null;
+  if (trusted !== undefined) {
+    try {
+      trust = new ProxyTrust(commaList('trust-proxy', trusted, () => null));
+    } catch (err) {
+      if (err instanceof TrustListError) throw new UsageError(`invalid --trust-proxy '${trusted}' (${err.message})`);
+      throw err;
+    }
+  }
+  return { format: (format as LogFormat | undefined) ?? 'combined', trust };
 }

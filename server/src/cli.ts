@@ -6,8 +6,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createSecureServer, createServer, engines, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
-import { logResponse } from './access-log';
-import { drainTimeout, hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorkers, serveOptions, tlsOptions, UsageError, type Values } from './cli-options';
+import { logResponse, type AccessLogOptions } from './access-log';
+import {
+  accessLogOptions,
+  drainTimeout,
+  hostAndPort,
+  MIN_MAX_CHUNK,
+  parseCommandLine,
+  parseWorkers,
+  serveOptions,
+  tlsOptions,
+  UsageError,
+  type Values,
+} from './cli-options';
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
@@ -78,6 +89,11 @@ Options:
                     out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
+  --log-format F    combined (default) | json: one JSON object per line, with the
+                    time, client, request, status, bytes and duration
+  --trust-proxy LIST  peers (addresses, CIDR ranges, loopback, linklocal,
+                    uniquelocal) whose X-Forwarded-For or Forwarded name the
+                    client --log records
   --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
                     while serving, 503 once draining; no-store, never logged
   -u, --no-compression    serve's name for --no-compress
@@ -127,7 +143,8 @@ interface Setup {
   options: ServerOptions;
   tls: ReturnType<typeof tlsOptions>;
   workers: number;
-  log: boolean;
+  /** --log's options, or null without it. */
+  log: AccessLogOptions | null;
   /** The drain deadline (ms) on SIGTERM/SIGINT. */
   drainTimeout: number;
 }
@@ -209,7 +226,8 @@ function setupFrom(values: Values, positionals: string[]): Setup {
     }
     const workers = parseWorkers(values.workers);
     const scheme = tls === null ? 'http' : 'https';
-    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log: Boolean(values.log), drainTimeout: drainTimeout(values) };
+    const log = accessLogOptions(values);
+    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values) };
   } catch (err) {
     if (err instanceof UsageError) fail(err.message);
     throw err;
@@ -262,9 +280,10 @@ function main(): void {
   }
   if (cluster.isWorker) exitWithPrimary();
   const server = createOrFail(setup);
-  if (setup.log) {
+  const log = setup.log;
+  if (log !== null) {
     const write = (line: string): void => void process.stdout.write(line);
-    server.prependListener('request', (req, res) => logResponse(req, res, write));
+    server.prependListener('request', (req, res) => logResponse(req, res, write, log));
   }
   listenAndAnnounce(server, setup);
   drainOnSignal(server, setup.drainTimeout);

@@ -353,3 +353,67 @@ describe('cli: --cors-origins and --cors-headers', () => {
     for (const flag of ['--cors-origins LIST', '--cors-headers LIST']) assert.ok(help.stdout.includes(flag), flag);
   });
 });
+
+describe('cli: --log-format and --trust-proxy', () => {
+  /** Starts the CLI with `args`, sends each request, and gives back what it logged. */
+  async function logged(args: string[], requests: Record<string, string>[]): Promise<string[]> {
+    const { child, port } = await startCli([fixtures().root, '--port', '0', '--log', ...args]);
+    try {
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      for (const headers of requests) await fetchHead(`http://127.0.0.1:${port}/hello.txt`, { headers });
+      const until = Date.now() + 5000;
+      while (out.split('\n').length <= requests.length && Date.now() < until) await sleep(20);
+      return out.split('\n').filter((l) => l.includes('hello.txt'));
+    } finally {
+      await stop(child);
+    }
+  }
+
+  it('should write one JSON object per line', async () => {
+    const [line] = await logged(['--log-format', 'json'], [{ 'user-agent': 'agent "x"\t{"forged":1}', referer: 'http://r.example/' }]);
+    const entry = JSON.parse(line ?? '') as Record<string, unknown>;
+    assert.equal(entry.remote, '127.0.0.1');
+    assert.equal(entry.peer, '127.0.0.1');
+    assert.equal(entry.method, 'GET');
+    assert.equal(entry.url, '/hello.txt');
+    assert.equal(entry.protocol, 'HTTP/1.1');
+    assert.equal(entry.status, 200);
+    assert.equal(entry.bytes, 13);
+    assert.equal(typeof entry.ms, 'number');
+    assert.equal(entry.referer, 'http://r.example/');
+    assert.equal(entry.agent, 'agent "x"\t{"forged":1}');
+    assert.match(String(entry.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
+  it("should log the forwarded client from a trusted proxy, and an untrusted peer's own address", async () => {
+    const forwarded: Record<string, string>[] = [{ 'x-forwarded-for': '198.51.100.1, 203.0.113.7' }, { forwarded: 'for="[2001:db8::1]:4711";proto=https' }];
+    const trusted = await logged(['--trust-proxy', 'loopback', '--log-format', 'json'], forwarded);
+    assert.deepEqual(
+      trusted.map((l) => (JSON.parse(l) as { remote: string; peer: string }).remote),
+      ['203.0.113.7', '2001:db8::1'],
+    );
+    const combined = await logged(['--trust-proxy', '127.0.0.1'], forwarded.slice(0, 1));
+    assert.match(combined[0] ?? '', /^203\.0\.113\.7 - - \[/);
+    const untrusted = await logged(['--trust-proxy', '10.0.0.0/8'], forwarded.slice(0, 1));
+    assert.match(untrusted[0] ?? '', /^127\.0\.0\.1 - - \[/);
+    const none = await logged([], forwarded.slice(0, 1));
+    assert.match(none[0] ?? '', /^127\.0\.0\.1 - - \[/);
+  });
+
+  it('should refuse bad values with the flag name, and list the flags in --help', () => {
+    for (const [args, message] of [
+      [['--log', '--trust-proxy', 'localhost'], /^sluice: invalid --trust-proxy 'localhost'/],
+      [['--log', '--trust-proxy', '10.0.0.0/33'], /^sluice: invalid --trust-proxy /],
+      [['--log', '--log-format', 'xml'], /^sluice: invalid --log-format 'xml' \(expected combined or json\)/],
+      [['--trust-proxy', 'loopback'], /^sluice: --trust-proxy needs --log/],
+      [['--log-format', 'json'], /^sluice: --log-format needs --log/],
+    ] as const) {
+      const r = refused([fixtures().root, ...args]);
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, message, args.join(' '));
+    }
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    for (const flag of ['--log-format F', '--trust-proxy LIST']) assert.ok(help.stdout.includes(flag), flag);
+  });
+});
