@@ -37,6 +37,19 @@ const SUBJECTS = [
       env: NODE_ENV,
     }),
   })),
+  {
+    // The native front door (README, Front door): plain GET/HEAD answered
+    // before Node's HTTP layer, with the bytes Node wrote the first time.
+    name: 'sluice-front-door',
+    label: 'sluice --front-door (auto)',
+    group: 'sluice',
+    engine: 'auto',
+    command: (ctx) => ({
+      cmd: process.execPath,
+      args: [CLI, ctx.root, '--host', '127.0.0.1', '--port', '0', '--front-door'],
+      env: NODE_ENV,
+    }),
+  },
   // The io_uring engine's levers, one subject each (README, Engines): how
   // the ring runs its task work, and small files through the ring.
   ...['interrupt', 'cooperative', 'deferred'].map((mode) => ({

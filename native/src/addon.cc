@@ -30,6 +30,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("idleThisThread",
               Napi::Function::New(env, IdleThisThread, "idleThisThread"));
   exports.Set("FrontDoor", FrontDoor::Define(env));
+  exports.Set(
+      "classifyRequestHead",
+      Napi::Function::New(env, ClassifyRequestHead, "classifyRequestHead"));
   exports.Set("DONE", Napi::Number::New(env, core::kDone));
   exports.Set("EOF", Napi::Number::New(env, core::kEof));
   exports.Set("PENDING", Napi::Number::New(env, kPending));

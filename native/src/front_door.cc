@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <utility>
 #include <vector>
@@ -88,7 +89,38 @@ struct FrontDoor::Conn {
   // The token of a reply whose file shrank while sent (0: none).
   double shrunk = 0;
   bool to_node = false;
+  // While sends are reported: the request head of the reply in flight, and
+  // what that reply sent once it ended (reported when `sent_noted`).
+  std::string sent_head;
+  bool sent_noted = false;
+  int sent_status = 0;
+  uint64_t sent_bytes = 0;
 };
+
+// classifyRequestHead(buffer) -> { status, headLength, isHead, minorVersion }:
+// the front door's verdict on a request head, for the differential test
+// against Node's own parser. status: 'plain' | 'incomplete' | 'handover'.
+Napi::Value ClassifyRequestHead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer()) {
+    Napi::TypeError::New(env, "classifyRequestHead(buffer)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto bytes = info[0].As<Napi::Buffer<uint8_t>>();
+  core::front::RequestHead head;
+  core::front::HeadStatus status =
+      core::front::ParseRequestHead(bytes.Data(), bytes.Length(), &head);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("status", status == core::front::HeadStatus::kPlain ? "plain"
+                    : status == core::front::HeadStatus::kIncomplete
+                        ? "incomplete"
+                        : "handover");
+  out.Set("headLength", static_cast<double>(head.head_length));
+  out.Set("isHead", head.is_head);
+  out.Set("minorVersion", head.minor_version);
+  return out;
+}
 
 Napi::Function FrontDoor::Define(Napi::Env env) {
   return DefineClass(env, "FrontDoor",
@@ -99,7 +131,9 @@ Napi::Function FrontDoor::Define(Napi::Env env) {
                       InstanceMethod<&FrontDoor::Drain>("drain"),
                       InstanceMethod<&FrontDoor::CloseAll>("closeAll"),
                       InstanceMethod<&FrontDoor::ClearReplies>("clearReplies"),
-                      InstanceMethod<&FrontDoor::Stats>("stats")});
+                      InstanceMethod<&FrontDoor::Stats>("stats"),
+                      InstanceMethod<&FrontDoor::ReportSends>("reportSends"),
+                      InstanceMethod<&FrontDoor::PassThrough>("passThrough")});
 }
 
 // new FrontDoor({ onMiss(id, head), onHandOver(id), onClosed(id, reason) },
@@ -125,6 +159,9 @@ FrontDoor::FrontDoor(const Napi::CallbackInfo& info)
   if (env.IsExceptionPending()) return;
   on_closed_ = ReadCallback(callbacks, "onClosed");
   if (env.IsExceptionPending()) return;
+  if (callbacks.Get("onSent").IsFunction()) {
+    on_sent_ = ReadCallback(callbacks, "onSent");
+  }
   context_ = std::make_unique<Napi::AsyncContext>(env, "sluice:frontDoor");
   keep_alive_ms_ = ReadOption(opts, "keepAliveMs", 5000);
   first_request_ms_ = ReadOption(opts, "firstRequestMs", 1000);
@@ -221,7 +258,7 @@ Napi::Value FrontDoor::Answer(const Napi::CallbackInfo& info) {
                     now + static_cast<uint64_t>(publish_ms), now);
   }
   counters_.answered++;
-  Serve(c, std::move(reply), c->asked_length);
+  Serve(c, std::move(reply), c->asked_key);
   return Napi::Boolean::New(env, true);
 }
 
@@ -264,6 +301,27 @@ Napi::Value FrontDoor::CloseAll(const Napi::CallbackInfo& info) {
 Napi::Value FrontDoor::ClearReplies(const Napi::CallbackInfo& info) {
   replies_.Clear();
   return info.Env().Undefined();
+}
+
+// reportSends(on): whether onSent hears of every reply sent here (the
+// access log); off, nothing is copied for it.
+Napi::Value FrontDoor::ReportSends(const Napi::CallbackInfo& info) {
+  report_sends_ = !on_sent_.IsEmpty() && info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+// passThrough(): from now on every connection is Node's, each at its next
+// request boundary (idle ones at once); returns how many went now.
+Napi::Value FrontDoor::PassThrough(const Napi::CallbackInfo& info) {
+  pass_through_ = true;
+  std::vector<Conn*> idle;
+  for (auto& entry : conns_) {
+    if (entry.second->state == Conn::State::kReading) {
+      idle.push_back(entry.second);
+    }
+  }
+  for (Conn* c : idle) Release(c, "handover", true);
+  return Napi::Number::New(info.Env(), static_cast<double>(idle.size()));
 }
 
 Napi::Value FrontDoor::Stats(const Napi::CallbackInfo& info) {
@@ -341,18 +399,19 @@ void FrontDoor::ReadRequest(Conn* c) {
   std::shared_ptr<const Reply> reply = replies_.Find(key, uv_now(loop_));
   if (reply) {
     counters_.hits++;
-    Serve(c, std::move(reply), head.head_length);
+    Serve(c, std::move(reply), key);
     return;
   }
   Ask(c, peeked.data(), head.head_length);
 }
 
 void FrontDoor::Serve(Conn* c, std::shared_ptr<const Reply> reply,
-                      uint32_t head_length) {
-  if (!Consume(c->fd, head_length)) {
+                      std::string_view request_head) {
+  if (!Consume(c->fd, static_cast<uint32_t>(request_head.size()))) {
     Release(c, "error", false);
     return;
   }
+  if (report_sends_) c->sent_head.assign(request_head);
   c->reply = std::move(reply);
   core::front::StartReply(*c->reply, time(nullptr), &c->cursor);
   c->state = Conn::State::kWriting;
@@ -384,11 +443,19 @@ void FrontDoor::Continue(Conn* c) {
     return;
   }
   bool close_after = c->reply->close_after();
+  NoteSent(c);
   c->reply.reset();
+  ReportSent(c);
+  // onSent may have closed the connection.
+  if (c->state == Conn::State::kGone) return;
   if (close_after || draining_) {
     // As Node ends such a response: FIN after the last byte.
     shutdown(c->fd, SHUT_WR);
     Release(c, close_after ? "done" : "server", false);
+    return;
+  }
+  if (pass_through_) {
+    Release(c, "handover", true);
     return;
   }
   c->state = Conn::State::kReading;
@@ -426,6 +493,9 @@ void FrontDoor::Release(Conn* c, const char* reason, bool to_node) {
   c->state = Conn::State::kGone;
   c->reason = reason;
   c->to_node = to_node;
+  // A reply cut off (timeout, shrunk file, error, close): reported with
+  // what it sent, once the connection is closed.
+  if (c->reply) NoteSent(c);
   c->reply.reset();
   conns_.erase(c->id);
   if (to_node) {
@@ -445,10 +515,12 @@ void FrontDoor::OnConnClosed(uv_handle_t* handle) {
   if (door != nullptr) {
     Napi::Env env = door->Env();
     Napi::HandleScope scope(env);
+    door->ReportSent(c);
     if (c->to_node) {
       door->CallJs(door->on_hand_over_, c->id, nullptr);
     } else {
-      door->CallJs(door->on_closed_, c->id, Napi::String::New(env, c->reason));
+      door->CallJs(door->on_closed_, c->id, Napi::String::New(env, c->reason),
+                   Napi::Number::New(env, c->shrunk));
     }
   }
   delete c;
@@ -494,10 +566,39 @@ void FrontDoor::StartTicking() {
 void FrontDoor::CallJs(const Napi::FunctionReference& fn, int64_t id,
                        napi_value extra, napi_value more) {
   Napi::Env env = Env();
-  napi_value args[] = {Napi::Number::New(env, static_cast<double>(id)),
-                       extra != nullptr ? extra : env.Undefined(),
-                       more != nullptr ? more : env.Undefined()};
-  fn.MakeCallback(env.Global(), 3, args, *context_);
+  CallJs(fn, {Napi::Number::New(env, static_cast<double>(id)),
+              extra != nullptr ? extra : env.Undefined(),
+              more != nullptr ? more : env.Undefined()});
+}
+
+void FrontDoor::NoteSent(Conn* c) {
+  if (!report_sends_ || c->sent_noted || !c->reply) return;
+  const std::string& head = c->reply->head();
+  // "HTTP/1.1 200 ...": Node wrote it, so the three digits are there.
+  c->sent_status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
+  uint64_t head_bytes = c->cursor.head.size();
+  c->sent_bytes = c->cursor.sent > head_bytes ? c->cursor.sent - head_bytes : 0;
+  c->sent_noted = true;
+}
+
+void FrontDoor::ReportSent(Conn* c) {
+  if (!c->sent_noted) return;
+  c->sent_noted = false;
+  if (on_sent_.IsEmpty()) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  CallJs(
+      on_sent_,
+      {Napi::Number::New(env, static_cast<double>(c->id)),
+       Napi::Buffer<char>::Copy(env, c->sent_head.data(), c->sent_head.size()),
+       Napi::Number::New(env, c->sent_status),
+       Napi::Number::New(env, static_cast<double>(c->sent_bytes))});
+}
+
+void FrontDoor::CallJs(const Napi::FunctionReference& fn,
+                       std::initializer_list<napi_value> args) {
+  Napi::Env env = Env();
+  fn.MakeCallback(env.Global(), args.size(), args.begin(), *context_);
   if (env.IsExceptionPending()) {
     Napi::Error err = env.GetAndClearPendingException();
     napi_fatal_exception(env, err.Value());

@@ -19,12 +19,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/front/reply.h"
 #include "core/front/send_reply.h"
 
 namespace sluice {
+
+Napi::Value ClassifyRequestHead(const Napi::CallbackInfo& info);
 
 class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
  public:
@@ -43,6 +46,8 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::Value CloseAll(const Napi::CallbackInfo& info);
   Napi::Value ClearReplies(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ReportSends(const Napi::CallbackInfo& info);
+  Napi::Value PassThrough(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTick(uv_timer_t* handle);
@@ -50,7 +55,7 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
 
   void ReadRequest(Conn* c);
   void Serve(Conn* c, std::shared_ptr<const core::front::Reply> reply,
-             uint32_t head_length);
+             std::string_view request_head);
   void Continue(Conn* c);
   void Ask(Conn* c, const uint8_t* head, uint32_t head_length);
   void Watch(Conn* c, int events);
@@ -59,6 +64,12 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   void Release(Conn* c, const char* reason, bool to_node);
   void CallJs(const Napi::FunctionReference& fn, int64_t id, napi_value extra,
               napi_value more = nullptr);
+  void CallJs(const Napi::FunctionReference& fn,
+              std::initializer_list<napi_value> args);
+  // Notes what the reply in flight on `c` sent (for onSent), when asked to.
+  void NoteSent(Conn* c);
+  // onSent(id, requestHead, status, bodyBytes) for a noted reply.
+  void ReportSent(Conn* c);
   void StartTicking();
   Conn* Find(const Napi::CallbackInfo& info);
 
@@ -67,6 +78,9 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::FunctionReference on_miss_;
   Napi::FunctionReference on_hand_over_;
   Napi::FunctionReference on_closed_;
+  // Optional: told of every reply sent here, while report_sends_.
+  Napi::FunctionReference on_sent_;
+  bool report_sends_ = false;
   std::unique_ptr<Napi::AsyncContext> context_;
   core::front::ReplyCache replies_;
   std::unordered_map<int64_t, Conn*> conns_;
@@ -77,6 +91,9 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   uint64_t max_chunk_;
   // The server is closing: each connection ends after its current reply.
   bool draining_ = false;
+  // Everything is Node's from now on: each connection goes to it at its
+  // next request boundary.
+  bool pass_through_ = false;
   struct Counters {
     double hits = 0, misses = 0, handovers = 0, answered = 0, closed = 0;
   } counters_;

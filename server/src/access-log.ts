@@ -1,8 +1,11 @@
 // Access log lines, one per response, written when the response finishes
-// or its connection closes: the combined format (Apache/nginx) or one JSON
-// object per line. Behind trusted proxies the client is the one their
-// X-Forwarded-For or Forwarded names.
+// or its connection closes (or, for one the front door sent, when it
+// reports it): the combined format (Apache/nginx) or one JSON object per
+// line. Behind trusted proxies the client is the one their X-Forwarded-For
+// or Forwarded names. Health checks are left out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isCaptureSocket } from './engines/capture';
+import type { FrontDoorResponse } from './engines/front-door';
 import { deliveryOf, recordDeliveries } from './respond';
 import { isHealthAnswer } from './responses';
 import type { ProxyTrust } from './trust-proxy';
@@ -46,6 +49,8 @@ export interface AccessLogOptions {
   format: LogFormat;
   /** Peers whose forwarding headers are believed; null: the connection's peer is the client. */
   trust: ProxyTrust | null;
+  /** The health path, whose answers are not logged (those the front door sends included). */
+  health?: string | null;
 }
 
 const COMBINED: AccessLogOptions = { format: 'combined', trust: null };
@@ -62,32 +67,92 @@ function bodyBytes(res: ServerResponse, completed: boolean): number {
   return completed && length !== undefined ? Number(length) || 0 : 0;
 }
 
-export function formatCombined(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
-  const bytes = req.method !== 'HEAD' && res.statusCode !== 304 && logged.bytes > 0 ? String(logged.bytes) : '-';
-  const referer = req.headers.referer ?? '-';
-  const agent = req.headers['user-agent'] ?? '-';
-  const request = `${req.method ?? '-'} ${req.url ?? '-'} HTTP/${req.httpVersion}`;
-  const remote = logged.remote ?? '-';
-  return `${remote} - - [${clfDate(now)}] "${escapeLogField(request)}" ${res.statusCode} ${bytes} "${escapeLogField(referer)}" "${escapeLogField(agent)}"\n`;
+/** The fields of one line. */
+interface LineFields {
+  remote: string | undefined;
+  peer: string | undefined;
+  method: string;
+  url: string;
+  httpVersion: string;
+  status: number;
+  bytes: number;
+  referer: string | undefined;
+  agent: string | undefined;
+  /** Milliseconds from the request to the line, when known. */
+  ms: number | null;
 }
 
-/** One JSON object per line: what the combined format says, with numbers as numbers, the time in ISO 8601 and the duration. */
-export function formatJson(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
-  const sent = req.method !== 'HEAD' && res.statusCode !== 304 ? logged.bytes : 0;
+function formatLine(f: LineFields, now: Date): string {
+  const bytes = f.method !== 'HEAD' && f.status !== 304 && f.bytes > 0 ? String(f.bytes) : '-';
+  const request = `${f.method} ${f.url} HTTP/${f.httpVersion}`;
+  return `${f.remote ?? '-'} - - [${clfDate(now)}] "${escapeLogField(request)}" ${f.status} ${bytes} "${escapeLogField(f.referer ?? '-')}" "${escapeLogField(f.agent ?? '-')}"\n`;
+}
+
+/** One JSON object per line: what the combined format says, numbers as numbers, the time in ISO 8601, and the duration. */
+function formatJsonLine(f: LineFields, now: Date): string {
   const line = {
     time: now.toISOString(),
-    remote: logged.remote ?? null,
-    peer: logged.peer ?? logged.remote ?? null,
-    method: req.method ?? null,
-    url: req.url ?? null,
-    protocol: `HTTP/${req.httpVersion}`,
-    status: res.statusCode,
-    bytes: sent,
-    ms: logged.startedAt === undefined ? null : now.getTime() - logged.startedAt,
-    referer: req.headers.referer ?? null,
-    agent: req.headers['user-agent'] ?? null,
+    remote: f.remote ?? null,
+    peer: f.peer ?? null,
+    method: f.method,
+    url: f.url,
+    protocol: `HTTP/${f.httpVersion}`,
+    status: f.status,
+    bytes: f.method !== 'HEAD' && f.status !== 304 ? f.bytes : 0,
+    ms: f.ms,
+    referer: f.referer ?? null,
+    agent: f.agent ?? null,
   };
   return `${JSON.stringify(line)}\n`;
+}
+
+function fieldsOf(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): LineFields {
+  const { method, url, httpVersion, headers } = req;
+  return {
+    remote: logged.remote,
+    peer: logged.peer ?? logged.remote,
+    method: method ?? '-',
+    url: url ?? '-',
+    httpVersion,
+    status: res.statusCode,
+    bytes: logged.bytes,
+    referer: headers.referer,
+    agent: headers['user-agent'],
+    ms: logged.startedAt === undefined ? null : now.getTime() - logged.startedAt,
+  };
+}
+
+export function formatCombined(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
+  return formatLine(fieldsOf(req, res, logged, now), now);
+}
+
+export function formatJson(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
+  return formatJsonLine(fieldsOf(req, res, logged, now), now);
+}
+
+function isHealthRequest(method: string, url: string, health: string | null | undefined): boolean {
+  if (health === undefined || health === null || (method !== 'GET' && method !== 'HEAD')) return false;
+  return url === health || (url.startsWith(health) && url[health.length] === '?');
+}
+
+/** The line for a response the front door sent (the server's 'frontDoorResponse' event); '' for a health check. */
+export function formatFrontDoorResponse(r: FrontDoorResponse, now: Date, opts: AccessLogOptions = COMBINED): string {
+  const { method, url, httpVersion, headers } = r;
+  if (isHealthRequest(method, url, opts.health)) return '';
+  const remote = opts.trust === null ? r.remoteAddress : opts.trust.clientOf(r.remoteAddress, headers);
+  const f = {
+    remote,
+    peer: r.remoteAddress,
+    method,
+    url,
+    httpVersion,
+    status: r.statusCode,
+    bytes: r.bodyBytes,
+    referer: headers.referer,
+    agent: headers['user-agent'],
+    ms: null,
+  };
+  return opts.format === 'json' ? formatJsonLine(f, now) : formatLine(f, now);
 }
 
 /**
@@ -95,6 +160,10 @@ export function formatJson(req: IncomingMessage, res: ServerResponse, logged: Lo
  * in flight then is logged when its transfer reports what it sent.
  */
 export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void, opts: AccessLogOptions = COMBINED): void {
+  // A request the front door replays through the server: the front door
+  // sends the reply and reports it ('frontDoorResponse'), or hands the
+  // connection over and Node reads the request again.
+  if (isCaptureSocket(req.socket)) return;
   recordDeliveries();
   const peer = req.socket.remoteAddress;
   const remote = opts.trust === null ? peer : opts.trust.clientOf(peer, req.headers);

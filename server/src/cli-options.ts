@@ -59,6 +59,7 @@ export const FLAGS = {
   'cors-headers': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'log-format': { type: 'string' },
+  'front-door': { type: 'boolean' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
   'no-clipboard': { type: 'boolean', short: 'n' },
@@ -257,7 +258,14 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
   operatorOptions(values, options);
+  if (values['front-door']) options.frontDoor = frontDoorWanted(values);
   return { root: servedRoot, options, config: file };
+}
+
+/** --front-door: over TLS every byte must go through Node's TLS stream. */
+function frontDoorWanted(values: Values): boolean {
+  if (values['ssl-cert'] !== undefined) throw new UsageError("--front-door serves plain HTTP only (over TLS every byte goes through Node's TLS stream)");
+  return true;
 }
 
 /** What --cross-origin-isolated sets: the fields a page needs for SharedArrayBuffer. */
@@ -362,7 +370,7 @@ export function tlsOptions(values: Values): Pick<SecureServerOptions, 'tls' | 'h
 }
 
 /** --log's lines: --log-format's shape, with --trust-proxy's proxies believed on the client's address; null without --log. */
-export function accessLogOptions(values: Values): AccessLogOptions | null {
+export function accessLogOptions(values: Values, health: string | false | undefined): AccessLogOptions | null {
   const format = values['log-format'];
   const trusted = values['trust-proxy'];
   if (!values.log) {
@@ -379,5 +387,5 @@ export function accessLogOptions(values: Values): AccessLogOptions | null {
       throw err;
     }
   }
-  return { format: (format as LogFormat | undefined) ?? 'combined', trust };
+  return { format: (format as LogFormat | undefined) ?? 'combined', trust, health: typeof health === 'string' ? health : null };
 }

@@ -3,10 +3,21 @@
 // --workers, and graceful shutdown. What to serve and how is the library's.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createSecureServer, createServer, engines, type ServerOptions, type SluiceSecureServer, type SluiceServer } from './index';
-import { logResponse, type AccessLogOptions } from './access-log';
+import {
+  createSecureServer,
+  createServer,
+  engines,
+  frontDoorAware,
+  frontDoorUnavailableReason,
+  type FrontDoorResponse,
+  type ServerOptions,
+  type SluiceSecureServer,
+  type SluiceServer,
+} from './index';
+import { formatFrontDoorResponse, logResponse, type AccessLogOptions } from './access-log';
 import {
   accessLogOptions,
   drainTimeout,
@@ -96,6 +107,8 @@ Options:
                     client --log records
   --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
                     while serving, 503 once draining; no-store, never logged
+  --front-door      answer plain GET/HEAD requests natively, before Node's HTTP layer,
+                    with the bytes Node would write (plain HTTP only)
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
@@ -160,6 +173,8 @@ function printedInfo(values: Values): boolean {
     for (const report of engines()) {
       process.stdout.write(`${report.name.padEnd(9)} ${report.available ? 'available' : `unavailable: ${report.reason}`}\n`);
     }
+    const door = frontDoorUnavailableReason();
+    process.stdout.write(`front door ${door === '' ? 'available (--front-door)' : `unavailable: ${door}`}\n`);
   } else {
     return false;
   }
@@ -191,6 +206,12 @@ function createOrFail(setup: Setup): AnyServer {
   }
 }
 
+/** Whether --front-door took effect, when it was asked for. */
+function frontDoorLine(server: AnyServer, setup: Setup): string {
+  if (setup.options.frontDoor !== true || !('frontDoorNote' in server.sluice)) return '';
+  return server.sluice.frontDoorNote;
+}
+
 /** Listens, then prints the start line (or, in a worker, tells the primary). */
 function listenAndAnnounce(server: AnyServer, setup: Setup): void {
   const { host, port } = setup;
@@ -200,7 +221,9 @@ function listenAndAnnounce(server: AnyServer, setup: Setup): void {
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const url = urlOf(setup.scheme, host, actualPort);
     // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
-    const note = server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '';
+    const note = [server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '', frontDoorLine(server, setup)]
+      .filter(Boolean)
+      .join('; ');
     if (cluster.isWorker) {
       process.send?.({ sluice: 'listening', url, engine: server.sluice.engine, note, port: actualPort } satisfies ListeningMessage);
       return;
@@ -226,7 +249,7 @@ function setupFrom(values: Values, positionals: string[]): Setup {
     }
     const workers = parseWorkers(values.workers);
     const scheme = tls === null ? 'http' : 'https';
-    const log = accessLogOptions(values);
+    const log = accessLogOptions(values, plan.options.health);
     return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values) };
   } catch (err) {
     if (err instanceof UsageError) fail(err.message);
@@ -283,7 +306,15 @@ function main(): void {
   const log = setup.log;
   if (log !== null) {
     const write = (line: string): void => void process.stdout.write(line);
-    server.prependListener('request', (req, res) => logResponse(req, res, write, log));
+    server.prependListener(
+      'request',
+      frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
+    );
+    // What the front door sends never reaches 'request'.
+    server.on('frontDoorResponse', (r: FrontDoorResponse) => {
+      const line = formatFrontDoorResponse(r, new Date(), log);
+      if (line !== '') write(line);
+    });
   }
   listenAndAnnounce(server, setup);
   drainOnSignal(server, setup.drainTimeout);

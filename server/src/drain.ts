@@ -6,6 +6,7 @@
 // a second SIGINT (Ctrl-C twice) closes every connection and exits at once.
 
 import cluster from 'node:cluster';
+import { frontDoorAware } from './engines/front-door';
 
 /** Default drain deadline (ms): inside a container's 10 s stop grace period, with room to exit. */
 export const DEFAULT_DRAIN_TIMEOUT = 8000;
@@ -40,10 +41,13 @@ export function drainOnSignal(server: Drainable, timeoutMs: number): void {
   let draining = false;
   let deadline = 0;
   const sockets = new Set<DrainableSocket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  server.on(
+    'connection',
+    frontDoorAware((socket: DrainableSocket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }),
+  );
   const who = cluster.isWorker ? `worker ${process.pid}: ` : '';
   const connections = (): string => `${sockets.size} open connection${sockets.size === 1 ? '' : 's'}`;
   const stopNow = (): void => {

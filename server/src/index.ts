@@ -14,7 +14,9 @@ export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption } from './options';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
-export { engines };
+export { engines, frontDoorUnavailableReason };
+export type { FrontDoorResponse } from './engines/front-door';
+export { frontDoorAware } from './engines/front-door';
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
 export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
@@ -58,7 +60,8 @@ export interface SluiceServer extends http.Server {
     root: string;
     /** The native front door, when it answers this server's plain requests (null: off, and why in frontDoorNote). */
     frontDoor: FrontDoorControl | null;
-    frontDoorNote: string;
+    /** `front door on`, or `front door off (why)`; once listening, whether it took the listener. */
+    readonly frontDoorNote: string;
   };
 }
 
@@ -117,7 +120,17 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
   // requests before it are answered.
   answerBeforeClosing(server);
   const { door, note } = frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout);
-  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, frontDoor: door, frontDoorNote: note } });
+  const sluice = {
+    engine,
+    engineNote,
+    root: absRoot,
+    frontDoor: door,
+    get frontDoorNote(): string {
+      const off = door?.offReason() ?? '';
+      return off === '' ? note : `front door off (${off})`;
+    },
+  };
+  return Object.assign(server, { sluice });
 }
 
 /** The front door `createServer` was asked for, and a line saying whether it is on and why not. */

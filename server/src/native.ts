@@ -80,6 +80,8 @@ export interface NativeBinding {
   idleThisThread?(): number;
   /** The front door (front-door.ts): absent from older builds. */
   FrontDoor?: new (callbacks: FrontDoorCallbacks, options: FrontDoorNativeOptions) => NativeFrontDoor;
+  /** The front door's verdict on a request head (its differential test against Node's parser). */
+  classifyRequestHead?(head: Buffer): { status: 'plain' | 'incomplete' | 'handover'; headLength: number; isHead: boolean; minorVersion: number };
   readonly DONE: number;
   readonly EOF: number;
   readonly PENDING: number;
@@ -87,7 +89,7 @@ export interface NativeBinding {
   readonly MOVER_SPLICE: number;
 }
 
-/** What the front door tells JS; each runs from the event loop, never inside a call into the addon. */
+/** What the front door tells JS; each runs from the event loop, never inside a call into the addon, but for onSent (see there). */
 export interface FrontDoorCallbacks {
   /** A plain request head with no published reply: answer(id, …) or handOver(id). Its bytes are still in the socket. */
   onMiss(id: number, head: Buffer): void;
@@ -98,6 +100,11 @@ export interface FrontDoorCallbacks {
    * is closed. `shrunk`: the token of the reply whose file turned out shorter (truncated), else 0.
    */
   onClosed(id: number, reason: string, shrunk: number): void;
+  /**
+   * A reply sent here ended (whole or cut off), while reportSends(true): its request head, status and body bytes
+   * sent. A reply that goes out whole at once is reported from inside the answer() that sent it.
+   */
+  onSent?(id: number, head: Buffer, status: number, bodyBytes: number): void;
 }
 
 export interface FrontDoorNativeOptions {
@@ -150,6 +157,10 @@ export interface NativeFrontDoor {
   closeAll(): number;
   clearReplies(): void;
   stats(): FrontDoorStats;
+  /** Whether onSent hears of every reply sent (off: nothing is copied for it). */
+  reportSends(on: boolean): void;
+  /** Everything is Node's from now on, each connection at its next request boundary; returns how many went at once. */
+  passThrough(): number;
 }
 
 export interface NativeLoad {

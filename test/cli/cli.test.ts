@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { fixtures, sha256 } from '../helpers/fixtures';
 import { engineCases } from '../helpers/server';
+import { frontDoorUnavailableReason } from '../../server/src/index';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
 
@@ -125,21 +126,29 @@ describe('cli', () => {
     }
   });
 
-  it('should write one combined-format access log line per response with --log', async () => {
-    const { child, firstLine } = await start([fx.root, '--port', '0', '--log']);
-    try {
-      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
-      let out = '';
-      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-      const res = await request(`${url}/hello.txt`, { headers: { 'user-agent': 'evil"\tagent' } });
-      await res.body.arrayBuffer();
-      const until = Date.now() + 5000;
-      while (!out.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      assert.match(out, /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/hello\.txt HTTP\/1\.1" 200 13 "-" "evil\\x22\\x09agent"\n$/);
-    } finally {
-      await stop(child);
-    }
-  });
+  for (const door of [[], ['--front-door']]) {
+    it(`should write one combined-format access log line per response with --log ${door.join(' ')}`, async () => {
+      const { child, firstLine } = await start([fx.root, '--port', '0', '--log', ...door]);
+      try {
+        const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
+        let out = '';
+        child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+        // Twice: with the front door the second comes from its kept reply.
+        for (let i = 0; i < 2; i++) {
+          const res = await request(`${url}/hello.txt`, { headers: { 'user-agent': 'evil"\tagent' } });
+          await res.body.arrayBuffer();
+        }
+        const line = /127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/hello\.txt HTTP\/1\.1" 200 13 "-" "evil\\x22\\x09agent"\n/g;
+        const until = Date.now() + 5000;
+        while ((out.match(line) ?? []).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        const logged = out.split('\n').filter((l) => !l.startsWith('sluice: ') && l !== '');
+        assert.equal(logged.length, 2, out);
+        assert.equal((out.match(line) ?? []).length, 2, out);
+      } finally {
+        await stop(child);
+      }
+    });
+  }
 
   it('should say why auto did without io_uring (io_uring_setup: EPERM, as under Docker)', async () => {
     const { child } = await start([fx.root, '--port', '0'], { SLUICE_FORCE_ERRNO: 'io_uring_setup:EPERM' });
@@ -215,6 +224,7 @@ describe('cli', () => {
       '--headers-timeout',
       '--request-timeout',
       '--drain-timeout',
+      '--front-door',
       '--help',
       '--version',
     ]) {
@@ -222,10 +232,41 @@ describe('cli', () => {
     }
   });
 
+  it('should answer through the front door with --front-door, and say so on the second line', async function () {
+    const reason = frontDoorUnavailableReason();
+    if (reason !== '') this.skip(); // the copy-only build: the next test covers the refusal to pretend
+    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--no-compress']);
+    try {
+      assert.equal(await nextLine(child), 'sluice: front door on');
+      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
+      for (let i = 0; i < 3; i++) {
+        const res = await request(`${url}/size-1048579.bin`);
+        assert.equal(res.statusCode, 200);
+        assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-1048579.bin')));
+      }
+    } finally {
+      assert.equal(await stop(child), 0, 'SIGTERM should exit 0');
+    }
+  });
+
+  it('should say why --front-door is off, and refuse it with TLS', async () => {
+    const { child } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--engine', 'copy']);
+    try {
+      assert.equal(await nextLine(child), 'sluice: front door off (the copy engine was chosen)');
+    } finally {
+      await stop(child);
+    }
+    const run = (args: string[]) => spawnSync(process.execPath, [CLI, fx.root, '--port', '0', '--front-door', ...args], { encoding: 'utf8', timeout: 10_000 });
+    const tls = run(['--ssl-cert', __filename, '--ssl-key', __filename]);
+    assert.equal(tls.status, 2);
+    assert.match(tls.stderr, /--front-door serves plain HTTP only/);
+  });
+
   it('should list engines with --engines', () => {
     const r = spawnSync(process.execPath, [CLI, '--engines'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
     for (const name of ['io_uring', 'splice', 'sendfile', 'copy']) assert.match(r.stdout, new RegExp(`^${name}\\s`, 'm'));
+    assert.match(r.stdout, /^front door (available \(--front-door\)|unavailable: .+)$/m);
   });
 });
 

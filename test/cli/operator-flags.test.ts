@@ -417,3 +417,47 @@ describe('cli: --log-format and --trust-proxy', () => {
     for (const flag of ['--log-format F', '--trust-proxy LIST']) assert.ok(help.stdout.includes(flag), flag);
   });
 });
+
+describe('cli: the operator flags with --front-door', () => {
+  it('should log what the front door sends in the chosen format, with the forwarded client, and no health checks', async () => {
+    const { child, port } = await startCli([
+      fixtures().root,
+      '--port',
+      '0',
+      '--front-door',
+      '--log',
+      '--log-format',
+      'json',
+      '--trust-proxy',
+      'loopback',
+      '--health',
+      '/healthz',
+      '-H',
+      'X-Frame-Options: DENY',
+    ]);
+    try {
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      const headers = { 'x-forwarded-for': '203.0.113.7' };
+      for (let i = 0; i < 3; i++) {
+        const file = await fetchHead(`http://127.0.0.1:${port}/hello.txt`, { headers });
+        assert.equal(file.headers['x-frame-options'], 'DENY');
+        const health = await request(`http://127.0.0.1:${port}/healthz`);
+        assert.equal(health.statusCode, 200);
+        assert.equal(await health.body.text(), 'ok');
+      }
+      const until = Date.now() + 5000;
+      while (out.split('\n').filter((l) => l.includes('hello.txt')).length < 3 && Date.now() < until) await sleep(20);
+      await sleep(200);
+      const lines = out.split('\n').filter((l) => l.startsWith('{'));
+      assert.equal(lines.length, 3, out);
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { remote: string; peer: string; url: string; status: number };
+        assert.deepEqual([entry.remote, entry.peer, entry.url, entry.status], ['203.0.113.7', '127.0.0.1', '/hello.txt', 200]);
+      }
+      assert.match(out, /front door on/);
+    } finally {
+      await stop(child);
+    }
+  });
+});

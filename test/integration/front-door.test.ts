@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createServer, type SluiceServer } from '../../server/src/index';
+import { createServer, frontDoorAware, type SluiceServer } from '../../server/src/index';
 import { frontDoorUnavailableReason } from '../../server/src/engines/front-door';
 import { eventually } from '../helpers/eventually';
 import { fixtures, openFdCount, scratchDir, sha256 } from '../helpers/fixtures';
@@ -172,6 +172,32 @@ describe('front door', function () {
     });
   });
 
+  describe('with mutated request heads', () => {
+    it('should send what Node sends for each, twice', async () => {
+      // Byte-level mutations of plain heads (a fixed seed, so a failure
+      // repeats): whatever the classifier makes of them, the answer on the
+      // wire is Node's.
+      const seeds = [get('/hello.txt', 'Accept: */*\r\n'), `HEAD /style.css HTTP/1.0\r\nUser-Agent: x\r\n\r\n`, get('/dir/', 'If-None-Match: "x"\r\n')];
+      const alphabet = '\r\n\t :/"#%*-.GETHADPOS01a\u0000\u007f\u00ff';
+      let state = 0x5eed;
+      const next = (n: number): number => {
+        state = (state * 1103515245 + 12345) % 2 ** 31;
+        return state % n;
+      };
+      for (let i = 0; i < 150; i++) {
+        let head = seeds[next(seeds.length)];
+        for (let edits = 1 + next(3); edits > 0; edits--) {
+          const at = next(head.length);
+          const ch = alphabet[next(alphabet.length)];
+          head = next(2) === 0 ? head.slice(0, at) + ch + head.slice(at + 1) : head.slice(0, at) + ch + head.slice(at);
+        }
+        const bytes = Buffer.from(head + head, 'latin1');
+        const expected = undated(await exchange(off.port, bytes));
+        assert.equal(undated(await exchange(on.port, bytes)), expected, JSON.stringify(head));
+      }
+    });
+  });
+
   describe('when a file changes', () => {
     it('should never send a kept reply past the version it was made from', async () => {
       const dir = scratchDir();
@@ -211,6 +237,34 @@ describe('front door', function () {
       const closed = new Promise<void>((r) => door.server.close(() => r()));
       await closed; // idle connections are closed by close(), as Node closes its own
       for (const s of sockets) s.destroy();
+    });
+
+    it('should step aside for good once a listener that expects every request is added', async () => {
+      const door = await listen(fx.root, true);
+      try {
+        const held = net.connect(door.port, '127.0.0.1');
+        const heldReplies: Buffer[] = [];
+        held.on('data', (c: Buffer) => heldReplies.push(c));
+        held.write(get('/hello.txt'));
+        await eventually(() => Buffer.concat(heldReplies).includes('200 OK'), 3000, 'the first reply');
+        const seen: string[] = [];
+        door.server.on(
+          'request',
+          frontDoorAware(() => {}),
+        );
+        assert.equal(door.server.sluice.frontDoorNote, 'front door on', 'a marked listener changes nothing');
+        door.server.on('request', (req: { url?: string; socket: net.Socket }) => seen.push(`${req.url} ${typeof req.socket.remoteAddress}`));
+        assert.match(door.server.sluice.frontDoorNote, /^front door off \(a 'request' or 'connection' listener/);
+        // The idle connection it held is Node's now, and so is every new one.
+        held.write(get('/hello.txt'));
+        await eventually(() => seen.length === 1, 3000, "Node to see the held connection's request");
+        await exchange(door.port, get('/hello.txt'));
+        assert.deepEqual(seen, ['/hello.txt string', '/hello.txt string']);
+        assert.equal(door.server.sluice.frontDoor?.stats().connections, 0);
+        held.destroy();
+      } finally {
+        await closeServer(door.server);
+      }
     });
 
     it('should close an idle kept-alive connection after keepAliveTimeout', async () => {
@@ -324,6 +378,13 @@ describe('front door', function () {
         socket.write(get('/shrinking.bin'));
         await closed;
         assert.ok(got < 64 * 1024 * 1024, `short body (${got} bytes)`);
+        // The version is reopened at once (not after its trust window): the
+        // very same head, and any other, get the file as it is now.
+        for (const head of [get('/shrinking.bin'), get('/shrinking.bin', 'User-Agent: other\r\n')]) {
+          const next = (await exchange(door.port, head)).toString('latin1');
+          assert.match(next, /Content-Length: 1048576\r\n/);
+          assert.equal(next.length - next.indexOf('\r\n\r\n') - 4, 1024 * 1024);
+        }
       } finally {
         await closeServer(door.server);
       }

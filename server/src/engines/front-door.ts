@@ -42,8 +42,50 @@ export interface FrontDoorOptions {
   codingsPending: boolean;
 }
 
+/**
+ * A response the front door sent without Node's HTTP layer (no 'request'
+ * event saw it), as the server's 'frontDoorResponse' event gives it: what
+ * an access log needs.
+ */
+export interface FrontDoorResponse {
+  remoteAddress: string | undefined;
+  method: string;
+  /** The request target as sent. */
+  url: string;
+  httpVersion: string;
+  /** The request's fields, names lower-cased, repeated ones joined with ', '. */
+  headers: Record<string, string>;
+  statusCode: number;
+  /** Body bytes actually sent (fewer than Content-Length when cut off). */
+  bodyBytes: number;
+}
+
+/** The server event that carries each FrontDoorResponse. */
+export const FRONT_DOOR_RESPONSE = 'frontDoorResponse';
+
+const AWARE = Symbol('sluice.frontDoorAware');
+
+/**
+ * Marks a 'request' or 'connection' listener as knowing the front door
+ * (replayed requests on a CaptureSocket, kept replies reported as
+ * 'frontDoorResponse'). A listener added without the mark turns the front
+ * door off for the server: its contract was every request and every
+ * connection.
+ */
+export function frontDoorAware<T extends (...args: never[]) => unknown>(listener: T): T {
+  return Object.assign(listener, { [AWARE]: true });
+}
+
+function isAware(listener: unknown): boolean {
+  return typeof listener === 'function' && (listener as { [AWARE]?: boolean })[AWARE] === true;
+}
+
 export interface FrontDoorControl {
   stats(): FrontDoorStats;
+  /** Whether it takes the server's connections (false before listen, and where the server has no TCP listener of its own). */
+  active(): boolean;
+  /** Why it takes none, once listening ('' while it does). */
+  offReason(): string;
 }
 
 /** How long a replayed request may take before its connection goes to Node instead. */
@@ -90,6 +132,8 @@ class Door {
   private readonly invalidators = new Map<number, () => void>();
   private nextToken = 1;
   private toNode: ((handle: AcceptedHandle) => void) | null = null;
+  /** Everything goes to Node (a listener that expects to see every request came along). */
+  private passing = false;
 
   constructor(
     private readonly server: http.Server,
@@ -101,9 +145,41 @@ class Door {
         onMiss: (id, head) => this.replay(id, head),
         onHandOver: (id) => this.giveToNode(id),
         onClosed: (id, _reason, shrunk) => this.closed(id, shrunk),
+        onSent: (id, head, status, bytes) => this.sent(id, head, status, bytes),
       },
       { keepAliveMs: opts.keepAliveMs, firstRequestMs: opts.firstRequestMs, sendTimeoutMs: opts.sendTimeoutMs, maxChunk: opts.maxChunk },
     );
+  }
+
+  /** Steps aside for good: new connections go to Node as accepted, held ones at their next request boundary. */
+  passThrough(): void {
+    if (this.passing) return;
+    this.passing = true;
+    this.door.passThrough();
+  }
+
+  isPassing(): boolean {
+    return this.passing;
+  }
+
+  /** Reports sends while anything listens for them (copying each request head costs). */
+  followListeners(): void {
+    this.server.on('newListener', (event, listener) => {
+      if ((event === 'request' || event === 'connection') && !isAware(listener)) this.passThrough();
+    });
+    const update = (): void => this.door.reportSends(this.server.listenerCount(FRONT_DOOR_RESPONSE) > 0);
+    // 'newListener' comes before the listener is added, 'removeListener' after.
+    this.server.on('newListener', (event) => event === FRONT_DOOR_RESPONSE && this.door.reportSends(true));
+    this.server.on('removeListener', (event) => event === FRONT_DOOR_RESPONSE && update());
+    update();
+  }
+
+  private sent(id: number, head: Buffer, status: number, bodyBytes: number): void {
+    const held = this.held.get(id);
+    const parsed = parseHead(head);
+    if (parsed === null) return;
+    const response: FrontDoorResponse = { remoteAddress: held?.endpoints.remoteAddress, ...parsed, statusCode: status, bodyBytes };
+    this.server.emit(FRONT_DOOR_RESPONSE, response);
   }
 
   /** Starts taking the server's connections; false where it has no TCP listener of its own. */
@@ -130,6 +206,7 @@ class Door {
   }
 
   private take(handle: AcceptedHandle): boolean {
+    if (this.passing) return false;
     const id = this.door.adopt(handle.fd);
     if (id < 0) return false; // no duplicate (EMFILE, say): Node takes it as it is
     this.held.set(id, { handle, endpoints: endpointsOf(handle), release: connectionOpened() });
@@ -223,6 +300,23 @@ class Door {
   }
 }
 
+/** The request line and fields of a head the addon classified plain (so: well formed, CRLF line ends). */
+function parseHead(head: Buffer): Pick<FrontDoorResponse, 'method' | 'url' | 'httpVersion' | 'headers'> | null {
+  const lines = head.toString('latin1').split('\r\n');
+  const line = /^(GET|HEAD) (\S+) HTTP\/(1\.[01])$/.exec(lines[0] ?? '');
+  if (line === null) return null;
+  // No prototype: a field named __proto__ is just a field.
+  const headers = Object.create(null) as Record<string, string>;
+  for (const field of lines.slice(1)) {
+    const colon = field.indexOf(':');
+    if (colon <= 0) continue;
+    const name = field.slice(0, colon).toLowerCase();
+    const value = field.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { method: line[1], url: line[2], httpVersion: line[3], headers };
+}
+
 /**
  * Puts a front door before `server` once it listens (TCP only; TLS and
  * HTTP/2 servers are not given one). Returns null without the addon's
@@ -232,13 +326,21 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
   const FrontDoor = native.binding?.FrontDoor;
   if (FrontDoor === undefined) return null;
   const door = new Door(server, opts, FrontDoor);
+  door.followListeners();
   let started = false;
-  server.prependListener('request', (req, res) => door.track(req, res));
+  server.prependListener(
+    'request',
+    frontDoorAware((req: http.IncomingMessage, res: http.ServerResponse) => door.track(req, res)),
+  );
   server.on('listening', () => {
     if (!started) started = door.start();
   });
   wrapClosing(server, door);
-  return { stats: () => door.stats() };
+  const offReason = (): string => {
+    if (door.isPassing()) return "a 'request' or 'connection' listener not marked frontDoorAware was added";
+    return started || !server.listening ? '' : 'the server has no TCP listener of its own: its connections come through node:cluster';
+  };
+  return { stats: () => door.stats(), active: () => started && !door.isPassing(), offReason };
 }
 
 /** Makes the server's close calls reach the connections the front door holds. */

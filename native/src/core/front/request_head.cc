@@ -77,6 +77,14 @@ bool ParseField(std::string_view line) {
   return true;
 }
 
+bool HasBareLineFeed(std::string_view bytes) {
+  for (size_t i = bytes.find('\n'); i != std::string_view::npos;
+       i = bytes.find('\n', i + 1)) {
+    if (i == 0 || bytes[i - 1] != '\r') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 HeadStatus ParseRequestHead(const uint8_t* data, size_t size,
@@ -86,8 +94,12 @@ HeadStatus ParseRequestHead(const uint8_t* data, size_t size,
                          size < kMaxHeadBytes ? size : kMaxHeadBytes);
   size_t end = bytes.find("\r\n\r\n");
   if (end == std::string_view::npos) {
-    return size >= kMaxHeadBytes ? HeadStatus::kHandOver
-                                 : HeadStatus::kIncomplete;
+    // A head that ends lines with a bare LF never shows a CRLF CRLF: it is
+    // Node's now, rather than after the first-request timeout.
+    if (size >= kMaxHeadBytes || HasBareLineFeed(bytes)) {
+      return HeadStatus::kHandOver;
+    }
+    return HeadStatus::kIncomplete;
   }
   std::string_view head = bytes.substr(0, end + 2);
   size_t at = head.find("\r\n");
