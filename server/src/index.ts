@@ -11,7 +11,7 @@ import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
-export type { CompressOption } from './options';
+export type { CompressOption, CorsOption } from './options';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
