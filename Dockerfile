@@ -4,7 +4,7 @@
 #   docker run --init -p 8080:8080 -v "$PWD/site:/srv:ro" sluice
 #
 # Without a volume the image serves its bundled demo site (public/ -> /srv).
-# Arguments after the image name replace CMD, e.g. `... sluice /srv --engine sendfile`;
+# Arguments after the image name replace CMD, e.g. `... sluice /srv --engine sendfile --health /healthz`;
 # HOST and PORT come from the environment (`-e PORT=9000 -p 9000:9000`).
 # --init gives the server a PID 1 that forwards SIGTERM, so `docker stop` is prompt.
 # The server runs as the non-root `node` user and exits 0 once drained.
@@ -70,10 +70,11 @@ USER node
 ENV HOST=0.0.0.0 PORT=8080 NODE_ENV=production
 EXPOSE 8080
 
-# No curl in the slim image: ask Node. Any answer below 500 counts as up, so a
-# mounted site without an index.html (404 on /) is still healthy.
+# No curl in the slim image: ask Node. --health /healthz answers 200 while
+# serving and 503 while draining; an answer below 500 counts as up, so a CMD
+# given without --health (its /healthz a 404) is still checked for a live server.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/',{signal:AbortSignal.timeout(3000)}).then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz',{signal:AbortSignal.timeout(3000)}).then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["node", "dist/cli.js"]
-CMD ["/srv", "--engine", "auto"]
+CMD ["/srv", "--engine", "auto", "--health", "/healthz"]

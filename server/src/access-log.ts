@@ -1,9 +1,14 @@
-// Access log lines in the combined format (Apache/nginx), one per response,
-// written when the response finishes or its connection closes.
+// Access log lines, one per response, written when the response finishes
+// or its connection closes (or, for one the front door sent, when it
+// reports it): the combined format (Apache/nginx) or one JSON object per
+// line. Behind trusted proxies the client is the one their X-Forwarded-For
+// or Forwarded names. Health checks are left out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isCaptureSocket } from './engines/capture';
 import type { FrontDoorResponse } from './engines/front-door';
 import { deliveryOf, recordDeliveries } from './respond';
+import { isHealthAnswer } from './responses';
+import type { ProxyTrust } from './trust-proxy';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -31,7 +36,24 @@ export interface LoggedResponse {
   remote: string | undefined;
   /** Body bytes sent; '-' for none. */
   bytes: number;
+  /** The connection's own peer, when proxies were trusted (JSON lines show both). */
+  peer?: string | undefined;
+  /** When the request arrived (ms since the epoch). */
+  startedAt?: number;
 }
+
+export type LogFormat = 'combined' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['combined', 'json'];
+
+export interface AccessLogOptions {
+  format: LogFormat;
+  /** Peers whose forwarding headers are believed; null: the connection's peer is the client. */
+  trust: ProxyTrust | null;
+  /** The health path, whose answers are not logged (those the front door sends included). */
+  health?: string | null;
+}
+
+const COMBINED: AccessLogOptions = { format: 'combined', trust: null };
 
 /**
  * Body bytes sent (nginx's $body_bytes_sent): what the engine reported for
@@ -45,9 +67,10 @@ function bodyBytes(res: ServerResponse, completed: boolean): number {
   return completed && length !== undefined ? Number(length) || 0 : 0;
 }
 
-/** The fields of one combined-format line. */
+/** The fields of one line. */
 interface LineFields {
   remote: string | undefined;
+  peer: string | undefined;
   method: string;
   url: string;
   httpVersion: string;
@@ -55,6 +78,8 @@ interface LineFields {
   bytes: number;
   referer: string | undefined;
   agent: string | undefined;
+  /** Milliseconds from the request to the line, when known. */
+  ms: number | null;
 }
 
 function formatLine(f: LineFields, now: Date): string {
@@ -63,37 +88,94 @@ function formatLine(f: LineFields, now: Date): string {
   return `${f.remote ?? '-'} - - [${clfDate(now)}] "${escapeLogField(request)}" ${f.status} ${bytes} "${escapeLogField(f.referer ?? '-')}" "${escapeLogField(f.agent ?? '-')}"\n`;
 }
 
-export function formatCombined(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
-  const { method, url, httpVersion, headers } = req;
-  const fields = { method: method ?? '-', url: url ?? '-', httpVersion, status: res.statusCode, referer: headers.referer, agent: headers['user-agent'] };
-  return formatLine({ ...fields, remote: logged.remote, bytes: logged.bytes }, now);
+/** One JSON object per line: what the combined format says, numbers as numbers, the time in ISO 8601, and the duration. */
+function formatJsonLine(f: LineFields, now: Date): string {
+  const line = {
+    time: now.toISOString(),
+    remote: f.remote ?? null,
+    peer: f.peer ?? null,
+    method: f.method,
+    url: f.url,
+    protocol: `HTTP/${f.httpVersion}`,
+    status: f.status,
+    bytes: f.method !== 'HEAD' && f.status !== 304 ? f.bytes : 0,
+    ms: f.ms,
+    referer: f.referer ?? null,
+    agent: f.agent ?? null,
+  };
+  return `${JSON.stringify(line)}\n`;
 }
 
-/** The line for a response the front door sent (the server's 'frontDoorResponse' event). */
-export function formatFrontDoorResponse(r: FrontDoorResponse, now: Date): string {
+function fieldsOf(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): LineFields {
+  const { method, url, httpVersion, headers } = req;
+  return {
+    remote: logged.remote,
+    peer: logged.peer ?? logged.remote,
+    method: method ?? '-',
+    url: url ?? '-',
+    httpVersion,
+    status: res.statusCode,
+    bytes: logged.bytes,
+    referer: headers.referer,
+    agent: headers['user-agent'],
+    ms: logged.startedAt === undefined ? null : now.getTime() - logged.startedAt,
+  };
+}
+
+export function formatCombined(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
+  return formatLine(fieldsOf(req, res, logged, now), now);
+}
+
+export function formatJson(req: IncomingMessage, res: ServerResponse, logged: LoggedResponse, now: Date): string {
+  return formatJsonLine(fieldsOf(req, res, logged, now), now);
+}
+
+function isHealthRequest(method: string, url: string, health: string | null | undefined): boolean {
+  if (health === undefined || health === null || (method !== 'GET' && method !== 'HEAD')) return false;
+  return url === health || (url.startsWith(health) && url[health.length] === '?');
+}
+
+/** The line for a response the front door sent (the server's 'frontDoorResponse' event); '' for a health check. */
+export function formatFrontDoorResponse(r: FrontDoorResponse, now: Date, opts: AccessLogOptions = COMBINED): string {
   const { method, url, httpVersion, headers } = r;
-  return formatLine(
-    { remote: r.remoteAddress, method, url, httpVersion, status: r.statusCode, bytes: r.bodyBytes, referer: headers.referer, agent: headers['user-agent'] },
-    now,
-  );
+  if (isHealthRequest(method, url, opts.health)) return '';
+  const remote = opts.trust === null ? r.remoteAddress : opts.trust.clientOf(r.remoteAddress, headers);
+  const f = {
+    remote,
+    peer: r.remoteAddress,
+    method,
+    url,
+    httpVersion,
+    status: r.statusCode,
+    bytes: r.bodyBytes,
+    referer: headers.referer,
+    agent: headers['user-agent'],
+    ms: null,
+  };
+  return opts.format === 'json' ? formatJsonLine(f, now) : formatLine(f, now);
 }
 
 /**
  * Logs `res` once, when it finishes or its connection closes; a body still
  * in flight then is logged when its transfer reports what it sent.
  */
-export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void): void {
+export function logResponse(req: IncomingMessage, res: ServerResponse, write: (line: string) => void, opts: AccessLogOptions = COMBINED): void {
   // A request the front door replays through the server: the front door
   // sends the reply and reports it ('frontDoorResponse'), or hands the
   // connection over and Node reads the request again.
   if (isCaptureSocket(req.socket)) return;
   recordDeliveries();
-  const remote = req.socket.remoteAddress;
+  const peer = req.socket.remoteAddress;
+  const remote = opts.trust === null ? peer : opts.trust.clientOf(peer, req.headers);
+  const startedAt = Date.now();
+  const format = opts.format === 'json' ? formatJson : formatCombined;
   let logged = false;
   const log = (completed: boolean): void => {
     if (logged) return;
     logged = true;
-    const line = (): void => write(formatCombined(req, res, { remote, bytes: bodyBytes(res, completed) }, new Date()));
+    // A health check every few seconds would drown the lines that matter.
+    if (isHealthAnswer(res)) return;
+    const line = (): void => write(format(req, res, { remote, peer, startedAt, bytes: bodyBytes(res, completed) }, new Date()));
     const delivery = deliveryOf(res);
     if (delivery === undefined) line();
     else delivery.whenSettled(line);

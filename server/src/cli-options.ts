@@ -6,11 +6,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
+import { LOG_FORMATS, type AccessLogOptions, type LogFormat } from './access-log';
+import { ProxyTrust, TrustListError } from './trust-proxy';
 import { isWithin } from './compress-cache';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, parseDuration, type SymlinkPolicy } from './options';
+import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
+import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
 /** A refusal of the command line: printed as `sluice: <message>`, exit code 2. */
@@ -47,6 +51,14 @@ export const FLAGS = {
   'ssl-pass': { type: 'string' },
   http2: { type: 'boolean' },
   'no-etag': { type: 'boolean' },
+  header: { type: 'string', short: 'H', multiple: true },
+  'cross-origin-isolated': { type: 'boolean' },
+  health: { type: 'string' },
+  mime: { type: 'string', multiple: true },
+  'cors-origins': { type: 'string' },
+  'cors-headers': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'log-format': { type: 'string' },
   'front-door': { type: 'boolean' },
   'no-front-door': { type: 'boolean' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
@@ -246,6 +258,7 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.single) options.single = true;
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
+  operatorOptions(values, options);
   const door = frontDoorWanted(values);
   if (door !== undefined) options.frontDoor = door;
   return { root: servedRoot, options, config: file };
@@ -263,6 +276,83 @@ function frontDoorWanted(values: Values): boolean | undefined {
   if (!values['front-door']) return undefined;
   if (values['ssl-cert'] !== undefined) throw new UsageError("--front-door serves plain HTTP only (over TLS every byte goes through Node's TLS stream)");
   return true;
+}
+
+/** What --cross-origin-isolated sets: the fields a page needs for SharedArrayBuffer. */
+const CROSS_ORIGIN_ISOLATION: readonly HeaderEntry[] = [
+  { key: 'Cross-Origin-Opener-Policy', value: 'same-origin' },
+  { key: 'Cross-Origin-Embedder-Policy', value: 'require-corp' },
+];
+
+/** `-H 'Name: value'` as a field, refused as Node would refuse it on a response. */
+export function parseHeaderFlag(value: string): HeaderEntry {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw new UsageError(`invalid --header '${value}' (expected 'Name: value')`);
+  const key = value.slice(0, colon);
+  const field = value.slice(colon + 1).trim();
+  try {
+    validateHeaderName(key);
+    validateHeaderValue(key, field);
+  } catch (err) {
+    throw new UsageError(`invalid --header '${value}' (${(err as Error).message})`);
+  }
+  if (PER_RESPONSE_FIELDS.includes(key.toLowerCase())) {
+    throw new UsageError(`invalid --header '${value}' (sluice sets ${key} for each response${key.toLowerCase() === 'content-type' ? '; see --mime' : ''})`);
+  }
+  return { key, value: field };
+}
+
+/** The flags for running sluice in production: fields on every response. */
+function operatorOptions(values: Values, options: ServerOptions): void {
+  const everywhere = [...(values['cross-origin-isolated'] ? CROSS_ORIGIN_ISOLATION : []), ...(values.header ?? []).map(parseHeaderFlag)];
+  if (everywhere.length > 0) options.headers = [...((options.headers as HeaderRule[] | undefined) ?? []), { headers: everywhere }];
+  if (values.health !== undefined) options.health = parseHealth(values.health);
+  if (values.mime !== undefined) options.mimeTypes = Object.fromEntries(values.mime.map(parseMimeFlag));
+  corsLists(values, options);
+}
+
+/** A comma-separated flag's items, each checked by `check` (which says why one is refused). */
+function commaList(flag: string, value: string, check: (item: string) => string | null): string[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new UsageError(`invalid --${flag} '${value}' (expected a comma-separated list)`);
+  for (const item of items) {
+    const why = check(item);
+    if (why !== null) throw new UsageError(`invalid --${flag} '${value}' (${why})`);
+  }
+  return items;
+}
+
+/** --cors-origins (a list instead of `*`) and --cors-headers (what preflights allow). */
+function corsLists(values: Values, options: ServerOptions): void {
+  const originsFlag = values['cors-origins'];
+  const headersFlag = values['cors-headers'];
+  if (headersFlag !== undefined && !values.cors && originsFlag === undefined) throw new UsageError('--cors-headers needs --cors or --cors-origins');
+  if (originsFlag === undefined && headersFlag === undefined) return;
+  const origins =
+    originsFlag === undefined
+      ? undefined
+      : commaList('cors-origins', originsFlag, (o) => (originOf(o) === null ? `'${o}' is not an origin such as https://app.example` : null));
+  const allowHeaders =
+    headersFlag === undefined
+      ? undefined
+      : commaList('cors-headers', headersFlag, (h) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h) ? null : `'${h}' is not a header name`));
+  options.cors = { origins, allowHeaders };
+}
+
+/** `--mime wasm=application/wasm` as an [extension, type] pair, checked as the mimeTypes option checks it. */
+export function parseMimeFlag(value: string): [string, string] {
+  const eq = value.indexOf('=');
+  const entry = eq < 0 ? 'expected EXT=TYPE, as in wasm=application/wasm' : typeEntry(value.slice(0, eq), value.slice(eq + 1));
+  if (typeof entry === 'string') throw new UsageError(`invalid --mime '${value}' (${entry})`);
+  return [entry.ext, value.slice(eq + 1)];
+}
+
+export function parseHealth(value: string): string {
+  if (!HEALTH_PATH.test(value)) throw new UsageError(`invalid --health '${value}' (expected a path such as /healthz)`);
+  return value;
 }
 
 function readFlagFile(flag: string, file: string): Buffer {
@@ -287,4 +377,25 @@ export function tlsOptions(values: Values): Pick<SecureServerOptions, 'tls' | 'h
   if (/\.(pfx|p12)$/i.test(certFile)) return { tls: { pfx: cert, passphrase }, http2: Boolean(values.http2) };
   if (keyFile === undefined) throw new UsageError('--ssl-cert needs --ssl-key (or a .pfx/.p12 certificate)');
   return { tls: { cert, key: readFlagFile('ssl-key', keyFile), passphrase }, http2: Boolean(values.http2) };
+}
+
+/** --log's lines: --log-format's shape, with --trust-proxy's proxies believed on the client's address; null without --log. */
+export function accessLogOptions(values: Values, health: string | false | undefined): AccessLogOptions | null {
+  const format = values['log-format'];
+  const trusted = values['trust-proxy'];
+  if (!values.log) {
+    if (format !== undefined || trusted !== undefined) throw new UsageError(`${format !== undefined ? '--log-format' : '--trust-proxy'} needs --log`);
+    return null;
+  }
+  if (format !== undefined && !LOG_FORMATS.includes(format as LogFormat)) throw new UsageError(`invalid --log-format '${format}' (expected combined or json)`);
+  let trust: ProxyTrust | null = null;
+  if (trusted !== undefined) {
+    try {
+      trust = new ProxyTrust(commaList('trust-proxy', trusted, () => null));
+    } catch (err) {
+      if (err instanceof TrustListError) throw new UsageError(`invalid --trust-proxy '${trusted}' (${err.message})`);
+      throw err;
+    }
+  }
+  return { format: (format as LogFormat | undefined) ?? 'combined', trust, health: typeof health === 'string' ? health : null };
 }

@@ -17,8 +17,19 @@ import {
   type SluiceSecureServer,
   type SluiceServer,
 } from './index';
-import { formatFrontDoorResponse, logResponse } from './access-log';
-import { drainTimeout, hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorkers, serveOptions, tlsOptions, UsageError, type Values } from './cli-options';
+import { formatFrontDoorResponse, logResponse, type AccessLogOptions } from './access-log';
+import {
+  accessLogOptions,
+  drainTimeout,
+  hostAndPort,
+  MIN_MAX_CHUNK,
+  parseCommandLine,
+  parseWorkers,
+  serveOptions,
+  tlsOptions,
+  UsageError,
+  type Values,
+} from './cli-options';
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
@@ -43,6 +54,10 @@ Options:
   -c, --config FILE serve.json to read (default: root/serve.json when it exists)
   -s, --single      single-page app: a missing path without an extension gets index.html
   -C, --cors        Access-Control-Allow-Origin: * and answers to CORS preflights
+  --cors-origins LIST  CORS for these origins only (https://a.example,https://b.example):
+                    a listed Origin is reflected, with Vary: Origin; others get none
+  --cors-headers LIST  the request headers preflights allow (default: those asked for);
+                    with --cors or --cors-origins
   --listing         list directories that have no index.html (HTML, or JSON on request)
   -S, --symlinks P  follow | within-root | deny (default: within-root, links leaving
                     root are refused); a bare -S, as in serve, means follow
@@ -58,6 +73,12 @@ Options:
                     engine moves every body)
   --no-index        do not serve index.html for directories
   --no-etag         send no ETag
+  -H, --header 'NAME: VALUE'  add a field to every response (files, 304s, error
+                    pages, redirects, listings); repeatable, a later NAME wins
+  --cross-origin-isolated  Cross-Origin-Opener-Policy: same-origin and
+                    Cross-Origin-Embedder-Policy: require-corp (SharedArrayBuffer)
+  --mime EXT=TYPE   send TYPE as the Content-Type of *.EXT (wasm=application/wasm,
+                    .md=text/markdown); repeatable; text types get charset=utf-8
   --no-compress     do not compress files (by default each compressible file of
                     1 KiB or more with no .br/.gz sibling is compressed once, in
                     the background, and its variant served from a cache on disk)
@@ -79,6 +100,13 @@ Options:
                     out (SLUICE_WORKERS_BALANCE=cluster forces that). A worker that
                     dies is replaced.
   --log             write an access log line per response (combined format) to stdout
+  --log-format F    combined (default) | json: one JSON object per line, with the
+                    time, client, request, status, bytes and duration
+  --trust-proxy LIST  peers (addresses, CIDR ranges, loopback, linklocal,
+                    uniquelocal) whose X-Forwarded-For or Forwarded name the
+                    client --log records
+  --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
+                    while serving, 503 once draining; no-store, never logged
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
                     bytes Node wrote for the same request (plain HTTP; not with --engine copy)
@@ -129,7 +157,8 @@ interface Setup {
   options: ServerOptions;
   tls: ReturnType<typeof tlsOptions>;
   workers: number;
-  log: boolean;
+  /** --log's options, or null without it. */
+  log: AccessLogOptions | null;
   /** The drain deadline (ms) on SIGTERM/SIGINT. */
   drainTimeout: number;
 }
@@ -232,7 +261,8 @@ function setupFrom(values: Values, positionals: string[]): Setup {
     }
     const workers = parseWorkers(values.workers);
     const scheme = tls === null ? 'http' : 'https';
-    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log: Boolean(values.log), drainTimeout: drainTimeout(values) };
+    const log = accessLogOptions(values, plan.options.health);
+    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values) };
   } catch (err) {
     if (err instanceof UsageError) fail(err.message);
     throw err;
@@ -285,14 +315,18 @@ function main(): void {
   }
   if (cluster.isWorker) exitWithPrimary();
   const server = createOrFail(setup);
-  if (setup.log) {
+  const log = setup.log;
+  if (log !== null) {
     const write = (line: string): void => void process.stdout.write(line);
     server.prependListener(
       'request',
-      frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write)),
+      frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
     );
     // What the front door sends never reaches 'request'.
-    server.on('frontDoorResponse', (r: FrontDoorResponse) => write(formatFrontDoorResponse(r, new Date())));
+    server.on('frontDoorResponse', (r: FrontDoorResponse) => {
+      const line = formatFrontDoorResponse(r, new Date(), log);
+      if (line !== '') write(line);
+    });
   }
   listenAndAnnounce(server, setup);
   drainOnSignal(server, setup.drainTimeout);

@@ -61,6 +61,8 @@ export interface HeadPolicy {
   readonly strongEtag: boolean;
   /** Fields every response carries ([name, value, …]: CORS). */
   readonly extra: readonly string[];
+  /** The mimeTypes option's types (they are in the lists, so in the lists' key). */
+  readonly types?: TypeOverrides | null;
 }
 
 /**
@@ -79,8 +81,15 @@ export interface Representation {
   readonly lastModifiedMs: number;
 }
 
-/** The Content-Type of a version's path, computed once per version. */
-export function typeOf(version: FileVersion): string {
+/** Content-Types by extension (lower case, no dot) that replace or add to the built-in ones: the mimeTypes option. */
+export type TypeOverrides = ReadonlyMap<string, string>;
+
+/** The Content-Type of a version's path: an override's, else the built-in one, computed once per version. */
+export function typeOf(version: FileVersion, overrides: TypeOverrides | null = null): string {
+  if (overrides !== null) {
+    const type = overrides.get(path.extname(version.path).slice(1).toLowerCase());
+    if (type !== undefined) return type;
+  }
   return (version.type ??= contentTypeFor(version.path));
 }
 
@@ -99,8 +108,9 @@ export function representationOf(
   vary: boolean,
   validated: FileVersion = version,
   strong = false,
+  overrides: TypeOverrides | null = null,
 ): Representation {
-  typeOf(original);
+  const type = typeOf(original, overrides);
   // stat.mtime's own rounding, so Last-Modified is send's to the second.
   validated.lastModified ??= httpDate(Math.round(validated.stat.mtimeMs));
   validated.etag ??= weakEtag(validated.stat);
@@ -108,13 +118,13 @@ export function representationOf(
   if (strong && validated.strongEtag !== null) {
     const base = validated.strongEtag;
     const etag = coding === null ? base : `${base.slice(0, -1)}-${coding}"`;
-    return { version, type: original.type as string, coding, vary, etag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
+    return { version, type, coding, vary, etag, lastModified, lastModifiedMs: validated.stat.mtimeMs };
   }
   // A variant's ETag names its coding, so no two representations of one URL
   // ever share a validator.
   if (coding !== null) version.codedEtag ??= `${validated.etag.slice(0, -1)}-${coding}"`;
   const etag = coding === null ? validated.etag : (version.codedEtag as string);
-  return { version, type: original.type as string, coding, vary, etag, lastModified: validated.lastModified, lastModifiedMs: validated.stat.mtimeMs };
+  return { version, type, coding, vary, etag, lastModified: validated.lastModified, lastModifiedMs: validated.stat.mtimeMs };
 }
 
 const CODINGS: readonly (ContentCoding | null)[] = [null, 'br', 'zstd', 'gzip'];
@@ -131,7 +141,8 @@ export class HeadCache {
 
   constructor(readonly policy: HeadPolicy) {
     const flags = `${policy.acceptRanges ? 'r' : ''}${policy.lastModified ? 'm' : ''}${policy.etag ? 'e' : ''}${policy.strongEtag ? 's' : ''}${policy.contentType ? 't' : ''}`;
-    const id = `${flags}|${policy.cacheControl ?? ''}|${policy.extra.join('\n')}`;
+    const types = policy.types ? [...policy.types].join('\n') : '';
+    const id = `${flags}|${policy.cacheControl ?? ''}|${policy.extra.join('\n')}|${types}`;
     for (const coding of CODINGS) this.keys.push(`${id}|${coding ?? 'identity'}`, `${id}|${coding ?? 'identity'}|vary`);
   }
 
@@ -146,17 +157,48 @@ export class HeadCache {
   }
 }
 
-/** send's field order: caching fields, then content metadata. */
+const VARY_HAS_ACCEPT_ENCODING = /(?:^|,)\s*(?:\*|accept-encoding)\s*(?:,|$)/i;
+
+/** The Vary value with Accept-Encoding added, or null when it (or `*`) is already there. */
+export function varyWithAcceptEncoding(current: number | string | string[] | undefined): string | null {
+  if (current === undefined) return 'Accept-Encoding';
+  const value = Array.isArray(current) ? current.join(', ') : String(current);
+  if (VARY_HAS_ACCEPT_ENCODING.test(value)) return null;
+  return value ? `${value}, Accept-Encoding` : 'Accept-Encoding';
+}
+
+const NAMES = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** The lower-case names of `fields` ([name, value, …]), worked out once per list. */
+export function fieldNames(fields: readonly string[]): ReadonlySet<string> {
+  let names = NAMES.get(fields);
+  if (names === undefined) {
+    names = new Set(fields.filter((_f, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+    NAMES.set(fields, names);
+  }
+  return names;
+}
+
+/**
+ * send's field order: caching fields, then content metadata. An extra
+ * field replaces sluice's own of its name; an extra Vary names
+ * Accept-Encoding too when variants exist.
+ */
 function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
+  const taken = fieldNames(policy.extra);
+  const ours = (name: string): boolean => !taken.has(name);
   const caching: string[] = [];
-  if (policy.acceptRanges) caching.push('Accept-Ranges', 'bytes');
-  if (policy.cacheControl !== null) caching.push('Cache-Control', policy.cacheControl);
-  if (policy.lastModified) caching.push('Last-Modified', rep.lastModified);
-  if (policy.etag) caching.push('ETag', rep.etag);
-  caching.push(...policy.extra);
-  const vary = rep.vary ? ['Vary', 'Accept-Encoding'] : [];
+  if (policy.acceptRanges && ours('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
+  if (policy.cacheControl !== null && ours('cache-control')) caching.push('Cache-Control', policy.cacheControl);
+  if (policy.lastModified && ours('last-modified')) caching.push('Last-Modified', rep.lastModified);
+  if (policy.etag && ours('etag')) caching.push('ETag', rep.etag);
+  for (let i = 0; i < policy.extra.length; i += 2) {
+    const value = policy.extra[i + 1];
+    caching.push(policy.extra[i], rep.vary && policy.extra[i].toLowerCase() === 'vary' ? (varyWithAcceptEncoding(value) ?? value) : value);
+  }
+  const vary = rep.vary && ours('vary') ? ['Vary', 'Accept-Encoding'] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
-  const type = policy.contentType ? ['Content-Type', rep.type] : [];
+  const type = policy.contentType && ours('content-type') ? ['Content-Type', rep.type] : [];
   const partial = [...caching, ...type, ...vary, ...encoding];
   return {
     whole: [...partial, 'Content-Length', String(rep.version.size)],

@@ -11,7 +11,7 @@ import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
-export type { CompressOption } from './options';
+export type { CompressOption, CorsOption } from './options';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
@@ -114,6 +114,8 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
   const { responder, engine, engineNote, root: absRoot } = built;
   const { respond } = responder;
   const server = http.createServer(timeouts, (req, res) => respond(req, res));
+  // close() drops the listener at once: from then on the health path says 503.
+  responder.draining = () => !server.listening;
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   // A half-close or a malformed request ends a connection only after the
   // requests before it are answered.
@@ -201,5 +203,6 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     ? http2.createSecureServer({ ...tls, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
     : https.createServer({ ...tls, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
+  responder.draining = () => !server.listening;
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });
 }

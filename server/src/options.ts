@@ -7,7 +7,9 @@ import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
 import type { ContentCoding } from './negotiate';
 import type { DotfilePolicy } from './resolve';
+import type { TypeOverrides } from './head';
 import * as os from 'node:os';
+import * as mime from 'mime-types';
 import * as path from 'node:path';
 import { Applicability, SourcePattern } from './globs';
 import { RuleSet, type HeaderRule, type RedirectRule, type RewriteRule } from './rules';
@@ -80,8 +82,14 @@ export interface SluiceOptions {
    * no-cache`); a missing `/app.js` stays 404.
    */
   single?: boolean;
-  /** `Access-Control-Allow-Origin: *` on every response, and answers to CORS preflights. */
-  cors?: boolean;
+  /**
+   * true: `Access-Control-Allow-Origin: *` on every response, and answers to
+   * CORS preflights. `{ origins: ['https://app.example'] }`: the request's
+   * Origin reflected when listed (none otherwise), with `Vary: Origin`;
+   * `allowHeaders` is what a preflight's Access-Control-Allow-Headers
+   * names (default: the headers the preflight asks for).
+   */
+  cors?: boolean | CorsOption;
   /** A page below root served with status 404 for every miss (the CLI uses '404.html'). */
   notFound?: string | false;
   /** Directory listings: true, or a list of path globs where they are allowed (serve.json's `directoryListing`). */
@@ -90,8 +98,15 @@ export interface SluiceOptions {
   unlisted?: string[];
   /** A directory holding exactly one file serves that file (serve.json's `renderSingle`). */
   renderSingle?: boolean;
-  /** serve.json's header rules: `[{ source: '**\/*.js', headers: [{ key, value }] }]`; a null value removes a field. */
-  headers?: HeaderRule[];
+  /**
+   * Fields to add. An object (`{ 'X-Frame-Options': 'DENY' }`) puts them on
+   * every response: files, 304s, error pages, redirects, listings. An array
+   * holds serve.json's header rules, `[{ source: '**\/*.js', headers: [{ key, value }] }]`
+   * (a null value removes a field), applied to the files and error pages
+   * under `source`; a rule without a source applies everywhere, as the
+   * object does. A path rule's value wins over an everywhere field.
+   */
+  headers?: HeaderRule[] | Record<string, string | number>;
   /** serve.json's rewrites: `[{ source: '/app/**', destination: '/index.html' }]`. */
   rewrites?: RewriteRule[];
   /** serve.json's redirects: `[{ source: '/old/:id', destination: '/new/:id', type: 301 }]`. */
@@ -106,6 +121,26 @@ export interface SluiceOptions {
    * true uses the default directory and size bound. Off by default.
    */
   compress?: boolean | CompressOption;
+  /**
+   * A path (`'/healthz'`) answered before any file is looked for: `200 ok`
+   * while serving, `503 draining` once the server is closing
+   * (createServer's and createSecureServer's `close()`, as on SIGTERM),
+   * with `Cache-Control: no-store`, never in the access log. Off by default.
+   */
+  health?: string | false;
+  /**
+   * Content-Types by extension, replacing or adding to the built-in ones:
+   * `{ wasm: 'application/wasm', '.md': 'text/markdown' }`. A text type
+   * gets `charset=utf-8` as the built-in ones do, unless it names one.
+   */
+  mimeTypes?: Record<string, string>;
+}
+
+export interface CorsOption {
+  /** Origins (`scheme://host[:port]`) whose requests are answered with their own Origin; without, any (`*`). */
+  origins?: string[];
+  /** Request headers a preflight allows. */
+  allowHeaders?: string[];
 }
 
 export interface CompressOption {
@@ -157,6 +192,10 @@ export interface ResolvedOptions {
   compress: { dir: string; maxBytes: number } | null;
   single: boolean;
   cors: boolean;
+  /** The origins CORS answers (reflected), or null for any (`*`). */
+  corsOrigins: ReadonlySet<string> | null;
+  /** A preflight's Access-Control-Allow-Headers, or null to allow what it asks for. */
+  corsAllowHeaders: string | null;
   notFound: string | null;
   /** Where listings are allowed; null: nowhere. */
   listing: Applicability | null;
@@ -169,6 +208,10 @@ export interface ResolvedOptions {
   /** Strong content-hash ETags (serve-handler's `etag: true`) instead of weak size-mtime ones. */
   strongEtag: boolean;
   flavor: Flavor;
+  /** The health path, or null. */
+  health: string | null;
+  /** The mimeTypes option (extensions lower case, without the dot; charset added), or null. */
+  types: TypeOverrides | null;
 }
 
 const ENGINE_CHOICES = ['auto', 'io_uring', 'splice', 'sendfile', 'copy'];
@@ -367,13 +410,95 @@ function compressOption(value: unknown): ResolvedOptions['compress'] {
   return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
 }
 
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+/** A media type as RFC 9110 writes one: `type/subtype`, and parameters. */
+export const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[^"\\\\]*"))*$`);
+/** An extension as the mimeTypes option and --mime take it: `wasm` or `.wasm`. */
+export const EXTENSION = /^\.?[^./\s]+$/;
+
+/** One mimeTypes entry checked: the extension's key and the type to send (with its charset), or the reason it is refused. */
+export function typeEntry(ext: string, type: unknown): { ext: string; type: string } | string {
+  if (!EXTENSION.test(ext)) return `'${ext}' is not an extension (expected, say, wasm or .wasm)`;
+  // eslint-disable-next-line no-control-regex -- a control byte would split or corrupt the head
+  if (typeof type !== 'string' || !MEDIA_TYPE.test(type) || /[\x00-\x1f\x7f]/.test(type))
+    return `'${String(type)}' is not a media type (expected, say, application/wasm)`;
+  return { ext: ext.replace(/^\./, '').toLowerCase(), type: mime.contentType(type) || type };
+}
+
+function typeOverrides(value: unknown): TypeOverrides | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid(`The "mimeTypes" option must be an object of extensions and types. Received ${show(value)}`);
+  const types = new Map<string, string>();
+  for (const [ext, type] of Object.entries(value)) {
+    const entry = typeEntry(ext, type);
+    if (typeof entry === 'string') throw invalid(`The "mimeTypes" option: ${entry}`);
+    types.set(entry.ext, entry.type);
+  }
+  return types.size === 0 ? null : types;
+}
+
+/** `https://App.example:8443` as browsers send it in Origin (`https://app.example:8443`), or null when it is not an origin. */
+export function originOf(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  const origin = url.origin;
+  return origin !== 'null' && value.replace(/\/$/, '').toLowerCase() === origin.toLowerCase() ? origin : null;
+}
+
+function corsLists(value: unknown): { corsOrigins: ReadonlySet<string> | null; corsAllowHeaders: string | null } {
+  if (typeof value !== 'object' || value === null) return { corsOrigins: null, corsAllowHeaders: null };
+  const { origins, allowHeaders } = value as CorsOption;
+  if (origins !== undefined && !Array.isArray(origins)) throw invalid(`The "cors.origins" option must be an array of origins. Received ${show(origins)}`);
+  if (allowHeaders !== undefined && !Array.isArray(allowHeaders))
+    throw invalid(`The "cors.allowHeaders" option must be an array of header names. Received ${show(allowHeaders)}`);
+  const corsOrigins = origins?.map((o) => {
+    const origin = typeof o === 'string' ? originOf(o) : null;
+    if (origin === null) throw invalid(`The "cors.origins" option must hold origins such as 'https://app.example'. Received ${show(o)}`);
+    return origin;
+  });
+  for (const name of allowHeaders ?? []) {
+    if (typeof name !== 'string' || !new RegExp(`^${TOKEN}$`).test(name))
+      throw invalid(`The "cors.allowHeaders" option must hold header names. Received ${show(name)}`);
+  }
+  return {
+    corsOrigins: corsOrigins === undefined ? null : new Set(corsOrigins),
+    corsAllowHeaders: allowHeaders === undefined ? null : allowHeaders.join(', '),
+  };
+}
+
+/** A path below the origin, without query, fragment or spaces. */
+export const HEALTH_PATH = /^\/[^\s?#]*$/;
+
+function healthPath(value: unknown): string | null {
+  if (value === undefined || value === false) return null;
+  if (typeof value !== 'string' || !HEALTH_PATH.test(value)) {
+    throw invalid(`The "health" option must be a path such as '/healthz' or false. Received ${show(value)}`);
+  }
+  return value;
+}
+
+/** The headers option as rules: an object is one rule without a source (every response). */
+function headerRules(value: unknown): HeaderRule[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value as HeaderRule[];
+  if (typeof value !== 'object') throw invalid(`The "headers" option must be an object of fields or an array of rules. Received ${show(value)}`);
+  const entries = Object.entries(value as Record<string, string | number>).map(([key, v]) => ({ key, value: v }));
+  return entries.length === 0 ? [] : [{ headers: entries }];
+}
+
 /** The serve.json-shaped options: patterns are compiled here, once. */
 function serveOptions(opts: SluiceOptions) {
   const routed = Boolean(opts.rewrites?.length || opts.redirects?.length || opts.cleanUrls || typeof opts.trailingSlash === 'boolean');
+  const headers = headerRules(opts.headers);
   const rules =
-    routed || opts.headers?.length
+    routed || headers.length > 0
       ? new RuleSet({
-          headers: opts.headers,
+          headers,
           rewrites: opts.rewrites,
           redirects: opts.redirects,
           cleanUrls: opts.cleanUrls ?? false,
@@ -387,6 +512,7 @@ function serveOptions(opts: SluiceOptions) {
   return {
     single: bool(opts.single, false),
     cors: bool(opts.cors, false),
+    ...corsLists(opts.cors),
     notFound: typeof opts.notFound === 'string' ? opts.notFound : null,
     listing: listing !== null && listing.ever ? listing : null,
     unlisted: stringList(opts.unlisted, 'unlisted').map((s) => new SourcePattern(s, false)),
@@ -395,5 +521,7 @@ function serveOptions(opts: SluiceOptions) {
     routed,
     strongEtag: opts.etag === 'strong',
     flavor: 'sluice' as Flavor,
+    health: healthPath(opts.health),
+    types: typeOverrides(opts.mimeTypes),
   };
 }

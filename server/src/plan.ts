@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { fileBody, type Body } from './body';
 import { evaluatePreconditions, isRangeFresh, type Validators } from './conditional';
 import type { HeadLists } from './file-table';
-import { contentRange, type Head, type HeadPolicy, type Preset, type Representation } from './head';
+import { contentRange, fieldNames, varyWithAcceptEncoding, type Head, type HeadPolicy, type Preset, type Representation } from './head';
 import { multipartBody } from './multipart';
 import { parseRange } from './range';
 
@@ -57,7 +57,6 @@ export type Plan = Refusal | Answer;
 
 /** Content metadata a 304 must not carry (RFC 9110 §15.4.5). */
 const CONTENT_FIELDS: readonly string[] = ['content-encoding', 'content-language', 'content-length', 'content-range', 'content-type'];
-const VARY_HAS_ACCEPT_ENCODING = /(?:^|,)\s*(?:\*|accept-encoding)\s*(?:,|$)/i;
 
 /** The fields of a representation, and the validators and type the request is judged by. */
 interface Fields {
@@ -150,16 +149,23 @@ function cachedFields(lists: HeadLists, rep: Representation, policy: HeadPolicy)
 function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy, omit: readonly string[]): Fields {
   // Ours go in where nothing was set before and no rule removed them.
   const open = (name: string): boolean => preset[name] === undefined && !omit.includes(name);
+  // An extra field (CORS, the headers option) stands in for sluice's own of its name.
+  const taken = fieldNames(policy.extra);
+  const ours = (name: string): boolean => open(name) && !taken.has(name);
   const caching: string[] = [];
-  if (policy.acceptRanges && open('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
-  if (policy.cacheControl !== null && open('cache-control')) caching.push('Cache-Control', policy.cacheControl);
-  if (policy.lastModified && open('last-modified')) caching.push('Last-Modified', rep.lastModified);
-  if (policy.etag && open('etag')) caching.push('ETag', rep.etag);
-  for (let i = 0; i < policy.extra.length; i += 2) if (open(policy.extra[i].toLowerCase())) caching.push(policy.extra[i], policy.extra[i + 1]);
+  if (policy.acceptRanges && ours('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
+  if (policy.cacheControl !== null && ours('cache-control')) caching.push('Cache-Control', policy.cacheControl);
+  if (policy.lastModified && ours('last-modified')) caching.push('Last-Modified', rep.lastModified);
+  if (policy.etag && ours('etag')) caching.push('ETag', rep.etag);
+  for (let i = 0; i < policy.extra.length; i += 2) {
+    const name = policy.extra[i].toLowerCase();
+    if (open(name))
+      caching.push(policy.extra[i], name === 'vary' && rep.vary ? (varyWithAcceptEncoding(policy.extra[i + 1]) ?? policy.extra[i + 1]) : policy.extra[i + 1]);
+  }
   const presetType = preset['content-type'];
   const type = presetType === undefined ? rep.type : String(presetType);
-  const content = open('content-type') && policy.contentType ? ['Content-Type', type] : [];
-  const vary = rep.vary ? varyWithAcceptEncoding(preset.vary) : null;
+  const content = ours('content-type') && policy.contentType ? ['Content-Type', type] : [];
+  const vary = rep.vary && !(taken.has('vary') && open('vary')) ? varyWithAcceptEncoding(preset.vary) : null;
   const varyField = vary !== null ? ['Vary', vary] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
   const etag = typeof preset.etag === 'string' ? preset.etag : policy.etag && !omit.includes('etag') ? rep.etag : undefined;
@@ -169,14 +175,6 @@ function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy, o
   if (typeof lastModified === 'string') validators.lastModified = Date.parse(lastModified);
   else if (policy.lastModified) validators.lastModified = rep.lastModifiedMs;
   return { fields: [...caching, ...content, ...varyField, ...encoding], notModified: [...caching, ...varyField], validators, type };
-}
-
-/** The Vary value with Accept-Encoding added, or null when it (or `*`) is already there. */
-export function varyWithAcceptEncoding(current: number | string | string[] | undefined): string | null {
-  if (current === undefined) return 'Accept-Encoding';
-  const value = Array.isArray(current) ? current.join(', ') : String(current);
-  if (VARY_HAS_ACCEPT_ENCODING.test(value)) return null;
-  return value ? `${value}, Accept-Encoding` : 'Accept-Encoding';
 }
 
 /** `fields` with `name` set to `value`: in place if present (setHeader keeps a field's position), else appended. */

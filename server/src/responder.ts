@@ -29,6 +29,7 @@ import { PathResolver, redirectLocation, urlPathname, type Resolution } from './
 import { respond, type Outlet } from './respond';
 import {
   CORS_FIELDS,
+  corsFieldsFor,
   fieldRecord,
   sendError,
   sendGenerated,
@@ -36,7 +37,9 @@ import {
   sendOptions,
   sendRedirect,
   sendRuleRedirect,
+  sendHealth,
   sendServeError,
+  type Preflight,
 } from './responses';
 import { candidatePaths, NO_HEADERS, type RuleHeaders } from './rules';
 import { SymlinkGuard } from './symlinks';
@@ -106,6 +109,9 @@ const HEADERS_SENT_MESSAGE = "Can't set headers after they are sent.";
 /** What a file has when precompressed siblings are not looked for. */
 const NO_SIBLINGS: Variants = { codings: [], mask: 0, seenAt: 0 };
 const NO_REQUEST_HEADERS = Object.freeze({});
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+/** What an origin list puts on every response: the answer depends on the request's Origin. */
+const VARY_ORIGIN: readonly string[] = ['Vary', 'Origin'];
 
 export class Responder {
   private readonly opts: ResolvedOptions;
@@ -116,11 +122,15 @@ export class Responder {
   private readonly heads: HeadCache;
   private readonly planOptions: PlanOptions;
   private readonly compress: CompressCache | null;
-  /** Fields every answer sluice writes itself carries (CORS). */
+  /** Fields every answer carries (CORS, then the headers option's everywhere fields). */
   private readonly extra: readonly string[];
+  /** The headers option's everywhere fields alone (what a 405 or an OPTIONS answer carries). */
+  private readonly everywhere: readonly string[];
   // serve-static mounted at /static and asked for /static: send resolves ''
   // to root itself, which is a directory (a redirect) or a file (served).
   private readonly mountRoot: Resolution;
+  /** Whether the server is closing: the health path then answers 503 (createServer sets this). */
+  draining: () => boolean = () => false;
   /** Each route's candidate paths, made once (a route is remembered per path, and so is this). */
   private readonly candidates = new WeakMap<object, readonly string[]>();
 
@@ -134,7 +144,8 @@ export class Responder {
     this.resolver = new PathResolver(root, { dotfiles: opts.dotfiles });
     this.variants = new VariantIndex(opts.precompressed, opts.precompressedStar);
     this.guard = new SymlinkGuard(root, opts.symlinks);
-    this.extra = opts.cors ? CORS_FIELDS : [];
+    this.everywhere = opts.rules?.everywhere ?? [];
+    this.extra = withFields(!opts.cors ? [] : opts.corsOrigins === null ? CORS_FIELDS : VARY_ORIGIN, this.everywhere);
     const cacheControl = opts.cacheControl ? cacheControlValue(opts.maxAge, opts.immutable) : null;
     this.heads = new HeadCache({
       acceptRanges: opts.acceptRanges,
@@ -144,6 +155,7 @@ export class Responder {
       etag: opts.etag,
       strongEtag: opts.strongEtag,
       extra: this.extra,
+      types: opts.types,
     });
     this.planOptions = { policy: this.heads.policy, maxRanges: opts.maxRanges, unsatisfiableWithBody: opts.flavor === 'serve-handler' };
     this.mountRoot = { kind: 'path', path: root, trailingSlash: false, decoded: '/' };
@@ -168,6 +180,10 @@ export class Responder {
     // queued requests hold no descriptor, and head and body come from the
     // version current when they go out.
     if (isQueued(res)) return whenTurn(req, res, () => this.serve(req, res, next, url, originalUrl, claimant));
+    if (this.opts.health !== null && this.isHealthCheck(req, url)) {
+      claimant?.hijack();
+      return sendHealth(res, this.draining(), this.everywhere);
+    }
     const x = new Exchange(req, res, next, originalUrl, claimant);
     if (req.method !== 'GET' && req.method !== 'HEAD' && !this.opts.anyMethod) return this.otherMethod(x);
     const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? this.mountRoot : this.resolver.resolve(url);
@@ -182,15 +198,45 @@ export class Responder {
     this.openTarget(x, resolution.path, resolution.trailingSlash);
   };
 
+  /** A GET or HEAD of the health path (its query string aside). */
+  private isHealthCheck(req: IncomingMessage, url: string): boolean {
+    const health = this.opts.health as string;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    return url === health || (url.startsWith(health) && url[health.length] === '?');
+  }
+
   /** OPTIONS (a CORS preflight when CORS is on) and every method but GET and HEAD. */
   private otherMethod(x: Exchange): void {
     const { req, res, next } = x;
     if (next !== undefined && this.opts.fallthrough) return next();
     x.claim();
     if (this.opts.cors && req.method === 'OPTIONS') {
-      return sendOptions(res, headerString(req.headers['access-control-request-method']), headerString(req.headers['access-control-request-headers']));
+      const requestMethod = headerString(req.headers['access-control-request-method']);
+      return sendOptions(res, requestMethod, headerString(req.headers['access-control-request-headers']), this.everywhere, this.preflightFor(req));
     }
-    sendMethodNotAllowed(res, this.opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD');
+    sendMethodNotAllowed(res, this.opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD', this.everywhere);
+  }
+
+  /** How a preflight from this request's Origin is answered. */
+  private preflightFor(req: IncomingMessage): Preflight {
+    const { corsOrigins, corsAllowHeaders } = this.opts;
+    if (corsOrigins === null) return { allowOrigin: '*', allowHeaders: corsAllowHeaders, varyOrigin: false };
+    const origin = headerString(req.headers.origin);
+    return { allowOrigin: origin !== undefined && corsOrigins.has(origin) ? origin : null, allowHeaders: corsAllowHeaders, varyOrigin: true };
+  }
+
+  /** The CORS fields for a request from a listed origin ([] for any other, and without a list: they are in `extra`). */
+  private listedCors(req: IncomingMessage): readonly string[] {
+    const origins = this.opts.corsOrigins;
+    if (origins === null || !this.opts.cors) return NO_FIELDS;
+    const origin = headerString(req.headers.origin);
+    return origin !== undefined && origins.has(origin) ? corsFieldsFor(origin) : NO_FIELDS;
+  }
+
+  /** The fields an answer sluice writes itself carries: `extra`, and CORS's for a listed origin. */
+  private fieldsFor(x: Exchange): readonly string[] {
+    const cors = this.listedCors(x.req);
+    return cors.length === 0 ? this.extra : [...this.extra, ...cors];
   }
 
   /** serve's routing: a redirect, or the first of the paths the rules name that exists. */
@@ -200,7 +246,7 @@ export class Responder {
     const route = rules.route(decoded);
     if (route.redirect !== null) {
       x.claim();
-      return sendRuleRedirect(x.res, route.redirect.status, route.redirect.location, this.extra);
+      return sendRuleRedirect(x.res, route.redirect.status, route.redirect.location, this.fieldsFor(x));
     }
     let candidates = this.candidates.get(route);
     if (candidates === undefined) {
@@ -297,7 +343,7 @@ export class Responder {
         const json = acceptsJson(x.req);
         x.found = true;
         x.claim();
-        sendGenerated(x.res, json ? listingJson(relative, visible) : listingHtml(relative, visible), json ? 'json' : 'html', this.extra);
+        sendGenerated(x.res, json ? listingJson(relative, visible) : listingHtml(relative, visible), json ? 'json' : 'html', this.fieldsFor(x));
       });
     });
   }
@@ -320,7 +366,7 @@ export class Responder {
     const location = redirectLocation(x.originalUrl);
     if (x.claimant?.redirect !== undefined) return x.claimant.redirect(location);
     x.claim();
-    sendRedirect(x.res, location, fieldRecord(this.extra));
+    sendRedirect(x.res, location, fieldRecord(this.fieldsFor(x)));
   }
 
   private onFound(x: Exchange, file: FileVersion): void {
@@ -386,7 +432,7 @@ export class Responder {
    */
   private fromCache(x: Exchange, file: FileVersion): void {
     const cache = this.compress;
-    if (cache === null || !cache.accepts(file, typeOf(file))) return this.answer(x, file, null, null, false);
+    if (cache === null || !cache.accepts(file, typeOf(file, this.opts.types))) return this.answer(x, file, null, null, false);
     // From here the answer depends on Accept-Encoding, identity included.
     const coding = cache.choose(headerString(x.req.headers['accept-encoding']));
     const entry = coding === null ? null : cache.lookup(file, coding);
@@ -432,7 +478,7 @@ export class Responder {
     }
     const omit = this.applyRules(x, original);
     const preset = presetOf(x.fields) ?? (omit.length > 0 ? {} : null);
-    const rep = representationOf(original, version, coding, vary, validated ?? version, this.opts.strongEtag);
+    const rep = representationOf(original, version, coding, vary, validated ?? version, this.opts.strongEtag, this.opts.types);
     // The original's fd is not needed past this point: its name gave the type.
     if (variant !== null) original.release();
     const lists = preset === null ? this.heads.lists(rep) : null;
@@ -463,6 +509,7 @@ export class Responder {
   private applyRules(x: Exchange, original: FileVersion): readonly string[] {
     if (x.role === 'shell') x.res.setHeader('Cache-Control', 'no-cache');
     else if (x.role === 'not-found') x.res.statusCode = 404;
+    setFields(x.res, this.listedCors(x.req));
     const rules = this.opts.rules;
     if (rules === null || !rules.hasHeaders) return NO_HEADERS.removed;
     const found = rules.headersFor(this.relativeOf(original.path));
@@ -534,7 +581,8 @@ export class Responder {
   private errorPage(x: Exchange, status: number, headers: Record<string, string> | undefined): void {
     const rules = this.opts.rules;
     const ruled: RuleHeaders = rules !== null && rules.hasHeaders ? rules.headersFor(x.decoded) : NO_HEADERS;
-    const fields = ruled.fields.length === 0 ? this.extra : [...this.extra, ...ruled.fields];
+    const own = this.fieldsFor(x);
+    const fields = ruled.fields.length === 0 ? own : [...own, ...ruled.fields];
     if (this.opts.flavor === 'serve-handler') {
       const json = acceptsJson(x.req);
       return sendServeError(x.res, status === 403 ? 400 : status, json, [...fields, ...Object.entries(headers ?? {}).flat()]);
@@ -570,6 +618,14 @@ export class Responder {
 /** serve's test: JSON listings and errors for a client whose Accept names application/json. */
 function acceptsJson(req: IncomingMessage): boolean {
   return headerString(req.headers.accept)?.includes('application/json') === true;
+}
+
+/** `base` ([name, value, …]) with `added` set over it: a field of `added` replaces one of the same name. */
+function withFields(base: readonly string[], added: readonly string[]): readonly string[] {
+  if (added.length === 0) return base;
+  const names = new Set(added.filter((_f, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+  const kept = base.filter((_f, i) => !names.has(base[i - (i % 2)].toLowerCase()));
+  return [...kept, ...added];
 }
 
 function releaseBoth(original: FileVersion, variant: FileVersion | null): void {

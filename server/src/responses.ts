@@ -48,8 +48,9 @@ export function sendRedirect(res: ServerResponse, location: string, headers?: Re
   writeHtml(res, 301, doc, { ...headers, Location: location });
 }
 
-export function sendMethodNotAllowed(res: ServerResponse, allow = 'GET, HEAD'): void {
+export function sendMethodNotAllowed(res: ServerResponse, allow = 'GET, HEAD', fields: readonly string[] = []): void {
   res.statusCode = 405;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   res.setHeader('Allow', allow);
   res.setHeader('Content-Length', '0');
   res.end();
@@ -82,37 +83,57 @@ export function sendRuleRedirect(res: ServerResponse, status: number, location: 
   res.end();
 }
 
+/** What CORS lets a page read of a response besides the safelisted fields (range requests need these). */
+const CORS_EXPOSE = 'Accept-Ranges, Content-Length, Content-Range, ETag, Last-Modified';
+
 /** The fields CORS adds to every response (serve's --cors, plus what range requests need exposed). */
-export const CORS_FIELDS: readonly string[] = [
-  'Access-Control-Allow-Origin',
-  '*',
-  'Access-Control-Expose-Headers',
-  'Accept-Ranges, Content-Length, Content-Range, ETag, Last-Modified',
-];
+export const CORS_FIELDS: readonly string[] = ['Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', CORS_EXPOSE];
+
+/** The fields for a request from a listed origin (the answer names it; the list puts Vary: Origin on every response). */
+export function corsFieldsFor(origin: string): readonly string[] {
+  return ['Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', CORS_EXPOSE];
+}
 
 const PREFLIGHT_ALLOW_HEADERS = 'Origin, X-Requested-With, Content-Type, Accept, Range, If-None-Match, If-Modified-Since, If-Range';
 
+/** How a preflight is answered: the origin to allow (null: none), the headers to allow (null: those asked for), and whether answers vary by Origin. */
+export interface Preflight {
+  readonly allowOrigin: string | null;
+  readonly allowHeaders: string | null;
+  readonly varyOrigin: boolean;
+}
+
+const ANY_ORIGIN: Preflight = { allowOrigin: '*', allowHeaders: null, varyOrigin: false };
+
 /**
  * An answer to OPTIONS when CORS is on: a preflight (Access-Control-Request-Method
- * present) gets what may be asked, anything else the methods allowed.
+ * present) from an allowed origin gets what may be asked, anything else the methods allowed.
  */
-export function sendOptions(res: ServerResponse, requestMethod: string | undefined, requestHeaders: string | undefined): void {
+export function sendOptions(
+  res: ServerResponse,
+  requestMethod: string | undefined,
+  requestHeaders: string | undefined,
+  fields: readonly string[] = [],
+  preflight: Preflight = ANY_ORIGIN,
+): void {
   res.statusCode = 204;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   res.setHeader('Allow', 'GET, HEAD, OPTIONS');
-  if (requestMethod !== undefined) {
-    res.setHeader('Access-Control-Allow-Origin', '*');
+  const vary = preflight.varyOrigin ? ['Origin'] : [];
+  if (requestMethod !== undefined && preflight.allowOrigin !== null) {
+    res.setHeader('Access-Control-Allow-Origin', preflight.allowOrigin);
     res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', requestHeaders ?? PREFLIGHT_ALLOW_HEADERS);
+    res.setHeader('Access-Control-Allow-Headers', preflight.allowHeaders ?? requestHeaders ?? PREFLIGHT_ALLOW_HEADERS);
     res.setHeader('Access-Control-Max-Age', '86400');
-    if (requestHeaders !== undefined) res.setHeader('Vary', 'Access-Control-Request-Headers');
+    if (preflight.allowHeaders === null && requestHeaders !== undefined) vary.push('Access-Control-Request-Headers');
   }
+  if (vary.length > 0) res.setHeader('Vary', vary.join(', '));
   res.end();
 }
 
 /** A generated page (a listing): HTML or JSON, with the given extra fields. */
 export function sendGenerated(res: ServerResponse, body: string, type: 'html' | 'json', fields: readonly string[]): void {
   res.statusCode = 200;
-  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   if (type === 'html') {
     if (!res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
@@ -121,6 +142,8 @@ export function sendGenerated(res: ServerResponse, body: string, type: 'html' | 
   }
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Cache-Control', 'no-cache');
+  // The given fields (CORS, the headers option) win over the defaults above.
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.end(res.req?.method === 'HEAD' ? undefined : body);
 }
@@ -166,5 +189,28 @@ export function sendServeError(res: ServerResponse, status: number, json: boolea
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}
+
+const HEALTH_ANSWERS = new WeakSet<ServerResponse>();
+
+/** Whether `res` answered the health path (the access log leaves those out). */
+export function isHealthAnswer(res: ServerResponse): boolean {
+  return HEALTH_ANSWERS.has(res);
+}
+
+/**
+ * The health path's answer: `200 ok`, or `503 draining` (closing the
+ * connection) once the server is closing. Never stored by a cache.
+ */
+export function sendHealth(res: ServerResponse, draining: boolean, fields: readonly string[]): void {
+  HEALTH_ANSWERS.add(res);
+  const body = draining ? 'draining' : 'ok';
+  res.statusCode = draining ? 503 : 200;
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  if (draining) res.setHeader('Connection', 'close');
   res.end(res.req?.method === 'HEAD' ? undefined : body);
 }

@@ -3,6 +3,7 @@
 // serve evaluates them. Pure: paths in, decisions out. Every answer is
 // remembered per path (bounded), so a request for a path seen before costs
 // one Map lookup however many rules there are.
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { posix } from 'node:path';
 import { Applicability, PathRule, SourcePattern, slash } from './globs';
 
@@ -13,7 +14,8 @@ export interface HeaderEntry {
 }
 
 export interface HeaderRule {
-  readonly source: string;
+  /** The paths (globs) whose files and error pages carry the fields; without one, every response does (redirects and listings too). */
+  readonly source?: string;
   readonly headers: readonly HeaderEntry[];
 }
 
@@ -63,6 +65,8 @@ export class RuleSet {
   private readonly redirects: readonly { rule: PathRule; status: number }[];
   private readonly headers: readonly { pattern: SourcePattern; entries: readonly HeaderEntry[] }[];
   private readonly trailingSlash: boolean | undefined;
+  /** The fields of the rules without a source ([name, value, …]): on every response. */
+  readonly everywhere: readonly string[];
   private readonly routes = new Map<string, Route>();
   private readonly fileHeaders = new Map<string, RuleHeaders>();
 
@@ -71,7 +75,10 @@ export class RuleSet {
     this.cleanUrls = new Applicability(rules.cleanUrls);
     this.rewrites = (rules.rewrites ?? []).map((r) => new PathRule(r.source, r.destination));
     this.redirects = (rules.redirects ?? []).map((r) => ({ rule: new PathRule(r.source, r.destination), status: r.type ?? 301 }));
-    this.headers = (rules.headers ?? []).map((h) => ({ pattern: new SourcePattern(h.source, false), entries: h.headers }));
+    const headers = rules.headers ?? [];
+    headers.forEach(checkHeaderRule);
+    this.headers = headers.flatMap((h) => (h.source === undefined ? [] : [{ pattern: new SourcePattern(h.source, false), entries: h.headers }]));
+    this.everywhere = mergeEverywhere(headers.filter((h) => h.source === undefined));
     this.trailingSlash = rules.trailingSlash;
   }
 
@@ -157,6 +164,62 @@ export class RuleSet {
       rules = rules.filter((_r, i) => i !== at);
     }
   }
+}
+
+/**
+ * Fields sluice works out for each response (framing, validators, the
+ * type): a field for every response cannot stand in for them.
+ */
+export const PER_RESPONSE_FIELDS: readonly string[] = [
+  'connection',
+  'content-encoding',
+  'content-length',
+  'content-range',
+  'content-type',
+  'etag',
+  'keep-alive',
+  'last-modified',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
+
+function invalidRule(message: string): TypeError {
+  const err = new TypeError(message);
+  (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+/** A header rule's fields, as Node would refuse them on a request: here, once, at start-up. */
+function checkHeaderRule(rule: HeaderRule, i: number): void {
+  if (typeof rule !== 'object' || rule === null || !Array.isArray(rule.headers)) {
+    throw invalidRule(`The "headers" option's rule ${i} must be an object with a headers array`);
+  }
+  if (rule.source !== undefined && typeof rule.source !== 'string') throw invalidRule(`The "headers" option's rule ${i} has a source that is not a string`);
+  for (const entry of rule.headers) {
+    const { key, value } = (entry ?? {}) as HeaderEntry;
+    const where = `The "headers" option's rule ${i}`;
+    if (typeof key !== 'string') throw invalidRule(`${where} has a field without a key`);
+    if (rule.source === undefined && value === null) throw invalidRule(`${where} has no source, so it cannot remove '${key}'`);
+    if (rule.source === undefined && PER_RESPONSE_FIELDS.includes(key.toLowerCase())) {
+      throw invalidRule(`${where} has no source, and '${key}' is set for each response`);
+    }
+    if (value !== null && typeof value !== 'string' && typeof value !== 'number') throw invalidRule(`${where}: '${key}' must have a string value`);
+    try {
+      validateHeaderName(key);
+      if (value !== null) validateHeaderValue(key, String(value));
+    } catch (err) {
+      throw invalidRule(`${where}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The fields of source-less rules, later ones winning, as [name, value, …]. */
+function mergeEverywhere(rules: readonly HeaderRule[]): string[] {
+  const merged = new Map<string, HeaderEntry>();
+  for (const rule of rules) for (const entry of rule.headers) merged.set(entry.key.toLowerCase(), entry);
+  return [...merged.values()].flatMap(({ key, value }) => [key, String(value)]);
 }
 
 function redirectTo(target: string, status: number): Route['redirect'] {

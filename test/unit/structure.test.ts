@@ -17,7 +17,7 @@ const MAX_FUNCTION_LINES = 60;
  * those below. engines/ is one layer: it moves bytes and knows no HTTP.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors'],
+  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
   ['options', 'head', 'rules', 'digest'],
   ['compress-worker'],
