@@ -118,6 +118,10 @@ struct FrontDoor::Conn {
   bool sent_noted = false;
   int sent_status = 0;
   uint64_t sent_bytes = 0;
+  // When the head of the request being answered was read (uv_now ms), and
+  // how long its reply took to its last byte.
+  uint64_t request_at = 0;
+  uint64_t sent_ms = 0;
 };
 
 // classifyRequestHead(buffer) -> { status, headLength, isHead, minorVersion }:
@@ -430,6 +434,7 @@ void FrontDoor::ReadRequest(Conn* c) {
     Release(c, "handover", true);
     return;
   }
+  c->request_at = uv_now(loop_);
   std::string_view key(reinterpret_cast<const char*>(peeked.data()),
                        head.head_length);
   std::shared_ptr<const Reply> reply = replies_.Find(key, uv_now(loop_));
@@ -621,6 +626,7 @@ void FrontDoor::NoteSent(Conn* c) {
   c->sent_status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
   uint64_t head_bytes = c->cursor.head.size();
   c->sent_bytes = c->cursor.sent > head_bytes ? c->cursor.sent - head_bytes : 0;
+  c->sent_ms = uv_now(loop_) - c->request_at;
   c->sent_noted = true;
 }
 
@@ -630,12 +636,12 @@ void FrontDoor::ReportSent(Conn* c) {
   if (on_sent_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  CallJs(
-      on_sent_,
-      {Napi::Number::New(env, static_cast<double>(c->id)),
-       Napi::Buffer<char>::Copy(env, c->sent_head.data(), c->sent_head.size()),
-       Napi::Number::New(env, c->sent_status),
-       Napi::Number::New(env, static_cast<double>(c->sent_bytes))});
+  CallJs(on_sent_, {Napi::Number::New(env, static_cast<double>(c->id)),
+                    Napi::Buffer<char>::Copy(env, c->sent_head.data(),
+                                             c->sent_head.size()),
+                    Napi::Number::New(env, c->sent_status),
+                    Napi::Number::New(env, static_cast<double>(c->sent_bytes)),
+                    Napi::Number::New(env, static_cast<double>(c->sent_ms))});
 }
 
 void FrontDoor::CallJs(const Napi::FunctionReference& fn,

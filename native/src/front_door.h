@@ -69,7 +69,7 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
               std::initializer_list<napi_value> args);
   // Notes what the reply in flight on `c` sent (for onSent), when asked to.
   void NoteSent(Conn* c);
-  // onSent(id, requestHead, status, bodyBytes) for a noted reply.
+  // onSent(id, requestHead, status, bodyBytes, ms) for a noted reply.
   void ReportSent(Conn* c);
   void StartTicking();
   Conn* Find(const Napi::CallbackInfo& info);

@@ -150,7 +150,7 @@ export function formatFrontDoorResponse(r: FrontDoorResponse, now: Date, opts: A
     bytes: r.bodyBytes,
     referer: headers.referer,
     agent: headers['user-agent'],
-    ms: null,
+    ms: r.ms,
   };
   return opts.format === 'json' ? formatJsonLine(f, now) : formatLine(f, now);
 }

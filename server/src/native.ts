@@ -101,10 +101,10 @@ export interface FrontDoorCallbacks {
    */
   onClosed(id: number, reason: string, shrunk: number): void;
   /**
-   * A reply sent here ended (whole or cut off), while reportSends(true): its request head, status and body bytes
-   * sent. A reply that goes out whole at once is reported from inside the answer() that sent it.
+   * A reply sent here ended (whole or cut off), while reportSends(true): its request head, status, body bytes
+   * sent, and the ms from reading the head to the reply's end. A reply that goes out whole at once is reported from inside the answer() that sent it.
    */
-  onSent?(id: number, head: Buffer, status: number, bodyBytes: number): void;
+  onSent?(id: number, head: Buffer, status: number, bodyBytes: number, ms: number): void;
 }
 
 export interface FrontDoorNativeOptions {

@@ -8,6 +8,8 @@ export const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
 export interface StartedCli {
   child: ChildProcess;
   port: number;
+  /** The start line. */
+  firstLine: string;
 }
 
 /**
@@ -25,7 +27,7 @@ export function startCli(args: string[], command: string = process.execPath, com
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();
       const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, port: Number(port) });
+      if (port) resolve({ child, port: Number(port), firstLine: out.split('\n')[0] ?? '' });
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });

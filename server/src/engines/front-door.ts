@@ -58,6 +58,8 @@ export interface FrontDoorResponse {
   statusCode: number;
   /** Body bytes actually sent (fewer than Content-Length when cut off). */
   bodyBytes: number;
+  /** From reading the request head to the reply's last byte (or its end). */
+  ms: number;
 }
 
 /** The server event that carries each FrontDoorResponse. */
@@ -145,7 +147,7 @@ class Door {
         onMiss: (id, head) => this.replay(id, head),
         onHandOver: (id) => this.giveToNode(id),
         onClosed: (id, _reason, shrunk) => this.closed(id, shrunk),
-        onSent: (id, head, status, bytes) => this.sent(id, head, status, bytes),
+        onSent: (id, head, status, bytes, ms) => this.sent(id, head, status, bytes, ms),
       },
       { keepAliveMs: opts.keepAliveMs, firstRequestMs: opts.firstRequestMs, sendTimeoutMs: opts.sendTimeoutMs, maxChunk: opts.maxChunk },
     );
@@ -174,11 +176,11 @@ class Door {
     update();
   }
 
-  private sent(id: number, head: Buffer, status: number, bodyBytes: number): void {
+  private sent(id: number, head: Buffer, status: number, bodyBytes: number, ms: number): void {
     const held = this.held.get(id);
     const parsed = parseHead(head);
     if (parsed === null) return;
-    const response: FrontDoorResponse = { remoteAddress: held?.endpoints.remoteAddress, ...parsed, statusCode: status, bodyBytes };
+    const response: FrontDoorResponse = { remoteAddress: held?.endpoints.remoteAddress, ...parsed, statusCode: status, bodyBytes, ms };
     this.server.emit(FRONT_DOOR_RESPONSE, response);
   }
 
