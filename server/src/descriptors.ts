@@ -62,23 +62,44 @@ export function relieveShortage(): number {
   return closed;
 }
 
+/** Descriptors kept back for the process itself, duplicates and pipes in use: an eighth of the limit, at least 32. */
+function margin(max: number): number {
+  return Math.max(32, Math.floor(max / 8));
+}
+
+function heldByHolders(): number {
+  let held = 0;
+  for (const holder of holders) held += holder.held();
+  return held;
+}
+
 /**
- * Notes a new connection; returns the call that notes its end. When the
- * connections and what the holders keep come within an eighth of the limit
- * (base descriptors, duplicates and pipes in use need that much), the
- * holders give back theirs: libuv closes a connection it cannot accept,
- * before any JS could answer it.
+ * Notes a new connection holding `cost` descriptors (the front door's hold
+ * two: Node's and the addon's duplicate); returns the call that notes its
+ * end. When the connections and what the holders keep come within the
+ * margin of the limit, the holders give back theirs: libuv closes a
+ * connection it cannot accept, before any JS could answer it.
  */
-export function connectionOpened(): () => void {
-  connections++;
+export function connectionOpened(cost = 1): () => void {
+  connections += cost;
   if (limit !== null && limit < Number.MAX_SAFE_INTEGER) {
-    let held = 0;
-    for (const holder of holders) held += holder.held();
-    if (connections + held + Math.max(32, Math.floor(limit / 8)) > limit) relieveShortage();
+    if (connections + heldByHolders() + margin(limit) > limit) relieveShortage();
   }
   let open = true;
   return () => {
-    if (open) connections--;
+    if (open) connections -= cost;
     open = false;
   };
+}
+
+/**
+ * Whether a connection may take one descriptor more than it needs (the
+ * front door's duplicate). Connections to come each need their own, and
+ * how many will come is unknown: duplicates stop once connections hold a
+ * quarter of what the margin leaves (a quarter is also what the open-file
+ * table may keep, and gives back when connections close in).
+ */
+export function roomForDuplicate(): boolean {
+  if (limit === null || limit >= Number.MAX_SAFE_INTEGER) return true;
+  return connections + 2 <= (limit - margin(limit)) / 4;
 }

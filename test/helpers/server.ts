@@ -9,6 +9,8 @@ export interface TestServer {
   /** The server's open connections, as Node counts them (a socket leaves on 'close'). */
   connections(): Promise<number>;
   close(): Promise<void>;
+  /** Whether the front door takes its connections. */
+  frontDoor: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function startServer(root: string, opts: ServerOptions): Promise<Te
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    frontDoor: server.sluice.frontDoor?.active() ?? false,
     connections: () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n)))),
     close: () =>
       new Promise<void>((resolve) => {

@@ -18,7 +18,7 @@
 // (the handle goes to the server's own accept path). The addon works on a
 // duplicate it closes first.
 import type * as http from 'node:http';
-import { connectionOpened } from '../descriptors';
+import { connectionOpened, roomForDuplicate } from '../descriptors';
 import { native, type FrontDoorStats, type NativeFrontDoor } from '../native';
 import { CaptureSocket, isCaptureSocket, type CapturedReply } from './capture';
 import { countConnection, endpointsOf, interceptAccepts, type AcceptedHandle, type Endpoints } from './socket';
@@ -211,10 +211,11 @@ class Door {
   }
 
   private take(handle: AcceptedHandle): boolean {
-    if (this.passing) return false;
+    // Descriptors running short: Node takes it with the one it has.
+    if (this.passing || !roomForDuplicate()) return false;
     const id = this.door.adopt(handle.fd);
     if (id < 0) return false; // no duplicate (EMFILE, say): Node takes it as it is
-    this.held.set(id, { handle, endpoints: endpointsOf(handle), release: connectionOpened() });
+    this.held.set(id, { handle, endpoints: endpointsOf(handle), release: connectionOpened(2) });
     countConnection(this.server, 1);
     return true;
   }
