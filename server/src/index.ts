@@ -3,7 +3,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
-import { AUTO_SMALL_FILE_MAX, engines, type EngineName, type EngineReport } from './engines';
+import { AUTO_SMALL_FILE_MAX, engines, smallFileMaxFor, type EngineName, type EngineReport } from './engines';
 import { attachFrontDoor, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
@@ -180,12 +180,19 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     throw err;
   }
   const timeouts = serverTimeouts(opts);
-  const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy' });
+  // Small files go from memory with the head (one TLS record) unless an
+  // engine was named; every body is copied either way.
+  const small = rest.smallFileMax ?? smallFileMaxFor(rest.engine ?? 'auto');
+  const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
   const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
+  // noDelay: a response written as more than one TLS record must not wait
+  // for the client's delayed ACK (40 ms) before its later records go out
+  // (https servers set it already; http2's do not).
+  const secure = { ...tls, noDelay: true };
   const server = h2
-    ? http2.createSecureServer({ ...tls, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
-    : https.createServer({ ...tls, ...timeouts }, handler);
+    ? http2.createSecureServer({ ...secure, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    : https.createServer({ ...secure, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });
 }
