@@ -43,8 +43,8 @@ Options:
   --max-age T       Cache-Control max-age with a unit: 3600s, 90m, 1h, 1d (default: 0)
   --max-chunk B     bytes one transfer sends before yielding, at least ${MIN_MAX_CHUNK} (default: 2097152)
   --small-file-max B  files up to B bytes are written from memory with the head
-                    (default: 16384 under auto and io_uring and over HTTPS
-                    with no --engine, else 0; 0: the engine moves every body)
+                    (default: 16384 under auto and io_uring, 65536 over
+                    HTTPS with no --engine, else 0; 0: the engine moves every body)
   --no-index        do not serve index.html for directories
   --no-etag         send no ETag
   --no-compress     do not compress files (by default each compressible file of

@@ -3,7 +3,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
-import { AUTO_SMALL_FILE_MAX, engines, smallFileMaxFor, type EngineName, type EngineReport } from './engines';
+import { AUTO_SMALL_FILE_MAX, engines, smallFileMaxFor, TLS_SMALL_FILE_MAX, type EngineName, type EngineReport } from './engines';
 import { attachFrontDoor, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
@@ -180,9 +180,10 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     throw err;
   }
   const timeouts = serverTimeouts(opts);
-  // Small files go from memory with the head (one TLS record) unless an
+  // Files up to 64 KiB go from memory with the head (one write) unless an
   // engine was named; every body is copied either way.
-  const small = rest.smallFileMax ?? smallFileMaxFor(rest.engine ?? 'auto');
+  const unnamed = rest.engine === undefined || rest.engine === 'auto';
+  const small = rest.smallFileMax ?? (unnamed ? TLS_SMALL_FILE_MAX : smallFileMaxFor(rest.engine ?? 'auto'));
   const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
   const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);

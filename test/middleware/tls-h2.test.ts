@@ -280,6 +280,14 @@ for (const h2 of [false, true]) {
         () => counter.count(),
         engine === 'copy' ? 4 : 2,
       );
+
+      it(`should send a 64 KiB file ${engine === 'copy' ? 'through the copy engine' : 'from memory'}, and turn Nagle's algorithm off`, async () => {
+        const before = counter.count();
+        const res = await agent.request({ origin, path: '/size-65536.bin', method: 'GET' });
+        assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-65536.bin')));
+        assert.equal(counter.count() - before, engine === 'copy' ? 1 : 0);
+        assert.equal((server as unknown as { noDelay: boolean }).noDelay, true);
+      });
     });
   }
 }
