@@ -10,6 +10,9 @@
 // secure servers answering the same bytes from memory (the ceiling: nothing
 // built on Node's TLS sends faster), and nginx when installed.
 //
+// SLUICE_BENCH_BASELINE=DIR adds `sluice --http2` from another built
+// checkout (before and after a change, in one run).
+//
 // --handshakes adds full and resumed TLS 1.3 handshakes (openssl s_time,
 // one connection at a time) with ECDSA P-256 and RSA-2048 certificates:
 // server CPU per handshake.
@@ -76,9 +79,9 @@ function fixtures(dir) {
 
 function subjects(root, tls, found) {
   const files = Object.keys(SIZES).map((n) => `${n}.bin`);
-  const sluice = (extra) => ({
+  const sluice = (extra, cli = CLI) => ({
     cmd: process.execPath,
-    args: [CLI, root, '--port', '0', '--no-compress', '--ssl-cert', tls.cert, '--ssl-key', tls.key, ...extra],
+    args: [cli, root, '--port', '0', '--no-compress', '--ssl-cert', tls.cert, '--ssl-key', tls.key, ...extra],
   });
   const list = [
     { name: 'sluice --http2', protocols: ['h1', 'h2'], ...sluice(['--http2']) },
@@ -86,6 +89,13 @@ function subjects(root, tls, found) {
     { name: CEILING.h1, protocols: ['h1'], cmd: process.execPath, args: [MEMORY, tls.cert, tls.key, root, ...files] },
     { name: CEILING.h2, protocols: ['h1', 'h2'], cmd: process.execPath, args: [MEMORY, tls.cert, tls.key, '--http2', root, ...files] },
   ];
+  const base = process.env.SLUICE_BENCH_BASELINE;
+  if (base)
+    list.splice(1, 0, {
+      name: 'sluice --http2, baseline build',
+      protocols: ['h1', 'h2'],
+      ...sluice(['--http2'], path.join(path.resolve(base), 'dist', 'cli.js')),
+    });
   if (!found.skip) {
     const server = `        ssl_certificate ${tls.cert};\n        ssl_certificate_key ${tls.key};`;
     list.push({ name: `nginx ${found.version}`, protocols: ['h1', 'h2'], nginx: { found, root, more: { listen: 'ssl http2', server } } });

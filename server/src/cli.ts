@@ -11,7 +11,7 @@ import { drainTimeout, hostAndPort, MIN_MAX_CHUNK, parseCommandLine, parseWorker
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
-import { exitWithPrimary, runPrimary, workerPort, type ListeningMessage } from './workers';
+import { exitWithPrimary, runPrimary, workerPort, workerTicketKeys, type ListeningMessage } from './workers';
 import { listenOptions, prepareWorkersPort, sharedWorkersPort } from './workers-listen';
 
 const HELP = `Usage: sluice [root] [options]
@@ -156,7 +156,8 @@ type AnyServer = SluiceServer | SluiceSecureServer;
 function createOrFail(setup: Setup): AnyServer {
   try {
     if (setup.tls === null) return createServer(setup.root, setup.options);
-    return createSecureServer(setup.root, { ...setup.options, ...setup.tls });
+    const ticketKeys = workerTicketKeys();
+    return createSecureServer(setup.root, { ...setup.options, ...setup.tls, tls: ticketKeys ? { ...setup.tls.tls, ticketKeys } : setup.tls.tls });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -224,7 +225,7 @@ function startPrimary(setup: Setup): void {
   void prepareWorkersPort(setup.host, setup.port).then(
     () => {
       const port = sharedWorkersPort() ?? setup.port;
-      runPrimary({ count: setup.workers, host: setup.host, port, drainTimeout: setup.drainTimeout, announce, fail });
+      runPrimary({ count: setup.workers, host: setup.host, port, tls: setup.tls !== null, drainTimeout: setup.drainTimeout, announce, fail });
     },
     (err: NodeJS.ErrnoException) => fail(`cannot listen on ${setup.host}:${setup.port}: ${err.code ?? err.message}`),
   );

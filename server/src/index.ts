@@ -155,6 +155,12 @@ export interface TlsMaterial {
   key?: string | Buffer;
   pfx?: string | Buffer;
   passphrase?: string;
+  /**
+   * 48 bytes that encrypt TLS session tickets (Node's `ticketKeys`). Servers
+   * that share them resume each other's sessions (the CLI's --workers share
+   * one random set); by default each server makes its own.
+   */
+  ticketKeys?: Buffer;
 }
 
 export interface SecureServerOptions extends ServerOptions {
