@@ -238,4 +238,4 @@ async function launch(subject, ctx, kase) {
   }
 }
 
-module.exports = { SUBJECTS, SLUICE_ENGINES, launch, CLI };
+module.exports = { SUBJECTS, SLUICE_ENGINES, launch, CLI, freePort, waitForPort };

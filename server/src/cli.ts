@@ -33,7 +33,7 @@ import {
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
-import { exitWithPrimary, runPrimary, workerPort, type ListeningMessage } from './workers';
+import { exitWithPrimary, runPrimary, workerPort, workerTicketKeys, type ListeningMessage } from './workers';
 import { listenOptions, prepareWorkersPort, sharedWorkersPort } from './workers-listen';
 
 const HELP = `Usage: sluice [root] [options]
@@ -69,8 +69,8 @@ Options:
   --max-age T       Cache-Control max-age with a unit: 3600s, 90m, 1h, 1d (default: 0)
   --max-chunk B     bytes one transfer sends before yielding, at least ${MIN_MAX_CHUNK} (default: 2097152)
   --small-file-max B  files up to B bytes are written from memory with the head
-                    (default: 16384 under auto and io_uring, else 0; 0: the
-                    engine moves every body)
+                    (default: 16384 under auto and io_uring, 65536 over
+                    HTTPS with no --engine, else 0; 0: the engine moves every body)
   --no-index        do not serve index.html for directories
   --no-etag         send no ETag
   -H, --header 'NAME: VALUE'  add a field to every response (files, 304s, error
@@ -201,7 +201,8 @@ type AnyServer = SluiceServer | SluiceSecureServer;
 function createOrFail(setup: Setup): AnyServer {
   try {
     if (setup.tls === null) return createServer(setup.root, setup.options);
-    return createSecureServer(setup.root, { ...setup.options, ...setup.tls });
+    const ticketKeys = workerTicketKeys();
+    return createSecureServer(setup.root, { ...setup.options, ...setup.tls, tls: ticketKeys ? { ...setup.tls.tls, ticketKeys } : setup.tls.tls });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -289,7 +290,7 @@ function startPrimary(setup: Setup): void {
   void prepareWorkersPort(setup.host, setup.port).then(
     () => {
       const port = sharedWorkersPort() ?? setup.port;
-      runPrimary({ count: setup.workers, host: setup.host, port, drainTimeout: setup.drainTimeout, announce, fail });
+      runPrimary({ count: setup.workers, host: setup.host, port, tls: setup.tls !== null, drainTimeout: setup.drainTimeout, announce, fail });
     },
     (err: NodeJS.ErrnoException) => fail(`cannot listen on ${setup.host}:${setup.port}: ${err.code ?? err.message}`),
   );

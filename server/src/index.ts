@@ -3,7 +3,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
-import { AUTO_SMALL_FILE_MAX, engines, type EngineName, type EngineReport } from './engines';
+import { AUTO_SMALL_FILE_MAX, engines, smallFileMaxFor, TLS_SMALL_FILE_MAX, type EngineName, type EngineReport } from './engines';
 import { attachFrontDoor, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
@@ -171,6 +171,12 @@ export interface TlsMaterial {
   key?: string | Buffer;
   pfx?: string | Buffer;
   passphrase?: string;
+  /**
+   * 48 bytes that encrypt TLS session tickets (Node's `ticketKeys`). Servers
+   * that share them resume each other's sessions (the CLI's --workers share
+   * one random set); by default each server makes its own.
+   */
+  ticketKeys?: Buffer;
 }
 
 export interface SecureServerOptions extends ServerOptions {
@@ -196,12 +202,20 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     throw err;
   }
   const timeouts = serverTimeouts(opts);
-  const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy' });
+  // Files up to 64 KiB go from memory with the head (one write) unless an
+  // engine was named; every body is copied either way.
+  const unnamed = rest.engine === undefined || rest.engine === 'auto';
+  const small = rest.smallFileMax ?? (unnamed ? TLS_SMALL_FILE_MAX : smallFileMaxFor(rest.engine ?? 'auto'));
+  const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
   const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
+  // noDelay: a response written as more than one TLS record must not wait
+  // for the client's delayed ACK (40 ms) before its later records go out
+  // (https servers set it already; http2's do not).
+  const secure = { ...tls, noDelay: true };
   const server = h2
-    ? http2.createSecureServer({ ...tls, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
-    : https.createServer({ ...tls, ...timeouts }, handler);
+    ? http2.createSecureServer({ ...secure, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    : https.createServer({ ...secure, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
   responder.draining = () => !server.listening;
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });

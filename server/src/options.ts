@@ -50,8 +50,10 @@ export interface SluiceOptions {
    * and written with the head in one writev, whatever the engine: below a
    * few tens of KiB the syscalls, not the bytes, are the cost. Default
    * 16384 under engine 'auto' and 'io_uring' (where a small response would
-   * otherwise cost a ring round trip through a kernel worker), 0 under
-   * 'sendfile', 'splice' and 'copy' (the named engine moves every body).
+   * otherwise cost a ring round trip through a kernel worker), 65536 on
+   * createSecureServer with no engine named (TLS copies every body; a read
+   * per request costs more than the encryption), 0 under 'sendfile',
+   * 'splice' and 'copy' (the named engine moves every body).
    * 0 turns it off; at most MAX_SMALL_FILE_MAX (1 MiB).
    */
   smallFileMax?: number;

@@ -2,15 +2,32 @@
 // once they all listen, replaces any that dies, and on SIGTERM/SIGINT lets
 // every worker drain (drain.ts) and exits when they are gone.
 //
-// Two things Node's cluster does not do on its own:
+// Three things Node's cluster does not do on its own:
 // - With --port 0 every worker is told the one port the primary picked, so
 //   that workers that replace dead ones listen where the first line said,
 //   even after all of them died at once (the primary's listening socket
 //   closes with its last worker; a port-0 replacement would get a new one).
 // - A connection the primary had handed to a worker that died before
 //   taking it is closed, not left open forever (below).
+// - HTTPS workers share one set of session ticket keys, so a resumed
+//   session does not depend on which worker a connection reaches.
+import * as crypto from 'node:crypto';
 import cluster, { type Worker } from 'node:cluster';
 import * as net from 'node:net';
+
+/**
+ * The environment variable that gives HTTPS workers one set of session
+ * ticket keys (hex, 48 random bytes made by the primary), so a client
+ * resumes its session on whichever worker its next connection reaches.
+ */
+const TICKET_KEYS_ENV = 'SLUICE_TLS_TICKET_KEYS';
+
+/** In a worker, the primary's ticket keys (taken out of the environment, so children do not inherit them). */
+export function workerTicketKeys(): Buffer | undefined {
+  const hex = cluster.isWorker ? process.env[TICKET_KEYS_ENV] : undefined;
+  delete process.env[TICKET_KEYS_ENV];
+  return hex !== undefined && /^[0-9a-f]{96}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+}
 
 /** The environment variable that gives workers the port to listen on. */
 const WORKER_PORT_ENV = 'SLUICE_WORKER_PORT';
@@ -96,6 +113,8 @@ export interface PrimaryOptions {
   host: string;
   /** The port every worker listens on; 0 = one free port, picked here. */
   port: number;
+  /** Whether workers serve HTTPS (then they share session ticket keys). */
+  tls: boolean;
   /** The workers' drain deadline (ms); the primary waits a little longer. */
   drainTimeout: number;
   /** Prints the start-up line, once, when every first worker listens. */
@@ -116,10 +135,11 @@ function signalWorkers(signal: NodeJS.Signals): void {
 }
 
 export function runPrimary(opts: PrimaryOptions): void {
-  if (opts.port !== 0) return startWorkers(opts, {});
+  const keys = opts.tls ? { [TICKET_KEYS_ENV]: crypto.randomBytes(48).toString('hex') } : {};
+  if (opts.port !== 0) return startWorkers(opts, keys);
   freePort(opts.host, (err, port) => {
     if (err) opts.fail(`cannot listen on ${opts.host}:0: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-    startWorkers(opts, { [WORKER_PORT_ENV]: String(port) });
+    startWorkers(opts, { ...keys, [WORKER_PORT_ENV]: String(port) });
   });
 }
 

@@ -26,7 +26,7 @@ export function startCli(args: string[], command: string = process.execPath, com
     let out = '';
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();
-      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+      const port = /https?:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
       if (port) resolve({ child, port: Number(port), firstLine: out.split('\n')[0] ?? '' });
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { copyStats } from '../../server/src/engines/copy';
 import { smallFileMaxFor } from '../../server/src/engines';
-import { createHandler } from '../../server/src/index';
+import { createHandler, createSecureServer, type SluiceSecureServer } from '../../server/src/index';
 import { fixtures, sha256 } from '../helpers/fixtures';
 import { forEachEngine } from '../helpers/server';
 import { testCert } from '../helpers/tls';
@@ -245,3 +245,49 @@ forEachEngine('http2 cleartext (h2c)', (engine) => {
     assert.equal(sha256(res.body), sha256(fx.bytes('/size-67108864.bin')));
   });
 });
+
+// sluice's own HTTPS server: small files go from memory with the head (one
+// write, one TLS record) unless an engine is named; larger ones are copied.
+for (const h2 of [false, true]) {
+  for (const engine of [undefined, 'copy'] as const) {
+    describe(`createSecureServer (${h2 ? 'http2, ' : ''}engine ${engine ?? 'unnamed'})`, () => {
+      if (!cert) {
+        it.skip(`skipped: no certificate (${reason})`, () => {});
+        return;
+      }
+      const fx = fixtures();
+      let server: SluiceSecureServer;
+      let origin: string;
+      let agent: Agent;
+      let counter: ReturnType<typeof countCopies>;
+      before(async () => {
+        counter = countCopies();
+        server = createSecureServer(fx.root, { tls: { key: cert.key, cert: cert.cert }, http2: h2, engine, compress: false });
+        origin = `https://127.0.0.1:${await listen(server)}`;
+        agent = new Agent({ connect: { ca: cert.cert } });
+      });
+      after(async () => {
+        counter.restore();
+        await agent.close();
+        await close(server);
+      });
+
+      bodyChecks(
+        async (path, headers = {}, method = 'GET') => {
+          const res = await agent.request({ origin, path, method: method as 'GET', headers });
+          return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+        },
+        () => counter.count(),
+        engine === 'copy' ? 4 : 2,
+      );
+
+      it(`should send a 64 KiB file ${engine === 'copy' ? 'through the copy engine' : 'from memory'}, and turn Nagle's algorithm off`, async () => {
+        const before = counter.count();
+        const res = await agent.request({ origin, path: '/size-65536.bin', method: 'GET' });
+        assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-65536.bin')));
+        assert.equal(counter.count() - before, engine === 'copy' ? 1 : 0);
+        assert.equal((server as unknown as { noDelay: boolean }).noDelay, true);
+      });
+    });
+  }
+}

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFileSegment, type Body } from '../body';
 import { abortedError, sendTimeoutError } from '../errors';
 import { readChunk } from './read';
-import { connectionGone, whenBodyMayStart } from './socket';
+import { connectionGone, isQueued, whenBodyMayStart } from './socket';
 import type { Engine, SendDone } from './types';
 import { watchTransfer } from './watchdog';
 
@@ -103,13 +103,18 @@ function sendCopy(req: IncomingMessage, res: ServerResponse, body: Body, done: S
       done(err, bytes);
     },
   );
-  whenBodyMayStart(req, res, (socket) => {
-    if (!socket) return pump.finish(abortedError());
+  const start = (): void => {
     // Bytes handed to Node stop growing when the client stops reading
     // (writes wait for 'drain'), which is what the timeout watches.
     unwatch = watchTransfer({ progress: () => pump.written, onStall: () => pump.finish(sendTimeoutError(sendTimeout)) }, sendTimeout);
     pump.start();
-  });
+  };
+  // Every byte goes through Node's stream, which keeps the order: a response
+  // that owns its socket starts at once, and its head goes out with the first
+  // chunk (one write; over TLS, no record of its own). One still queued
+  // behind a pipelined response waits for its turn first.
+  if (!isQueued(res)) return start();
+  whenBodyMayStart(req, res, (socket) => (socket ? start() : pump.finish(abortedError())));
 }
 
 /**

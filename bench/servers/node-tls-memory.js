@@ -1,0 +1,54 @@
+'use strict';
+// The ceiling for anything built on Node's TLS: a bare `https` server (or,
+// with --http2, an `http2` secure server that also answers HTTP/1.1) answering
+// the same bytes from memory (read once at start-up) with the headers a
+// static server sends, one res.end(body) per request, Node's defaults
+// otherwise.
+// usage: node node-tls-memory.js <cert> <key> [--http2] <root> <file>...
+
+const fs = require('node:fs');
+const http2 = require('node:http2');
+const https = require('node:https');
+const path = require('node:path');
+
+const args = process.argv.slice(2);
+const h2 = args.includes('--http2');
+const [certFile, keyFile, root, ...names] = args.filter((a) => a !== '--http2');
+if (!certFile || !keyFile || !root || names.length === 0) {
+  process.stderr.write('usage: node-tls-memory.js <cert> <key> [--http2] <root> <file>...\n');
+  process.exit(2);
+}
+
+const files = new Map();
+for (const name of names) {
+  const file = path.join(root, name);
+  const body = fs.readFileSync(file);
+  const st = fs.statSync(file);
+  files.set(`/${name}`, {
+    body,
+    headers: {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(body.length),
+      'Accept-Ranges': 'bytes',
+      ETag: `W/"${body.length.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+      'Last-Modified': st.mtime.toUTCString(),
+    },
+  });
+}
+
+function handler(req, res) {
+  const entry = files.get(req.url);
+  if (!entry) {
+    res.writeHead(404, { 'Content-Length': '9' });
+    res.end('Not Found');
+    return;
+  }
+  res.writeHead(200, entry.headers);
+  res.end(entry.body);
+}
+
+const tls = { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
+const server = h2 ? http2.createSecureServer({ ...tls, allowHTTP1: true }, handler) : https.createServer(tls, handler);
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`node-tls-memory listening on https://127.0.0.1:${server.address().port}\n`);
+});
