@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { native, type NativeBinding, type NativeSegment, type TransferCallback } from '../../server/src/native';
 import { eventually } from './eventually';
+import { loopThreadCpuMs } from './cpu';
 
 export const binding: NativeBinding | null = native.binding;
 export const bindingReason: string = native.reason;
@@ -351,10 +352,9 @@ export function expectedBytes(segments: NativeSegment[]): Buffer {
   );
 }
 
-/** CPU time (user + system, ms) this process spends during `ms` of wall time. */
+/** CPU time (user + system, ms) the event-loop thread spends during `ms` of wall time (a spin shows there; GC does not). */
 export async function cpuDuring(ms: number): Promise<number> {
-  const before = process.cpuUsage();
+  const before = loopThreadCpuMs();
   await new Promise((resolve) => setTimeout(resolve, ms));
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000;
+  return loopThreadCpuMs() - before;
 }
