@@ -5,9 +5,8 @@
 // the harness can verify it like the others.
 // usage: node node-memory.js <root> <file>...
 
-const fs = require('node:fs');
 const http = require('node:http');
-const path = require('node:path');
+const { loadFiles } = require('./memory-files');
 
 const [root, ...names] = process.argv.slice(2);
 if (!root || names.length === 0) {
@@ -15,22 +14,7 @@ if (!root || names.length === 0) {
   process.exit(2);
 }
 
-const files = new Map();
-for (const name of names) {
-  const file = path.join(root, name);
-  const body = fs.readFileSync(file);
-  const st = fs.statSync(file);
-  files.set(`/${name}`, {
-    body,
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(body.length),
-      'Accept-Ranges': 'bytes',
-      ETag: `W/"${body.length.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
-      'Last-Modified': st.mtime.toUTCString(),
-    },
-  });
-}
+const files = loadFiles(root, names);
 
 const server = http.createServer((req, res) => {
   const entry = files.get(req.url);

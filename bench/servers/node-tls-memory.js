@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const http2 = require('node:http2');
 const https = require('node:https');
-const path = require('node:path');
+const { loadFiles } = require('./memory-files');
 
 const args = process.argv.slice(2);
 const h2 = args.includes('--http2');
@@ -19,22 +19,7 @@ if (!certFile || !keyFile || !root || names.length === 0) {
   process.exit(2);
 }
 
-const files = new Map();
-for (const name of names) {
-  const file = path.join(root, name);
-  const body = fs.readFileSync(file);
-  const st = fs.statSync(file);
-  files.set(`/${name}`, {
-    body,
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(body.length),
-      'Accept-Ranges': 'bytes',
-      ETag: `W/"${body.length.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
-      'Last-Modified': st.mtime.toUTCString(),
-    },
-  });
-}
+const files = loadFiles(root, names);
 
 function handler(req, res) {
   const entry = files.get(req.url);
