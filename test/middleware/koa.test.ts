@@ -273,6 +273,58 @@ forEachEngine('sluice/koa', (engine: EngineChoice) => {
   });
 });
 
+describe('sluice/koa options and statuses', () => {
+  it("should refuse a missing root with koa-static's message, and bad options when the middleware is made", () => {
+    assert.throws(() => serve(''), { name: 'AssertionError', message: 'root directory is required to serve files' });
+    assert.throws(() => serve('.', { engine: 'bogus' as 'copy' }), /engine/);
+    assert.throws(() => serve('.', { extensions: ['html', 2 as unknown as string] }), {
+      name: 'TypeError',
+      message: 'option extensions must be array of strings or false',
+    });
+    assert.throws(() => serve('.', { setHeaders: 'x' as unknown as () => void }), { name: 'TypeError', message: 'option setHeaders must be function' });
+  });
+
+  it('should send a file with a status the app set explicitly, and defer to what downstream answered', async () => {
+    const layout = makeLayout();
+    const koa = new Koa();
+    koa.use(serve(layout.root, { defer: true }));
+    koa.use(async (ctx, next) => {
+      if (ctx.path === '/answered.txt') ctx.body = 'downstream';
+      else if (ctx.path === '/hello.txt') ctx.status = 203;
+      else await next();
+    });
+    const server = koa.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const answered = await request(`${base}/answered.txt`);
+      assert.equal(await answered.body.text(), 'downstream');
+      const explicit = await request(`${base}/hello.txt`);
+      assert.equal(explicit.statusCode, 203, 'a status set downstream is not a 404: defer leaves it');
+      await explicit.body.dump();
+      const served = await request(`${base}/size-65537.bin`);
+      assert.equal(served.statusCode, 200);
+      assert.equal(sha256(Buffer.from(await served.body.arrayBuffer())), sha256(fs.readFileSync(path.join(layout.root, 'size-65537.bin'))));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const direct = new Koa();
+    direct.use(async (ctx) => {
+      ctx.status = 203;
+      await serve.send(ctx, 'hello.txt', { root: layout.root });
+    });
+    const other = direct.listen(0, '127.0.0.1');
+    await new Promise((resolve) => other.once('listening', resolve));
+    try {
+      const got = await request(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      assert.equal(got.statusCode, 203, 'send() keeps a status set before it');
+      assert.equal(await got.body.text(), 'hello, world\n');
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});
+
 describe('sluice/koa next to koa-static', () => {
   it("should answer koa-static's requests with koa-static's status, type, length and bytes", async () => {
     const layout = makeLayout();
