@@ -134,6 +134,8 @@ const SUBJECTS = [
     group: 'peer',
     ratio: 'koa',
     ranges: false, // koa-send answers a Range with the whole file
+    // Without ranges a sample is the whole body: past 4 MiB it would be a second download competing with the load.
+    sampleInLoad: (kase) => kase.size <= 4 * 1024 * 1024,
     command: (ctx) => nodeScript('koa-app.js', [ctx.root, 'koa-static']),
   },
   {
