@@ -9,6 +9,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import type { Server } from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -20,6 +22,7 @@ import { copyStats } from '../../server/src/engines/copy';
 import serve from '../../server/src/koa';
 import { scratchDir, sha256 } from '../helpers/fixtures';
 import { prng } from '../helpers/prng';
+import { testCert } from '../helpers/tls';
 import { engineOptions, forEachEngine, type EngineChoice } from '../helpers/server';
 
 interface Got {
@@ -321,6 +324,50 @@ describe('sluice/koa options and statuses', () => {
       assert.equal(await got.body.text(), 'hello, world\n');
     } finally {
       await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});
+
+describe('sluice/koa over TLS', () => {
+  const { cert, reason } = testCert();
+  if (!cert) {
+    it.skip(`skipped: no certificate (${reason})`, () => {});
+    return;
+  }
+
+  it('should serve a Koa app on https and on http2 (allowHTTP1) byte-exact, ranges included (the copy engine underneath)', async () => {
+    const layout = makeLayout();
+    const koa = new Koa();
+    koa.use(serve(layout.root));
+    const data = fs.readFileSync(path.join(layout.root, 'size-1048579.bin'));
+    const tls = https.createServer({ key: cert.key, cert: cert.cert }, koa.callback());
+    const h2 = http2.createSecureServer({ key: cert.key, cert: cert.cert, allowHTTP1: true }, koa.callback());
+    const servers = [tls, h2] as const;
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(null)))));
+    const [tlsPort, h2Port] = servers.map((s) => (s.address() as AddressInfo).port);
+    const agent = new Agent({ connect: { ca: cert.cert } });
+    const session = http2.connect(`https://127.0.0.1:${h2Port}`, { ca: cert.cert });
+    try {
+      const whole = await request(`https://127.0.0.1:${tlsPort}/size-1048579.bin`, { dispatcher: agent });
+      assert.equal(sha256(Buffer.from(await whole.body.arrayBuffer())), sha256(data));
+      const part = await request(`https://127.0.0.1:${tlsPort}/size-1048579.bin`, { dispatcher: agent, headers: { range: 'bytes=100-199' } });
+      assert.equal(part.statusCode, 206);
+      assert.deepEqual(Buffer.from(await part.body.arrayBuffer()), data.subarray(100, 200));
+      const got = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const stream = session.request({ ':path': '/size-1048579.bin' });
+        const chunks: Buffer[] = [];
+        let status = 0;
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+        stream.on('error', reject);
+      });
+      assert.equal(got.status, 200);
+      assert.equal(sha256(got.body), sha256(data));
+    } finally {
+      session.close();
+      await agent.close();
+      await Promise.all(servers.map((s) => new Promise((resolve) => s.close(() => resolve(null)))));
     }
   });
 });
