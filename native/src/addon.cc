@@ -35,7 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::Function::New(env, ClassifyRequestHead, "classifyRequestHead"));
   exports.Set("DONE", Napi::Number::New(env, core::kDone));
   exports.Set("EOF", Napi::Number::New(env, core::kEof));
-  exports.Set("PENDING", Napi::Number::New(env, kPending));
+  exports.Set("PENDING", Napi::Number::New(env, core::kPending));
   exports.Set("MOVER_SENDFILE", Napi::Number::New(env, kMoverSendfile));
   exports.Set("MOVER_SPLICE", Napi::Number::New(env, kMoverSplice));
   return exports;

@@ -41,7 +41,7 @@ int Transfer::Start(Napi::Env env, int64_t id, int sock_fd,
     return rc;
   }
   state->transfers.emplace(id, t);
-  return kPending;
+  return core::kPending;
 }
 
 Transfer::Transfer(Napi::Env env, AddonState* state, int64_t id, int fd,

@@ -19,9 +19,6 @@
 
 namespace sluice {
 
-// Returned to JS when the transfer continues asynchronously.
-constexpr int kPending = 2;
-
 class Transfer {
  public:
   // Takes a duplicate of `sock_fd` (which JS read from a live handle in
@@ -67,7 +64,7 @@ class Transfer {
   core::Cursor cursor_;
   TransferCallback callback_;
   uv_poll_t poll_;
-  int status_ = kPending;
+  int status_ = core::kPending;
   bool finishing_ = false;
 };
 

@@ -142,11 +142,11 @@ int StartUringTransfer(Napi::Env env, int64_t id, int sock_fd,
                    ? dup_fd
                    : loop->engine->Start(static_cast<uint64_t>(id), dup_fd,
                                          std::move(segments), max_chunk);
-  if (status == core::kInFlight) {
+  if (status == core::kPending) {
     loop->pending.emplace(
         id, std::make_unique<TransferCallback>(env, callback, "sluice:uring"));
     FlushBeforeWaiting(loop);
-    return kPending;
+    return core::kPending;
   }
   if (loop->pending.empty()) {
     uv_poll_stop(loop->poll);

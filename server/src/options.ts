@@ -152,8 +152,22 @@ export interface CompressOption {
   maxBytes?: number;
 }
 
-/** How sluice's own answers (errors, listings' JSON, refused links) are shaped. */
-export type Flavor = 'sluice' | 'serve-handler';
+/**
+ * Where a peer's answers differ from sluice's own, decided once per handler
+ * (sluice/serve-handler answers as serve does), so no stage asks which
+ * product it is imitating.
+ */
+export interface Dialect {
+  /** A Range that cannot be satisfied (an inverted one included): 416 with Content-Range and the whole file as its body, rather than a bare 416. */
+  readonly unsatisfiableWithBody: boolean;
+  /** The status of a file the symlink policy refuses (serve: 404, as if absent). */
+  readonly symlinkRefusal: 403 | 404;
+  /** serve's error answers: JSON for a client asking for JSON (which then never gets the 404 page), and a traversal's 403 as 400. */
+  readonly serveErrors: boolean;
+}
+
+export const SLUICE_DIALECT: Dialect = Object.freeze({ unsatisfiableWithBody: false, symlinkRefusal: 403, serveErrors: false });
+export const SERVE_DIALECT: Dialect = Object.freeze({ unsatisfiableWithBody: true, symlinkRefusal: 404, serveErrors: true });
 
 /**
  * A directory asked for without its trailing slash: redirect to the slash
@@ -209,7 +223,7 @@ export interface ResolvedOptions {
   routed: boolean;
   /** Strong content-hash ETags (serve-handler's `etag: true`) instead of weak size-mtime ones. */
   strongEtag: boolean;
-  flavor: Flavor;
+  dialect: Dialect;
   /** The health path, or null. */
   health: string | null;
   /** The mimeTypes option (extensions lower case, without the dot; charset added), or null. */
@@ -522,7 +536,7 @@ function serveOptions(opts: SluiceOptions) {
     rules,
     routed,
     strongEtag: opts.etag === 'strong',
-    flavor: 'sluice' as Flavor,
+    dialect: SLUICE_DIALECT,
     health: healthPath(opts.health),
     types: typeOverrides(opts.mimeTypes),
   };

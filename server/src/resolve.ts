@@ -187,3 +187,14 @@ export class PathResolver {
     return resolution;
   }
 }
+
+/** `/srv/public/a/b.txt` → `/a/b.txt` under root `/srv/public` ('' for root itself). */
+export function relativeToRoot(root: string, absolute: string): string {
+  if (root === '/') return absolute === '/' ? '' : absolute;
+  return absolute.slice(root.length);
+}
+
+/** `/a/b.txt` → `/srv/public/a/b.txt` (`relative` is absolute and normalised: it cannot climb). */
+export function absoluteUnderRoot(root: string, relative: string): string {
+  return root === '/' ? relative : root + (relative === '/' ? '' : relative);
+}

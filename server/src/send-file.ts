@@ -41,27 +41,7 @@ export interface SendFileOptions {
 
 export type SendFileCallback = (err?: Error) => void;
 
-/** Every option that changes a response: what a cached responder is keyed by. */
-const KEYED: readonly (keyof SendFileOptions)[] = [
-  'maxAge',
-  'dotfiles',
-  'acceptRanges',
-  'cacheControl',
-  'immutable',
-  'lastModified',
-  'etag',
-  'index',
-  'extensions',
-  'precompressed',
-  'symlinks',
-  'engine',
-];
-
 const responders = new ResponderCache({ fallthrough: false, slashless: 'not-found', anyMethod: true });
-
-function optionsKey(opts: SendFileOptions): string {
-  return JSON.stringify(KEYED.map((name) => opts[name]));
-}
 
 /** Express's checks, with its messages (thrown: a bad call is a bug in the caller). */
 function checkPath(file: unknown, opts: SendFileOptions): string {
@@ -130,7 +110,7 @@ function start(req: IncomingMessage, res: ServerResponse, name: string, opts: Se
   if (target === null) return cb(new HttpError(400));
   const { root: _root, headers, ...rest } = opts;
   const sluiceOptions: SluiceOptions = { precompressed: false, ...rest };
-  const responder = responders.get(root, sluiceOptions, optionsKey(opts));
+  const responder = responders.get(root, sluiceOptions);
   const claim = new FileClaim(res, headers, cb);
   responder.serve(req, res, (err) => claim.report(err ?? new HttpError(404)), target, target, claim);
 }

@@ -125,18 +125,25 @@ function compiles(file: string, key: string, make: () => unknown): void {
  */
 export function optionsFromServeConfig(config: ServeConfig, dir: string): { root: string; options: SluiceOptions } {
   const root = config.public === undefined ? dir : path.resolve(dir, config.public);
-  const options: SluiceOptions = {
-    cleanUrls: config.cleanUrls ?? true,
-    listing: config.directoryListing ?? false,
-    notFound: '404.html',
-  };
+  const options: SluiceOptions = { ...serveRuleOptions(config), listing: config.directoryListing ?? false };
+  if (config.symlinks !== undefined) options.symlinks = config.symlinks ? 'follow' : 'within-root';
+  if (config.etag !== undefined) options.etag = config.etag ? 'strong' : false;
+  return { root, options };
+}
+
+/**
+ * serve.json's routing, header and listing-content keys as options: what
+ * every reader of the file (the CLI, sluice/serve-handler) maps the same
+ * way. Each reader adds its own defaults for the rest (listings, links,
+ * ETags), where serve's CLI and serve-handler differ.
+ */
+export function serveRuleOptions(config: ServeConfig): SluiceOptions {
+  const options: SluiceOptions = { cleanUrls: config.cleanUrls ?? true, notFound: '404.html' };
   if (config.rewrites !== undefined) options.rewrites = config.rewrites;
   if (config.redirects !== undefined) options.redirects = config.redirects;
   if (config.headers !== undefined) options.headers = config.headers;
   if (config.unlisted !== undefined) options.unlisted = config.unlisted;
   if (config.trailingSlash !== undefined) options.trailingSlash = config.trailingSlash;
   if (config.renderSingle !== undefined) options.renderSingle = config.renderSingle;
-  if (config.symlinks !== undefined) options.symlinks = config.symlinks ? 'follow' : 'within-root';
-  if (config.etag !== undefined) options.etag = config.etag ? 'strong' : false;
-  return { root, options };
+  return options;
 }

@@ -15,10 +15,10 @@
 //   http.createServer((req, res) => handler(req, res, { public: 'dist' }));
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
-import type { SluiceOptions } from './options';
+import { SERVE_DIALECT, type SluiceOptions } from './options';
 import type { Responder } from './responder';
 import { errorPage } from './responses';
-import type { ServeConfig } from './serve-config';
+import { serveRuleOptions, type ServeConfig } from './serve-config';
 import { build } from './setup';
 
 /** serve-handler's config: serve.json's keys, the same type the CLI reads. */
@@ -35,8 +35,10 @@ interface Compiled {
 const compiled = new WeakMap<object, Compiled>();
 const DEFAULT_CONFIG: ServeHandlerConfig = Object.freeze({});
 
+/** serve.json's keys (one mapping, serve-config's) with serve-handler's defaults for the rest. */
 function optionsOf(config: ServeHandlerConfig): SluiceOptions {
   return {
+    ...serveRuleOptions(config),
     dotfiles: 'allow',
     index: false,
     redirect: false,
@@ -44,16 +46,8 @@ function optionsOf(config: ServeHandlerConfig): SluiceOptions {
     precompressed: false,
     lastModified: !config.etag,
     etag: config.etag ? 'strong' : true,
-    cleanUrls: config.cleanUrls ?? true,
-    rewrites: config.rewrites,
-    redirects: config.redirects,
-    headers: config.headers,
-    trailingSlash: config.trailingSlash,
     listing: config.directoryListing ?? true,
-    unlisted: config.unlisted,
-    renderSingle: config.renderSingle,
     symlinks: config.symlinks ? 'follow' : 'deny',
-    notFound: '404.html',
   };
 }
 
@@ -61,7 +55,7 @@ function optionsOf(config: ServeHandlerConfig): SluiceOptions {
 function responderFor(config: ServeHandlerConfig, root: string): Responder {
   const known = compiled.get(config);
   if (known !== undefined && known.root === root) return known.responder;
-  const { responder } = build(root, optionsOf(config), { flavor: 'serve-handler' });
+  const { responder } = build(root, optionsOf(config), { dialect: SERVE_DIALECT });
   compiled.set(config, { root, responder });
   return responder;
 }

@@ -43,12 +43,46 @@ export function build(root: unknown, opts: SluiceOptions | null | undefined, ove
 /** Responders kept per (root, options) by a ResponderCache; past this it starts over. */
 const MAX_RESPONDERS = 64;
 
+/** Ids for functions and class instances among options (setHeaders...): two options objects match only with the same one. */
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+
+function identityOf(value: object): string {
+  let id = identities.get(value);
+  if (id === undefined) identities.set(value, (id = nextIdentity++));
+  return `#${id}`;
+}
+
+/**
+ * JSON.stringify's replacer for optionsKey: plain objects with their keys
+ * sorted, a RegExp by its source, functions and other objects by identity.
+ */
+function canonical(_key: string, value: unknown): unknown {
+  if (typeof value === 'function') return identityOf(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  if (value instanceof RegExp) return `regexp:${String(value)}`;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return identityOf(value);
+  const sorted: Record<string, unknown> = {};
+  for (const name of Object.keys(value).sort()) sorted[name] = (value as Record<string, unknown>)[name];
+  return sorted;
+}
+
+/**
+ * A string that names every option's value, whatever the key order of the
+ * object: two options objects get one responder exactly when they say the
+ * same, with no list of "options that matter" to keep in step with options.ts.
+ */
+export function optionsKey(opts: SluiceOptions): string {
+  return JSON.stringify(opts, canonical);
+}
+
 /**
  * Responders for calls that name their root and options per request
  * (sendFile, reply.sendFile): one per distinct (root, options) value,
  * sharing the engines of one engine choice, so a route that passes a fresh
  * options object on every request still reuses the resolver's and the head
- * lists' work. `key` must capture every option that changes a response.
+ * lists' work.
  */
 export class ResponderCache {
   private readonly responders = new Map<string, Responder>();
@@ -56,8 +90,8 @@ export class ResponderCache {
 
   constructor(private readonly overrides: Partial<ResolvedOptions> = {}) {}
 
-  get(root: string, opts: SluiceOptions, key: string): Responder {
-    const id = `${root}\0${key}`;
+  get(root: string, opts: SluiceOptions): Responder {
+    const id = `${root}\0${optionsKey(opts)}`;
     let responder = this.responders.get(id);
     if (responder !== undefined) return responder;
     const resolved = { ...resolveOptions(opts), ...this.overrides };

@@ -36,10 +36,7 @@ export function newId(): number {
   return nextId++;
 }
 
-/** Open fds in this process. */
-export function openFdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
+export { openFdCount, sha256 } from './fixtures';
 
 /** The soft RLIMIT_NOFILE of this process. */
 export function fdLimit(): number {
@@ -47,10 +44,6 @@ export function fdLimit(): number {
   const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** Resolves on the next turn of the event loop, after pending I/O callbacks. */

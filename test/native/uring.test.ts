@@ -4,7 +4,7 @@
 // duplicates, as the engine does with an HTTP response's socket.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -14,18 +14,11 @@ import { Worker } from 'node:worker_threads';
 import { native, type NativeBinding, type NativeSegment } from '../../server/src/native';
 import { loopThreadCpuMs } from '../helpers/cpu';
 import { eventually } from '../helpers/eventually';
+import { openFdCount, sha256 } from '../helpers/fixtures';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ECANCELED = -os.constants.errno.ECANCELED;
 const EEXIST = -os.constants.errno.EEXIST;
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function openFdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

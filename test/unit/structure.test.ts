@@ -1,7 +1,8 @@
 // The layering the design promises, checked on the sources: HTTP logic
 // above the engines, no module importing one above it, Node's socket
 // internals touched in one file, no Node-API or libuv in the native core,
-// and no function in server/src longer than a screen.
+// no function in server/src longer than a screen, no class that every
+// stage calls back into, and one home for what used to be kept twice.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,7 +11,12 @@ import * as ts from 'typescript';
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const SRC = path.join(REPO, 'server', 'src');
 const CORE = path.join(REPO, 'native', 'src', 'core');
+const NATIVE = path.join(REPO, 'native', 'src');
+const TESTS = path.join(REPO, 'test');
 const MAX_FUNCTION_LINES = 60;
+/** A class past these is several jobs in one (responder.ts was 460 lines and 26 methods). */
+const MAX_CLASS_LINES = 250;
+const MAX_CLASS_METHODS = 20;
 
 /**
  * Each module's layer, lowest first: a module may import its own layer and
@@ -23,7 +29,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['compress-worker'],
   ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
   ['plan'],
-  ['respond'],
+  ['respond', 'exchange'],
+  ['answers'],
+  ['finder'],
   ['responder'],
   ['setup', 'access-log', 'connections', 'serve-config'],
   ['send-file', 'fastify/*', 'koa/*'],
@@ -86,6 +94,62 @@ function longFunctions(module: string, file: ts.SourceFile): LongFunction[] {
   return out;
 }
 
+interface ClassShape {
+  where: string;
+  lines: number;
+  methods: number;
+}
+
+function classShapes(module: string, file: ts.SourceFile): ClassShape[] {
+  const out: ClassShape[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isClassDeclaration(node)) {
+      const start = file.getLineAndCharacterOfPosition(node.getStart(file)).line;
+      const end = file.getLineAndCharacterOfPosition(node.getEnd()).line;
+      // Methods, and arrow functions kept as properties (`readonly serve = (...) => ...`).
+      const methods = node.members.filter(
+        (m) => ts.isMethodDeclaration(m) || (ts.isPropertyDeclaration(m) && m.initializer !== undefined && ts.isArrowFunction(m.initializer)),
+      ).length;
+      out.push({ where: `${module}.ts:${start + 1} ${node.name?.text ?? '(anonymous)'}`, lines: end - start + 1, methods });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return out;
+}
+
+/** Calls that pass `null, null` as neighbouring arguments: a record says what they mean. */
+function nullPairs(module: string, file: ts.SourceFile): string[] {
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) || ts.isNewExpression(node)) {
+      const args = node.arguments ?? ts.factory.createNodeArray();
+      for (let i = 1; i < args.length; i++) {
+        if (args[i - 1].kind === ts.SyntaxKind.NullKeyword && args[i].kind === ts.SyntaxKind.NullKeyword) {
+          out.push(`${module}.ts:${file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1}`);
+          break;
+        }
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return out;
+}
+
+/** Method names that are a preposition and no verb (`withVariants`, `fromCache`, `guarded`). */
+const PREPOSITION_NAME = /^(with|from|by|into|via|guarded)([A-Z]|$)/;
+
+function prepositionMethods(module: string, file: ts.SourceFile): string[] {
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isMethodDeclaration(node) && ts.isIdentifier(node.name) && PREPOSITION_NAME.test(node.name.text)) out.push(`${module}.ts ${node.name.text}`);
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return out;
+}
+
 describe('source structure', () => {
   it('should have no module import one in a layer above it', () => {
     const wrong: string[] = [];
@@ -121,6 +185,56 @@ describe('source structure', () => {
     const including = filesUnder(CORE, /\.(h|cc)$/).filter((f) => nodeHeaders.test(fs.readFileSync(f, 'utf8')));
     assert.deepEqual(
       including.map((f) => path.relative(REPO, f)),
+      [],
+    );
+  });
+
+  it(`should have no class in server/src over ${MAX_CLASS_LINES} lines or ${MAX_CLASS_METHODS} methods`, () => {
+    const large = sources
+      .flatMap(({ module, text }) => classShapes(module, parse(module, text)))
+      .filter((c) => c.lines > MAX_CLASS_LINES || c.methods > MAX_CLASS_METHODS);
+    assert.deepEqual(large, []);
+  });
+
+  it('should pass no two positional nulls side by side in server/src', () => {
+    assert.deepEqual(
+      sources.flatMap(({ module, text }) => nullPairs(module, parse(module, text))),
+      [],
+    );
+  });
+
+  it('should name no method in server/src with a bare preposition', () => {
+    assert.deepEqual(
+      sources.flatMap(({ module, text }) => prepositionMethods(module, parse(module, text))),
+      [],
+    );
+  });
+
+  // A peer's answers (serve-handler's) are an options record, decided once.
+  it("should ask which product it imitates only where options are made (no 'serve-handler' test in the core)", () => {
+    const asking = sources
+      .filter(({ module, text }) => module !== 'serve-handler' && /===\s*'serve-handler'|'serve-handler'\s*===/.test(text))
+      .map((s) => s.module);
+    assert.deepEqual(asking, []);
+  });
+
+  it('should define the native status values (kDone, kEof, kAgain, kYield, kPending) in core/progress.h only', () => {
+    const defining = filesUnder(NATIVE, /\.(h|cc)$/)
+      .filter((f) => !f.endsWith(path.join('core', 'progress.h')))
+      .filter((f) => /constexpr\s+int\s+k(Done|Eof|Again|Yield|Pending|InFlight)\b/.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(
+      defining.map((f) => path.relative(REPO, f)),
+      [],
+    );
+  });
+
+  it('should keep one sha256 and one openFdCount for the tests (test/helpers/fixtures.ts)', () => {
+    const own = /\bfunction\s+(sha256|openFdCount)\s*\(|\bconst\s+(sha256|openFdCount)\s*=/;
+    const copies = filesUnder(TESTS, /\.ts$/)
+      .filter((f) => !f.endsWith(path.join('helpers', 'fixtures.ts')))
+      .filter((f) => own.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(
+      copies.map((f) => path.relative(REPO, f)),
       [],
     );
   });

@@ -66,6 +66,14 @@ void PipePool::Discard(Pipe pipe) {
   Close(pipe);
 }
 
+void PipePool::Return(Pipe pipe, bool believed_empty) {
+  if (believed_empty) {
+    Release(pipe);
+  } else {
+    Discard(pipe);
+  }
+}
+
 PipePoolStats PipePool::Stats() const {
   return PipePoolStats{idle_.size(), in_use_, created_, closed_, last_size_};
 }

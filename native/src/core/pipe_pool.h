@@ -61,6 +61,10 @@ class PipePool {
   // Closes a pipe that may still hold bytes (after an error or a cancel).
   void Discard(Pipe pipe);
 
+  // What every mover does when it lets a pipe go: Release if its own count
+  // says the pipe is empty, else Discard.
+  void Return(Pipe pipe, bool believed_empty);
+
   // Closes every idle pipe (the process is short of descriptors); returns
   // how many. Pipes in use are untouched.
   size_t Trim();

@@ -13,10 +13,6 @@
 namespace sluice {
 namespace core {
 
-// The budget for this step is used up and bytes remain: yield to the event
-// loop, then continue when the socket is writable.
-constexpr int kYield = 2;
-
 // One piece of a body: a file range (file_fd >= 0) or literal bytes
 // (multipart boundaries and part headers).
 struct Segment {

@@ -104,11 +104,7 @@ int SpliceMover::Fill(int in_fd, int64_t offset, uint64_t want) {
 
 void SpliceMover::ReturnPipe() {
   if (!has_pipe_) return;
-  if (pipe_bytes_ == 0) {
-    pool_->Release(pipe_);
-  } else {
-    pool_->Discard(pipe_);
-  }
+  pool_->Return(pipe_, pipe_bytes_ == 0);
   has_pipe_ = false;
   pipe_ = Pipe();
   pipe_bytes_ = 0;

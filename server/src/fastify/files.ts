@@ -49,7 +49,8 @@ function ownedFields(send: SluiceOptions): string[] {
 export class StaticFiles {
   private readonly cache: ResponderCache;
   private readonly defaults = new Map<string, Sender>();
-  private readonly perCall = new Map<string, Sender>();
+  /** Each responder's owned fields, worked out once (the cache decides which responder). */
+  private readonly owned = new WeakMap<Responder, readonly string[]>();
   private readonly hooks: ReplyHooks;
 
   constructor(private readonly config: StaticConfig) {
@@ -123,21 +124,16 @@ export class StaticFiles {
     if (options === undefined) {
       let sender = this.defaults.get(root);
       if (sender === undefined) {
-        sender = { responder: this.cache.get(root, this.config.send, 'plugin'), owned: ownedFields(this.config.send) };
+        sender = { responder: this.cache.get(root, this.config.send), owned: ownedFields(this.config.send) };
         this.defaults.set(root, sender);
       }
       return sender;
     }
     const merged: SluiceOptions = { ...this.config.send };
     for (const key of SEND_KEYS) if (key in options) (merged as Record<string, unknown>)[key] = options[key];
-    const key = JSON.stringify(SEND_KEYS.map((k) => merged[k as keyof SluiceOptions]));
-    const id = `${root}\0${key}`;
-    let sender = this.perCall.get(id);
-    if (sender === undefined) {
-      sender = { responder: this.cache.get(root, merged, key), owned: ownedFields(merged) };
-      if (this.perCall.size >= 64) this.perCall.clear();
-      this.perCall.set(id, sender);
-    }
-    return sender;
+    const responder = this.cache.get(root, merged);
+    let owned = this.owned.get(responder);
+    if (owned === undefined) this.owned.set(responder, (owned = ownedFields(merged)));
+    return { responder, owned };
   }
 }

@@ -48,11 +48,8 @@ UringBody::~UringBody() {
   if (has_pipe_) {
     // A pipe the kernel may still write into (teardown with ops in flight),
     // or one that holds bytes, must never reach another transfer.
-    if (inflight_ == 0 && pipe_bytes_ == 0 && status_ == kDone) {
-      pipes_->Release(pipe_);
-    } else {
-      pipes_->Discard(pipe_);
-    }
+    pipes_->Return(pipe_,
+                   inflight_ == 0 && pipe_bytes_ == 0 && status_ == kDone);
   }
   close(sock_fd_);
 }
@@ -316,11 +313,7 @@ bool UringBody::QueueCancels(Ring* ring) {
 void UringBody::ReleasePipe() {
   if (!has_pipe_) return;
   // Release re-checks emptiness with FIONREAD before pooling.
-  if (pipe_bytes_ == 0) {
-    pipes_->Release(pipe_);
-  } else {
-    pipes_->Discard(pipe_);
-  }
+  pipes_->Return(pipe_, pipe_bytes_ == 0);
   has_pipe_ = false;
   pipe_ = Pipe();
   pipe_bytes_ = 0;

@@ -74,7 +74,7 @@ int UringEngine::Start(uint64_t key, int sock_fd, std::vector<Segment> segments,
   // Batched: the caller calls Flush() once for every body started in this
   // turn of its loop, before the loop next waits.
   if (!batch_submits_) Submit();
-  return kInFlight;
+  return kPending;
 }
 
 void UringEngine::Flush() { Submit(); }

@@ -25,10 +25,6 @@ TaskRun TaskRunFromEnv();
 // SLUICE_URING_BATCH is "0" or "1", for measuring.
 bool BatchSubmitsFromEnv();
 
-// Start() result: the body continues on the ring (the same value as the
-// JS-visible PENDING).
-constexpr int kInFlight = 2;
-
 struct UringFinished {
   uint64_t key;
   int status;      // kDone, kEof or -errno
@@ -70,7 +66,7 @@ class UringEngine {
   int eventfd() const { return ring_->eventfd(); }
 
   // Starts sending `segments` to `sock_fd`, a duplicate of the socket that
-  // the engine now owns (closed when the body finishes). Returns kInFlight,
+  // the engine now owns (closed when the body finishes). Returns kPending,
   // after which OnWake() reports the body exactly once, or the final status
   // (kDone, kEof, -errno) when it finished without touching the ring.
   // -EMFILE or -ENFILE (no pipe to be had) means no byte was sent.

@@ -7,7 +7,7 @@
 // Completions are routed by user_data (a request table index), never by fd.
 //
 // What the engine must expect (verified on Linux 6.18 by
-// native/test/uring_core_test.cc; kernel behaviour, not ours):
+// native/test/uring/; kernel behaviour, not ours):
 //
 //  1. Every IORING_OP_SPLICE runs in an io-wq worker thread (io_uring never
 //     issues splice inline), whatever the flags. With nonblocking sockets the
