@@ -76,8 +76,6 @@ export interface Prepared {
   readonly cacheControl: string;
   readonly setHeaders: SetHeaders | null;
   readonly sluice: SluiceOptions;
-  /** Identifies `sluice` among responders. */
-  readonly key: string;
   readonly compressing: boolean;
 }
 
@@ -142,7 +140,6 @@ export function prepare(opts: SendOptions): Prepared {
     cacheControl: cacheControlOf(opts),
     setHeaders: setHeaders || null,
     sluice,
-    key: JSON.stringify(sluice),
     compressing: sluice.compress !== undefined && sluice.compress !== false,
   };
 }

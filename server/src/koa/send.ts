@@ -18,7 +18,8 @@ import type { HeaderTarget } from '../head';
 import { HttpError } from '../http-error';
 import type { ContentCoding } from '../negotiate';
 import { SUFFIX } from '../precompressed';
-import type { Claimant, Responder } from '../responder';
+import type { Claimant } from '../exchange';
+import type { Responder } from '../responder';
 import { targetFor } from '../send-file';
 import { ResponderCache } from '../setup';
 import { prepare, type Prepared, type SendOptions } from './options';
@@ -39,6 +40,8 @@ export interface KoaContext {
 
 const responders = new ResponderCache({ fallthrough: false, slashless: 'index', anyMethod: true });
 const prepared = new WeakMap<object, Prepared>();
+/** The responder each prepared options object last used, and for which root (the working directory may change). */
+const bound = new WeakMap<Prepared, { root: string; responder: Responder }>();
 
 // resolve-path's test for a ".." left after normalising.
 const UP_PATH = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
@@ -55,7 +58,12 @@ export function preparedOf(opts: SendOptions): Prepared {
 
 /** The responder for `opts` (made on first use; options sluice refuses throw here). */
 export function responderFor(opts: Prepared): Responder {
-  return responders.get(opts.root ?? process.cwd(), opts.sluice, opts.key);
+  const root = opts.root ?? process.cwd();
+  const known = bound.get(opts);
+  if (known !== undefined && known.root === root) return known.responder;
+  const responder = responders.get(root, opts.sluice);
+  bound.set(opts, { root, responder });
+  return responder;
 }
 
 /** Whether Koa's status was set by the app (else a found file is a 200). */
