@@ -268,7 +268,8 @@ async function runCase(kase, subjects, env) {
           break;
         }
         if (!loadErr) {
-          const sampler = row.subject.sampleInLoad === false ? null : startSampler(row.server.url, file, { ranges: row.subject.ranges !== false });
+          const sampled = typeof row.subject.sampleInLoad === 'function' ? row.subject.sampleInLoad(kase) : row.subject.sampleInLoad !== false;
+          const sampler = sampled ? startSampler(row.server.url, file, { ranges: row.subject.ranges !== false }) : null;
           const harness0 = process.cpuUsage();
           try {
             res = await loadgen.run(job(row, kase.durationSec));

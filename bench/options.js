@@ -7,7 +7,7 @@ const { SIZES } = require('./fixtures');
 const HELP = `Usage: npm run bench -- [options]     (node bench/run.js [options])
 
 Starts every subject (sluice per engine, sluice inside Express, Express +
-serve-static, sirv, @fastify/static, bare Node from memory, nginx when on the
+serve-static, sirv, @fastify/static, koa-static, bare Node from memory, nginx when on the
 PATH, a C sendfile loop for the large file) as a child process on 127.0.0.1,
 verifies the bytes each one serves, then loads them in interleaved rounds.
 Prints a Markdown table; writes JSON, Markdown and an SVG chart to bench/results/.
@@ -19,7 +19,8 @@ Options:
                          under 3 minutes)
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
                          express, sirv, fastify (and fastify-sluice,
-                         fastify-sendfile, fastify-sluice-sendfile), node-mem,
+                         fastify-sendfile, fastify-sluice-sendfile), koa (and
+                         koa-sluice), node-mem,
                          nginx, c-sendfile,
                          baseline-auto: the build of sluice in the checkout
                          $SLUICE_BENCH_BASELINE names, to measure a change)

@@ -7,7 +7,7 @@ const path = require('node:path');
 const { chart } = require('./chart');
 
 /** Ratio columns, in order: what each row is compared with. */
-const RATIO_ORDER = ['copy', 'express', 'sirv', 'fastify', 'fastify sendFile', 'node-mem', 'nginx', 'C', 'C epoll'];
+const RATIO_ORDER = ['copy', 'express', 'sirv', 'fastify', 'fastify sendFile', 'koa', 'node-mem', 'nginx', 'C', 'C epoll'];
 
 const int = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 function num(n, digits = 2) {
@@ -169,7 +169,7 @@ function header(results) {
     '',
     `${pin} Every case starts fresh servers, verifies each one (sha256 of the whole file and a byte range; a wrong answer is FAILED and never measured), then runs ${options.repeats} interleaved round${options.repeats > 1 ? 's' : ''}; every measurement follows a warm-up and is sampled (responses fetched and compared during the load). Figures are medians (min–max over the rounds). Total time ${Math.round(results.elapsedSec)} s.`,
     '',
-    `Load: ${loadgens.join('; ')}. Peers: express ${v.express} + serve-static ${v['serve-static']}, sirv ${v.sirv}, fastify ${v.fastify} + @fastify/static ${v['@fastify/static']}, ${nginx}; ${cref}; ${crefEpoll}.`,
+    `Load: ${loadgens.join('; ')}. Peers: express ${v.express} + serve-static ${v['serve-static']}, sirv ${v.sirv}, fastify ${v.fastify} + @fastify/static ${v['@fastify/static']}, koa ${v.koa} + koa-static ${v['koa-static']} (koa-send ${v['koa-send']}), ${nginx}; ${cref}; ${crefEpoll}.`,
   ];
   if (results.noise) {
     lines.push(

@@ -129,6 +129,22 @@ const SUBJECTS = [
     command: (ctx, kase) => nodeScript('fastify-app.js', [ctx.root, 'sluice', 'sendfile', kase.file.name]),
   },
   {
+    name: 'koa',
+    label: 'koa 3 + koa-static',
+    group: 'peer',
+    ratio: 'koa',
+    ranges: false, // koa-send answers a Range with the whole file
+    // Without ranges a sample is the whole body: past 4 MiB it would be a second download competing with the load.
+    sampleInLoad: (kase) => kase.size <= 4 * 1024 * 1024,
+    command: (ctx) => nodeScript('koa-app.js', [ctx.root, 'koa-static']),
+  },
+  {
+    name: 'koa-sluice',
+    label: 'koa 3 + sluice/koa (auto)',
+    group: 'sluice',
+    command: (ctx) => nodeScript('koa-app.js', [ctx.root, 'sluice', 'auto']),
+  },
+  {
     name: 'node-mem',
     label: 'node http from memory (ceiling)',
     group: 'ceiling',

@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -17,6 +17,8 @@ import * as http from 'node:http';
 import { createHandler, sendFile, serveStatic, type SendFileOptions, type SluiceOptions } from 'sluice';
 import sluiceFastify, { fastifyStatic, type FastifyStaticOptions, type SluicePluginOptions } from 'sluice/fastify';
 import Fastify from 'fastify';
+import serveKoa, { send as koaSend, type SendOptions as KoaSendOptions, type StaticOptions as KoaStaticOptions } from 'sluice/koa';
+import Koa from 'koa';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -37,6 +39,15 @@ void app.register(sluiceFastify, pluginOptions);
 void app.register(fastifyStatic, asFastifyStatic);
 app.get('/app/*', (_request, reply) => reply.sendFile('index.html', { maxAge: 1 }));
 app.get('/download', (_request, reply) => reply.download('report.pdf', 'report-2026.pdf'));
+
+const koa = new Koa();
+const staticOptions: KoaStaticOptions = { maxage: 3_600_000, defer: false, index: 'index.html', extensions: ['html'], symlinks: 'within-root' };
+koa.use(serveKoa('public', staticOptions));
+koa.use(async (ctx, next) => {
+  const options: KoaSendOptions = { root: 'public', brotli: false, setHeaders: (res, file, stats) => res.setHeader('x-size', String(stats.size) + file) };
+  const sent: string | undefined = await koaSend(ctx, ctx.path, options);
+  if (sent === undefined) await next();
+});
 `;
 
 interface Mode {
@@ -107,8 +118,10 @@ describe('published types', function () {
     const script = [
       "import sluiceFastify, { fastifyStatic, sluice, errors } from 'sluice/fastify';",
       "import { sendFile, serveStatic, createServer } from 'sluice';",
+      "import serveKoa, { serve as koaServe, send as koaSend } from 'sluice/koa';",
       'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify;',
-      'console.log(ok && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
+      'const koaOk = typeof serveKoa === "function" && koaServe === serveKoa && typeof koaSend === "function";',
+      'console.log(ok && koaOk && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: DIR, encoding: 'utf8' });
     assert.equal(out.trim(), 'true');
