@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/hono') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -17,6 +17,8 @@ import * as http from 'node:http';
 import { createHandler, sendFile, serveStatic, type SendFileOptions, type SluiceOptions } from 'sluice';
 import sluiceFastify, { fastifyStatic, type FastifyStaticOptions, type SluicePluginOptions } from 'sluice/fastify';
 import Fastify from 'fastify';
+import { serveStatic as honoStatic, type ServeStaticOptions } from 'sluice/hono';
+import { Hono } from 'hono';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -37,6 +39,23 @@ void app.register(sluiceFastify, pluginOptions);
 void app.register(fastifyStatic, asFastifyStatic);
 app.get('/app/*', (_request, reply) => reply.sendFile('index.html', { maxAge: 1 }));
 app.get('/download', (_request, reply) => reply.download('report.pdf', 'report-2026.pdf'));
+
+type HonoEnv = { Variables: { path: string } };
+const hono = new Hono<HonoEnv>();
+const honoOptions: ServeStaticOptions<HonoEnv> = {
+  root: './public',
+  precompressed: true,
+  rewriteRequestPath: (p, c) => p.replace('/static', c.get('path')),
+  onFound: (p, c) => c.header('X-File', p),
+  onNotFound: async (p) => void p,
+  mimes: { m3u8: 'application/vnd.apple.mpegurl' },
+  maxAge: '1d',
+  etag: 'strong',
+  symlinks: 'within-root',
+  compress: { maxBytes: 1 << 20 },
+};
+hono.use('/static/*', honoStatic(honoOptions));
+hono.use('/favicon.ico', honoStatic({ path: './public/favicon.ico' }));
 `;
 
 interface Mode {
@@ -107,7 +126,8 @@ describe('published types', function () {
     const script = [
       "import sluiceFastify, { fastifyStatic, sluice, errors } from 'sluice/fastify';",
       "import { sendFile, serveStatic, createServer } from 'sluice';",
-      'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify;',
+      "import { serveStatic as honoStatic } from 'sluice/hono';",
+      'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify && typeof honoStatic === "function";',
       'console.log(ok && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: DIR, encoding: 'utf8' });
