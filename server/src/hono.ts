@@ -57,6 +57,8 @@ export interface ServeStaticOptions<E extends Env = Env> {
   symlinks?: SymlinkPolicy;
   /** Compress compressible files once, in the background, into a cache on disk (off by default). */
   compress?: boolean | CompressOption;
+  /** Fields on every file answer and its 304s: the place for what middleware would add after `await next()` (secureHeaders'). */
+  headers?: Record<string, string | number>;
   /** Dot files: 'allow' (default, as @hono/node-server), 'ignore' (a miss) or 'deny'. */
   dotfiles?: 'allow' | 'ignore' | 'deny';
   engine?: EngineName | 'auto';
@@ -97,8 +99,9 @@ function bindingsError(): Error {
 }
 
 function sluiceOptions<E extends Env>(options: ServeStaticOptions<E>): SluiceOptions {
-  const { maxAge, immutable, etag, lastModified, acceptRanges, maxRanges, symlinks, compress, engine } = options;
+  const { maxAge, immutable, etag, lastModified, acceptRanges, maxRanges, symlinks, compress, engine, headers } = options;
   return {
+    headers,
     maxAge,
     immutable,
     cacheControl: options.cacheControl ?? (maxAge !== undefined || immutable === true),
@@ -184,11 +187,11 @@ class HonoFiles<E extends Env> {
     const err = outcome.err as { status?: number; headers?: Record<string, string> };
     const status = err.status ?? 500;
     if (status === 404) return this.miss(reported, c, next);
-    if (status >= 500 || res.headersSent) {
+    if ((status >= 500 && err.headers === undefined) || res.headersSent) {
       for (const name of res.getHeaderNames()) res.removeHeader(name);
       throw outcome.err;
     }
-    // 412, 416, 403: the representation's fields and the refusal's, no body.
+    // 412, 416, 403, 503 (out of descriptors): the representation's fields and the refusal's, no body.
     for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
     res.statusCode = status;
     res.setHeader('Content-Length', '0');

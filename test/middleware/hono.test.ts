@@ -80,7 +80,7 @@ function app(site: Site, engine: string, misses: string[]): Hono {
   hono.use('/z/*', serveStatic({ ...common, rewriteRequestPath: strip('/z'), compress: { dir: site.cacheDir, maxBytes: MAX_BYTES } }));
   hono.use('/within/*', serveStatic({ ...common, rewriteRequestPath: strip('/within'), symlinks: 'within-root' }));
   hono.use('/deny/*', serveStatic({ ...common, rewriteRequestPath: strip('/deny'), symlinks: 'deny' }));
-  hono.use('/cached/*', serveStatic({ ...common, rewriteRequestPath: strip('/cached'), maxAge: '1h' }));
+  hono.use('/cached/*', serveStatic({ ...common, rewriteRequestPath: strip('/cached'), maxAge: '1h', headers: { 'X-Frame-Options': 'DENY' } }));
   hono.use(
     '/found/*',
     serveStatic({
@@ -134,7 +134,12 @@ forEachEngine('hono', (engine) => {
     const css = await get('/s/site.css');
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
     assert.equal((await get('/s/docs')).body.toString(), '<h1>docs</h1>\n');
-    assert.equal((await get('/cached/hello.txt')).headers['cache-control'], 'public, max-age=3600');
+    const cached = await get('/cached/hello.txt');
+    assert.equal(cached.headers['cache-control'], 'public, max-age=3600');
+    assert.equal(cached.headers['x-frame-options'], 'DENY');
+    const revalidated = await get('/cached/hello.txt', { 'if-none-match': String(cached.headers.etag) });
+    assert.equal(revalidated.status, 304);
+    assert.equal(revalidated.headers['x-frame-options'], 'DENY');
   });
 
   it('should answer ETag and Last-Modified revalidations with 304', async () => {
