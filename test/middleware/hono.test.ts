@@ -3,10 +3,11 @@
 // single and multipart ranges, Vary, precompressed siblings and the
 // compress cache, the symlink policy), bodies byte-identical, headers set
 // on the context kept, misses through onNotFound to the next handler, and
-// a connection that goes on serving after each.
+// a connection that goes on serving after each; and the same app over HTTP/2.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
+import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -19,6 +20,7 @@ import { scratchDir, sha256 } from '../helpers/fixtures';
 import { getter } from '../helpers/http-client';
 import { prng } from '../helpers/prng';
 import { forEachEngine } from '../helpers/server';
+import { testCert } from '../helpers/tls';
 
 const MAX_BYTES = 64 * 1024 * 1024;
 
@@ -78,6 +80,7 @@ function app(site: Site, engine: string, misses: string[]): Hono {
   hono.use('/s/*', serveStatic({ ...common, rewriteRequestPath: strip('/s'), onNotFound: (p) => void misses.push(p) }));
   hono.use('/pre/*', serveStatic({ ...common, rewriteRequestPath: strip('/pre'), precompressed: true }));
   hono.use('/z/*', serveStatic({ ...common, rewriteRequestPath: strip('/z'), compress: { dir: site.cacheDir, maxBytes: MAX_BYTES } }));
+  hono.use('/rfc/*', serveStatic({ ...common, rewriteRequestPath: strip('/rfc'), lenientRange: false }));
   hono.use('/within/*', serveStatic({ ...common, rewriteRequestPath: strip('/within'), symlinks: 'within-root' }));
   hono.use('/deny/*', serveStatic({ ...common, rewriteRequestPath: strip('/deny'), symlinks: 'deny' }));
   hono.use('/cached/*', serveStatic({ ...common, rewriteRequestPath: strip('/cached'), maxAge: '1h', headers: { 'X-Frame-Options': 'DENY' } }));
@@ -185,6 +188,13 @@ forEachEngine('hono', (engine) => {
     const none = await get('/s/big.bin', { range: `bytes=${site.big.length}-` });
     assert.equal(none.status, 416);
     assert.equal(none.headers['content-range'], `bytes */${site.big.length}`);
+    const lenient = await get('/s/hello.txt', { range: 'hello' });
+    assert.equal(lenient.status, 206);
+    assert.equal(lenient.headers['content-range'], 'bytes 0-11/12');
+    assert.equal((await get('/s/hello.txt', { range: '0-4' })).body.toString(), 'hello');
+    const rfc = await get('/rfc/hello.txt', { range: 'hello' });
+    assert.equal(rfc.status, 200);
+    assert.equal(rfc.body.toString(), 'hello, hono\n');
     const stale = await get('/s/big.bin', { range: 'bytes=0-9', 'if-range': 'W/"stale"' });
     assert.equal(stale.status, 200);
     assert.equal(sha256(stale.body), sha256(site.big));
@@ -256,5 +266,55 @@ forEachEngine('hono', (engine) => {
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-length'], String(site.big.length));
     assert.equal(res.body.length, 0);
+  });
+});
+
+describe('hono over HTTP/2 (@hono/node-server with http2.createSecureServer)', function () {
+  const { cert, reason } = testCert();
+  if (cert === null) {
+    it.skip(`skipped: no test certificate (${reason})`, () => {});
+    return;
+  }
+  const site = makeSite();
+  let server: http2.Http2SecureServer;
+  let client: http2.ClientHttp2Session;
+
+  before(async () => {
+    const hono = app(site, 'auto', []);
+    server = createAdaptorServer({
+      fetch: hono.fetch,
+      createServer: http2.createSecureServer,
+      serverOptions: { key: cert.key, cert: cert.cert },
+    }) as http2.Http2SecureServer;
+    server.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    client = http2.connect(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, { rejectUnauthorized: false });
+  });
+  after(async () => {
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const get = (p: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const req = client.request({ ':path': p, ...headers });
+      const chunks: Buffer[] = [];
+      let head: http2.IncomingHttpHeaders = {};
+      req.on('response', (h) => (head = h));
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks) }));
+      req.on('error', reject);
+    });
+
+  it('should send whole files, ranges and 304s on HTTP/2 streams', async () => {
+    const whole = await get('/s/big.bin');
+    assert.equal(whole.status, 200);
+    assert.equal(sha256(whole.body), sha256(site.big));
+    assert.equal(whole.headers['x-before'], 'kept');
+    const part = await get('/s/big.bin', { range: 'bytes=100-199' });
+    assert.equal(part.status, 206);
+    assert.ok(part.body.equals(site.big.subarray(100, 200)));
+    assert.equal((await get('/s/big.bin', { 'if-none-match': String(whole.headers.etag) })).status, 304);
+    assert.equal((await get('/s/missing.txt')).body.toString(), 'hono 404');
   });
 });
