@@ -128,8 +128,12 @@ function fileNameOf<E extends Env>(options: ServeStaticOptions<E>, c: Context<E>
   return options.rewriteRequestPath ? options.rewriteRequestPath(name, c) : name;
 }
 
+const OVERRIDES = { slashless: 'index', anyMethod: true } as const;
+
 class HonoFiles<E extends Env> {
   private readonly responder: Responder;
+  /** For a `path` or rewritten path that leaves root (as `join(root, '../x')` may): rooted at '/'. */
+  private outside: Responder | null = null;
   private readonly absRoot: string;
   private readonly typeOf: TypeOf;
 
@@ -138,7 +142,7 @@ class HonoFiles<E extends Env> {
     private readonly root: string,
   ) {
     this.absRoot = path.resolve(root);
-    this.responder = build(this.absRoot, sluiceOptions(options), { slashless: 'index', anyMethod: true }).responder;
+    this.responder = build(this.absRoot, sluiceOptions(options), OVERRIDES).responder;
     const mimes = options.mimes;
     this.typeOf = (file) => honoMimeType()(file, mimes) || 'application/octet-stream';
   }
@@ -152,7 +156,7 @@ class HonoFiles<E extends Env> {
     if (incoming === undefined || outgoing === undefined) throw bindingsError();
     if (this.options.onFound !== undefined) return this.withOnFound(full, c, next, incoming, outgoing);
     const claim = new HonoClaim(c, outgoing, this.typeOf, null);
-    return this.answer(full, full, c, next, incoming, outgoing, claim);
+    return this.answer(full, c, next, incoming, outgoing, claim);
   };
 
   /** onFound may be async: the file is looked up first, and its head waits for onFound. */
@@ -161,36 +165,28 @@ class HonoFiles<E extends Env> {
     if (file === null) return this.miss(full, c, next);
     c.header('Content-Type', this.typeOf(file));
     await this.options.onFound?.(file, c);
-    return this.answer(file, file, c, next, req, res, new HonoClaim(c, res, null, null));
+    return this.answer(file, c, next, req, res, new HonoClaim(c, res, null, null));
   }
 
-  private async answer(
-    full: string,
-    reported: string,
-    c: Context<E>,
-    next: Next,
-    req: IncomingMessage,
-    res: ServerResponse,
-    claim: HonoClaim,
-  ): Promise<Response | void> {
-    const target = this.targetOf(full);
-    if (target === null) return this.miss(reported, c, next);
+  /** `full` (the peer's path: root joined with the request's) answered by the responder, or handed back to the chain. */
+  private async answer(full: string, c: Context<E>, next: Next, req: IncomingMessage, res: ServerResponse, claim: HonoClaim): Promise<Response | void> {
+    const [responder, target] = this.targetOf(full);
+    if (target === null) return this.miss(full, c, next);
     const range = req.headers.range;
     if (range !== undefined && this.options.lenientRange !== false) req.headers.range = lenientRange(range);
-    this.responder.serve(req, res, claim.next, target, req.url ?? '/', claim);
-    return this.settled(await claim.done, reported, c, next, res);
+    responder.serve(req, res, claim.next, target, req.url ?? '/', claim);
+    return this.settled(await claim.done, full, c, next, res);
   }
 
   private settled(outcome: Outcome, reported: string, c: Context<E>, next: Next, res: ServerResponse): Promise<Response | void> | Response {
     if (outcome.kind === 'sent') return alreadySent(res.statusCode);
-    if (outcome.kind === 'miss') return this.miss(reported, c, next);
-    const err = outcome.err as { status?: number; headers?: Record<string, string> };
+    const err = outcome.kind === 'miss' ? { status: 404 } : (outcome.err as { status?: number; headers?: Record<string, string> });
     const status = err.status ?? 500;
+    const handBack = status === 404 || (status >= 500 && err.headers === undefined);
+    // What reaches the chain is answered by Hono, with none of this file's fields.
+    if (handBack && !res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
     if (status === 404) return this.miss(reported, c, next);
-    if ((status >= 500 && err.headers === undefined) || res.headersSent) {
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      throw outcome.err;
-    }
+    if (handBack || res.headersSent) throw outcome.kind === 'refused' ? outcome.err : new Error('response already sent');
     // 412, 416, 403, 503 (out of descriptors): the representation's fields and the refusal's, no body.
     for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
     res.statusCode = status;
@@ -204,12 +200,22 @@ class HonoFiles<E extends Env> {
     return next();
   }
 
-  /** `full` as a request target below root, or null when it is not below root. */
-  private targetOf(full: string): string | null {
-    const rel = path.relative(this.absRoot, path.resolve(full));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+  /**
+   * The responder for `full` and `full` as its request target. A path
+   * outside root (the `path` option or a rewrite may name one, and
+   * @hono/node-server serves it) is served only where links are followed
+   * anywhere; under 'within-root' or 'deny' it is a miss (null).
+   */
+  private targetOf(full: string): [Responder, string | null] {
+    const abs = path.resolve(full);
+    const rel = path.relative(this.absRoot, abs);
     const slash = full.endsWith('/') || full.endsWith(path.sep) ? '/' : '';
-    return targetFor(`/${rel.split(path.sep).join('/')}${rel === '' ? '' : slash}`);
+    if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) {
+      return [this.responder, targetFor(`/${rel.split(path.sep).join('/')}${rel === '' ? '' : slash}`)];
+    }
+    if ((this.options.symlinks ?? 'follow') !== 'follow') return [this.responder, null];
+    this.outside ??= build('/', sluiceOptions(this.options), OVERRIDES).responder;
+    return [this.outside, targetFor(`${abs.split(path.sep).join('/')}${slash}`)];
   }
 }
 

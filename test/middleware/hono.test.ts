@@ -80,6 +80,8 @@ function app(site: Site, engine: string, misses: string[]): Hono {
   hono.use('/s/*', serveStatic({ ...common, rewriteRequestPath: strip('/s'), onNotFound: (p) => void misses.push(p) }));
   hono.use('/pre/*', serveStatic({ ...common, rewriteRequestPath: strip('/pre'), precompressed: true }));
   hono.use('/z/*', serveStatic({ ...common, rewriteRequestPath: strip('/z'), compress: { dir: site.cacheDir, maxBytes: MAX_BYTES } }));
+  hono.use('/up/*', serveStatic({ ...common, path: '../outside.txt' }));
+  hono.use('/up-within/*', serveStatic({ ...common, path: '../outside.txt', symlinks: 'within-root' }));
   hono.use('/rfc/*', serveStatic({ ...common, rewriteRequestPath: strip('/rfc'), lenientRange: false }));
   hono.use('/within/*', serveStatic({ ...common, rewriteRequestPath: strip('/within'), symlinks: 'within-root' }));
   hono.use('/deny/*', serveStatic({ ...common, rewriteRequestPath: strip('/deny'), symlinks: 'deny' }));
@@ -252,6 +254,9 @@ forEachEngine('hono', (engine) => {
     assert.equal(misses.length, 1);
     assert.ok(misses[0].endsWith(`${path.sep}missing.txt`), misses[0]);
     assert.equal((await get('/s/../hello.txt')).body.toString(), 'hono 404');
+    // `path` joined to root may leave it, as with @hono/node-server; not under 'within-root'.
+    assert.equal((await get('/up/x')).body.toString(), 'outside the root\n');
+    assert.equal((await get('/up-within/x')).body.toString(), 'hono 404');
   });
 
   it('should wait for an async onFound before the head', async () => {
