@@ -155,7 +155,7 @@ class HonoFiles<E extends Env> {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
     if (incoming === undefined || outgoing === undefined) throw bindingsError();
     if (this.options.onFound !== undefined) return this.withOnFound(full, c, next, incoming, outgoing);
-    const claim = new HonoClaim(c, outgoing, this.typeOf, null);
+    const claim = new HonoClaim(c, outgoing, this.typeOf);
     return this.answer(full, c, next, incoming, outgoing, claim);
   };
 
@@ -165,7 +165,7 @@ class HonoFiles<E extends Env> {
     if (file === null) return this.miss(full, c, next);
     c.header('Content-Type', this.typeOf(file));
     await this.options.onFound?.(file, c);
-    return this.answer(file, c, next, req, res, new HonoClaim(c, res, null, null));
+    return this.answer(file, c, next, req, res, new HonoClaim(c, res, null));
   }
 
   /** `full` (the peer's path: root joined with the request's) answered by the responder, or handed back to the chain. */

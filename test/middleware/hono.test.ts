@@ -73,6 +73,8 @@ function app(site: Site, engine: string, misses: string[]): Hono {
   const hono = new Hono();
   hono.use('*', async (c, next) => {
     c.header('X-Before', 'kept');
+    c.header('Set-Cookie', 'a=1; Path=/', { append: true });
+    c.header('Set-Cookie', 'b=2; Path=/', { append: true });
     await next();
     // After the body is on the wire: cannot reach it, must not break it.
     c.header('X-After', 'late');
@@ -134,6 +136,7 @@ forEachEngine('hono', (engine) => {
       assert.equal(res.headers['content-length'], String(res.body.length), name);
       assert.equal(res.headers['x-before'], 'kept', name);
       assert.equal(res.headers['x-after'], undefined, name);
+      assert.deepEqual(res.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/'], name);
       assert.equal(res.headers['cache-control'], undefined, name);
     }
     const css = await get('/s/site.css');

@@ -4,7 +4,6 @@
 // are copied onto it (after the Content-Type, which they may replace, and
 // before sluice's own validators and lengths). The chain learns how it went
 // from `done`: the response sent (its status), a miss, or a refusal.
-import type { Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Claimant } from '../responder';
@@ -35,8 +34,6 @@ export class HonoClaim implements Claimant {
     private readonly res: ServerResponse,
     /** The Content-Type for a file, or null when the context already has the one to send. */
     private readonly typeOf: TypeOf | null,
-    /** Runs once the file is known to exist, with its path (a throw refuses with 500). */
-    private readonly found: ((file: string, stat: Stats) => void) | null,
   ) {}
 
   hijack(): void {
@@ -45,7 +42,7 @@ export class HonoClaim implements Claimant {
     res.once('close', () => this.settle({ kind: 'sent' }));
   }
 
-  setHeaders(file: string, stat: Stats): void {
+  setHeaders(file: string): void {
     const res = this.res;
     if (this.typeOf !== null) res.setHeader('Content-Type', this.typeOf(file));
     const cookies: string[] = [];
@@ -54,7 +51,6 @@ export class HonoClaim implements Claimant {
       else res.setHeader(name, value);
     }
     if (cookies.length > 0) res.setHeader('Set-Cookie', cookies);
-    this.found?.(file, stat);
   }
 
   /** sluice's next(): nothing (a miss, fall through) or the error a refusal carries. */
