@@ -13,6 +13,12 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
+import { compress } from 'hono/compress';
+import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
+import { poweredBy } from 'hono/powered-by';
+import { secureHeaders } from 'hono/secure-headers';
+import { timing } from 'hono/timing';
 import { Agent } from 'undici';
 import { openCompressCache } from '../../server/src/compress-cache';
 import { serveStatic } from '../../server/src/hono';
@@ -324,5 +330,56 @@ describe('hono over HTTP/2 (@hono/node-server with http2.createSecureServer)', f
     assert.ok(part.body.equals(site.big.subarray(100, 200)));
     assert.equal((await get('/s/big.bin', { 'if-none-match': String(whole.headers.etag) })).status, 304);
     assert.equal((await get('/s/missing.txt')).body.toString(), 'hono 404');
+  });
+});
+
+describe("hono behind Hono's own middleware that works after await next()", () => {
+  const site = makeSite();
+  let server: http.Server;
+  let base = '';
+  let agent: Agent;
+  let connections = 0;
+  const get = getter(
+    () => base,
+    () => agent,
+  );
+
+  before(async () => {
+    const hono = new Hono();
+    hono.use(compress(), etag(), secureHeaders(), poweredBy(), cors({ origin: 'https://app.example' }), timing());
+    hono.use('/*', serveStatic({ root: site.root }));
+    server = createAdaptorServer(hono) as http.Server;
+    server.on('connection', () => connections++);
+    server.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    agent = new Agent({ connections: 1 });
+  });
+  after(async () => {
+    await agent.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('should send the file untouched, keep the connection, and log nothing', async () => {
+    const logged: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      const whole = await get('/site.css', { 'accept-encoding': 'gzip', origin: 'https://app.example' });
+      assert.equal(whole.status, 200);
+      assert.ok(whole.body.equals(site.css));
+      assert.equal(whole.headers['content-encoding'], undefined);
+      assert.equal(whole.headers['access-control-allow-origin'], 'https://app.example');
+      assert.equal(whole.headers['x-powered-by'], undefined);
+      const part = await get('/big.bin', { range: 'bytes=5-9' });
+      assert.ok(part.body.equals(site.big.subarray(5, 10)));
+      assert.equal((await get('/site.css', { 'if-none-match': String(whole.headers.etag) })).status, 304);
+      assert.equal((await get('/missing')).status, 404);
+    } finally {
+      console.error = original;
+    }
+    assert.deepEqual(logged, []);
+    assert.equal(connections, 1);
   });
 });
