@@ -145,6 +145,19 @@ const SUBJECTS = [
     command: (ctx) => nodeScript('koa-app.js', [ctx.root, 'sluice', 'auto']),
   },
   {
+    name: 'hono',
+    label: 'hono + @hono/node-server serveStatic',
+    group: 'peer',
+    ratio: 'hono',
+    command: (ctx) => nodeScript('hono-app.js', [ctx.root, 'node-server']),
+  },
+  {
+    name: 'hono-sluice',
+    label: 'hono + sluice/hono serveStatic (auto)',
+    group: 'sluice',
+    command: (ctx) => nodeScript('hono-app.js', [ctx.root, 'sluice']),
+  },
+  {
     name: 'node-mem',
     label: 'node http from memory (ceiling)',
     group: 'ceiling',

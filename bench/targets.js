@@ -75,6 +75,15 @@ function check(results) {
       const row = byName.get('fastify-sluice-sendfile');
       if (row) atLeast(out, kase, row, byName.get('fastify-sendfile'), 2, 'rps', 'req/s');
     }
+    // sluice/hono against @hono/node-server's serveStatic in the same Hono app.
+    if (kase.kind === 'requests' && kase.sizeKey === '64k' && kase.connections >= 50) {
+      const row = byName.get('hono-sluice');
+      if (row) atLeast(out, kase, row, byName.get('hono'), 3, 'rps', 'req/s');
+    }
+    if (kase.kind === 'bulk' && (kase.sizeKey === '1m' || kase.sizeKey === '256m')) {
+      const row = byName.get('hono-sluice');
+      if (row) atMost(out, kase, row, byName.get('hono'), 0.2, 'cpuSecPerGiB', 'CPU-s/GiB');
+    }
     if (kase.kind === 'bulk' && (kase.sizeKey === '1m' || kase.sizeKey === '256m')) {
       const row = byName.get('fastify-sluice');
       if (row) atMost(out, kase, row, byName.get('fastify'), 0.2, 'cpuSecPerGiB', 'CPU-s/GiB');

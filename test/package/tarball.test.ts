@@ -63,6 +63,8 @@ describe('the npm package', function () {
         'dist/fastify.js',
         'dist/koa.js',
         'dist/koa.d.ts',
+        'dist/hono.js',
+        'dist/hono.d.ts',
       ]) {
         assert.ok(files.includes(needed), `${needed} is not in the tarball`);
       }

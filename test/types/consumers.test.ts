@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa', 'sluice/hono') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -19,6 +19,8 @@ import sluiceFastify, { fastifyStatic, type FastifyStaticOptions, type SluicePlu
 import Fastify from 'fastify';
 import serveKoa, { send as koaSend, type SendOptions as KoaSendOptions, type StaticOptions as KoaStaticOptions } from 'sluice/koa';
 import Koa from 'koa';
+import { serveStatic as honoStatic, type ServeStaticOptions } from 'sluice/hono';
+import { Hono } from 'hono';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -48,6 +50,22 @@ koa.use(async (ctx, next) => {
   const sent: string | undefined = await koaSend(ctx, ctx.path, options);
   if (sent === undefined) await next();
 });
+type HonoEnv = { Variables: { path: string } };
+const hono = new Hono<HonoEnv>();
+const honoOptions: ServeStaticOptions<HonoEnv> = {
+  root: './public',
+  precompressed: true,
+  rewriteRequestPath: (p, c) => p.replace('/static', c.get('path')),
+  onFound: (p, c) => c.header('X-File', p),
+  onNotFound: async (p) => void p,
+  mimes: { m3u8: 'application/vnd.apple.mpegurl' },
+  maxAge: '1d',
+  etag: 'strong',
+  symlinks: 'within-root',
+  compress: { maxBytes: 1 << 20 },
+};
+hono.use('/static/*', honoStatic(honoOptions));
+hono.use('/favicon.ico', honoStatic({ path: './public/favicon.ico' }));
 `;
 
 interface Mode {
@@ -119,7 +137,8 @@ describe('published types', function () {
       "import sluiceFastify, { fastifyStatic, sluice, errors } from 'sluice/fastify';",
       "import { sendFile, serveStatic, createServer } from 'sluice';",
       "import serveKoa, { serve as koaServe, send as koaSend } from 'sluice/koa';",
-      'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify;',
+      "import { serveStatic as honoStatic } from 'sluice/hono';",
+      'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify && typeof honoStatic === "function";',
       'const koaOk = typeof serveKoa === "function" && koaServe === serveKoa && typeof koaSend === "function";',
       'console.log(ok && koaOk && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
     ].join('\n');

@@ -34,8 +34,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['finder'],
   ['responder'],
   ['setup', 'access-log', 'connections', 'serve-config'],
-  ['send-file', 'fastify/*', 'koa/*'],
-  ['index', 'fastify', 'serve-handler', 'koa'],
+  ['send-file', 'fastify/*', 'koa/*', 'hono/*'],
+  ['index', 'fastify', 'serve-handler', 'koa', 'hono'],
   ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
   ['cli'],
 ];
