@@ -28,6 +28,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['setup', 'access-log', 'connections', 'serve-config'],
   ['send-file', 'fastify/*'],
   ['index', 'fastify', 'serve-handler'],
+  ['nest/*'],
+  ['nest'],
   ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
   ['cli'],
 ];
