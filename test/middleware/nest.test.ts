@@ -1,0 +1,225 @@
+// sluice/nest in real NestJS 11 apps, under the Express and the Fastify
+// platform, on every engine: what @nestjs/serve-static's express.static
+// and @fastify/static do not give the SPA fallback (an ETag and 304, ranges),
+// precompressed siblings, the render path, exclude, serveRoot, bodies
+// byte-identical, zero-copy, and a fallback whose client leaves mid-body.
+import 'reflect-metadata';
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Agent } from 'undici';
+import { copyStats } from '../../server/src/engines/copy';
+import { SluiceServeStaticModule, type ServeStaticModuleOptions } from '../../server/src/nest';
+import { scratchDir, sha256 } from '../helpers/fixtures';
+import { forEachEngine, type EngineChoice } from '../helpers/server';
+
+type Platform = 'express' | 'fastify';
+
+interface Site {
+  root: string;
+  assets: string;
+  bytes(file: string): Buffer;
+}
+
+let site: Site | null = null;
+
+/** Two roots: the app's (small index.html, a 1 MiB file, app.js with .br and .gz) and /assets' (a 24 MiB index.html). */
+function makeSite(): Site {
+  if (site) return site;
+  const base = scratchDir();
+  const root = path.join(base, 'client');
+  const assets = path.join(base, 'assets');
+  fs.mkdirSync(path.join(root, 'dir'), { recursive: true });
+  fs.mkdirSync(assets);
+  fs.writeFileSync(path.join(root, 'index.html'), '<!DOCTYPE html><title>spa</title>\n');
+  fs.writeFileSync(path.join(root, 'size-1048579.bin'), randomBytes(1048579));
+  fs.writeFileSync(path.join(root, 'app.js'), 'console.log("identity");\n'.repeat(200));
+  fs.writeFileSync(path.join(root, 'app.js.br'), randomBytes(301));
+  fs.writeFileSync(path.join(root, 'app.js.gz'), randomBytes(402));
+  fs.writeFileSync(path.join(root, 'dir', 'page.txt'), 'a page\n');
+  fs.writeFileSync(path.join(assets, 'index.html'), randomBytes(24 * 1024 * 1024));
+  fs.writeFileSync(path.join(assets, 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>\n');
+  site = { root, assets, bytes: (file) => fs.readFileSync(path.join(base, file)) };
+  return site;
+}
+
+class AppModule {}
+
+/** The module's options for `platform`: /assets with its own render path first, then the app's root with exclude. */
+function moduleOptions(platform: Platform, engine: EngineChoice, s: Site): ServeStaticModuleOptions[] {
+  const fastify = platform === 'fastify';
+  return [
+    {
+      rootPath: s.assets,
+      serveRoot: '/assets',
+      renderPath: fastify ? '/app/*' : '/app/{*any}',
+      serveStaticOptions: { engine, fallthrough: true },
+    },
+    {
+      rootPath: s.root,
+      exclude: ['/api/{*any}'],
+      serveStaticOptions: { engine, maxAge: '1h', fallthrough: true, ...(fastify ? { preCompressed: true, decorateReply: false } : {}) },
+    },
+  ];
+}
+
+async function startApp(platform: Platform, engine: EngineChoice): Promise<{ app: INestApplication; base: string }> {
+  const mod = { module: AppModule, imports: [SluiceServeStaticModule.forRoot(...moduleOptions(platform, engine, makeSite()))] };
+  const app =
+    platform === 'fastify' ? await NestFactory.create(mod, new FastifyAdapter(), { logger: false }) : await NestFactory.create(mod, { logger: false });
+  const instance = app.getHttpAdapter().getInstance() as { get(p: string, h: (req: unknown, res: { send(b: string): void }) => void): void };
+  instance.get('/api/hello', (_req, res) => void res.send('hello from the app'));
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as net.AddressInfo;
+  return { app, base: `http://127.0.0.1:${port}` };
+}
+
+/** Sends GET `target`, reads until the head is in, and resets the connection: the body is still on its way. */
+function leaveAfterHead(port: number, target: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.resetAndDestroy();
+      resolve(head.slice(0, end));
+    });
+    socket.on('error', reject);
+  });
+}
+
+for (const platform of ['express', 'fastify'] as const) {
+  forEachEngine(`sluice/nest under ${platform}`, (engine) => {
+    const zeroCopy = engine !== 'copy';
+    let app: INestApplication;
+    let base: string;
+    let agent: Agent;
+    let s: Site;
+
+    before(async function () {
+      this.timeout(30_000);
+      s = makeSite();
+      ({ app, base } = await startApp(platform, engine));
+      agent = new Agent({ connections: 2 });
+    });
+    after(async () => {
+      await agent.close();
+      await app.close();
+    });
+
+    const get = async (target: string, headers: Record<string, string> = {}, method = 'GET') => {
+      const res = await agent.request({ origin: base, path: target, method: method as 'GET', headers });
+      return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+    };
+
+    it('should serve files byte-identical, without copying on a zero-copy engine', async () => {
+      const copiedBefore = copyStats.bodies;
+      for (const [target, file] of [
+        ['/size-1048579.bin', 'client/size-1048579.bin'],
+        ['/index.html', 'client/index.html'],
+        ['/dir/page.txt', 'client/dir/page.txt'],
+        ['/assets/logo.svg', 'assets/logo.svg'],
+      ]) {
+        const res = await get(target);
+        assert.equal(res.status, 200, target);
+        assert.equal(sha256(res.body), sha256(s.bytes(file)), target);
+      }
+      assert.equal((await get('/size-1048579.bin')).headers['cache-control'], 'public, max-age=3600');
+      if (zeroCopy) assert.equal(copyStats.bodies, copiedBefore, 'no body went through the copy engine');
+    });
+
+    it('should answer If-None-Match and If-Modified-Since with 304', async () => {
+      const first = await get('/size-1048579.bin');
+      assert.ok(first.headers.etag, 'an ETag');
+      const again = await get('/size-1048579.bin', { 'if-none-match': String(first.headers.etag) });
+      assert.equal(again.status, 304);
+      assert.equal(again.body.length, 0);
+      assert.equal((await get('/size-1048579.bin', { 'if-modified-since': String(first.headers['last-modified']) })).status, 304);
+    });
+
+    it('should send single and multipart ranges exactly', async () => {
+      const data = s.bytes('client/size-1048579.bin');
+      const one = await get('/size-1048579.bin', { range: 'bytes=1000-200999' });
+      assert.equal(one.status, 206);
+      assert.equal(one.headers['content-range'], 'bytes 1000-200999/1048579');
+      assert.ok(one.body.equals(data.subarray(1000, 201000)));
+      const many = await get('/size-1048579.bin', { range: 'bytes=0-9,500000-500099' });
+      assert.equal(many.status, 206);
+      assert.match(String(many.headers['content-type']), /^multipart\/byteranges; boundary=/);
+      assert.ok(many.body.includes(data.subarray(500000, 500100)));
+      assert.equal((await get('/size-1048579.bin', { range: 'bytes=2000000-' })).status, 416);
+    });
+
+    it('should send precompressed siblings to clients that accept them, with Vary', async () => {
+      const br = await get('/app.js', { 'accept-encoding': 'br, gzip' });
+      assert.equal(br.headers['content-encoding'], 'br');
+      assert.match(String(br.headers.vary), /accept-encoding/i);
+      assert.equal(sha256(br.body), sha256(s.bytes('client/app.js.br')));
+      const gz = await get('/app.js', { 'accept-encoding': 'gzip' });
+      assert.equal(gz.headers['content-encoding'], 'gzip');
+      assert.equal(sha256(gz.body), sha256(s.bytes('client/app.js.gz')));
+      const plain = await get('/app.js', { 'accept-encoding': 'identity' });
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(sha256(plain.body), sha256(s.bytes('client/app.js')));
+      assert.match(String(plain.headers['content-type']), /javascript/);
+    });
+
+    it('should answer other paths under the render path with index.html, with an ETag, 304 and ranges', async () => {
+      const index = s.bytes('client/index.html');
+      for (const target of ['/some/client/route', '/missing.png', '/dir/missing']) {
+        const res = await get(target);
+        assert.equal(res.status, 200, target);
+        assert.match(String(res.headers['content-type']), /^text\/html/);
+        assert.equal(sha256(res.body), sha256(index), target);
+      }
+      const first = await get('/some/client/route');
+      assert.ok(first.headers.etag, 'the fallback has an ETag');
+      assert.equal((await get('/other/route', { 'if-none-match': String(first.headers.etag) })).status, 304);
+      const part = await get('/other/route', { range: 'bytes=2-5' });
+      assert.equal(part.status, 206);
+      assert.ok(part.body.equals(index.subarray(2, 6)));
+    });
+
+    it('should leave excluded paths to the application', async () => {
+      assert.equal((await get('/api/hello')).body.toString(), 'hello from the app');
+      const missing = await get('/api/missing');
+      assert.equal(missing.status, 404);
+      assert.equal(JSON.parse(missing.body.toString()).message, 'Cannot GET /api/missing');
+    });
+
+    it('should serve serveRoot with its own files and its own render path', async () => {
+      const logo = await get('/assets/logo.svg');
+      assert.match(String(logo.headers['content-type']), /^image\/svg\+xml/);
+      const fallback = await get('/assets/app/deep/route');
+      assert.equal(fallback.status, 200);
+      assert.equal(sha256(fallback.body), sha256(s.bytes('assets/index.html')));
+      const outside = await get('/assets/elsewhere');
+      assert.equal(sha256(outside.body), sha256(s.bytes('client/index.html')), 'outside /assets/app: the next registration answers');
+    });
+
+    it('should answer HEAD with the head alone', async () => {
+      const res = await get('/size-1048579.bin', {}, 'HEAD');
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['content-length'], '1048579');
+      assert.equal(res.body.length, 0);
+    });
+
+    it('should not answer twice when the client leaves during the fallback body', async () => {
+      const { port } = app.getHttpServer().address() as net.AddressInfo;
+      for (let i = 0; i < 3; i++) {
+        const head = await leaveAfterHead(port, '/assets/app/route');
+        assert.match(head, /^HTTP\/1\.1 200 /);
+        assert.match(head, /content-length: 25165824/i);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal((await get('/dir/page.txt')).body.toString(), 'a page\n', 'the app still answers');
+    });
+  });
+}
