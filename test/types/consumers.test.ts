@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/nest') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -17,6 +17,8 @@ import * as http from 'node:http';
 import { createHandler, sendFile, serveStatic, type SendFileOptions, type SluiceOptions } from 'sluice';
 import sluiceFastify, { fastifyStatic, type FastifyStaticOptions, type SluicePluginOptions } from 'sluice/fastify';
 import Fastify from 'fastify';
+import type { DynamicModule } from '@nestjs/common';
+import { ServeStaticModule, SluiceServeStaticModule, type ServeStaticModuleOptions } from 'sluice/nest';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -37,6 +39,19 @@ void app.register(sluiceFastify, pluginOptions);
 void app.register(fastifyStatic, asFastifyStatic);
 app.get('/app/*', (_request, reply) => reply.sendFile('index.html', { maxAge: 1 }));
 app.get('/download', (_request, reply) => reply.download('report.pdf', 'report-2026.pdf'));
+
+const nestOptions: ServeStaticModuleOptions = {
+  rootPath: '/srv/app',
+  serveRoot: '/static',
+  renderPath: '/app/{*any}',
+  exclude: ['/api/{*any}'],
+  useGlobalPrefix: true,
+  serveStaticOptions: { maxAge: '1d', fallthrough: true, setHeaders: (res) => res.setHeader('x-app', '1'), engine: 'auto' },
+};
+const nestModule: DynamicModule = SluiceServeStaticModule.forRoot(nestOptions, { rootPath: '/srv/docs', serveRoot: '/docs', exclude: /^\\/api/ });
+const nestAsync: DynamicModule = ServeStaticModule.forRootAsync({ useFactory: async () => [nestOptions], inject: [] });
+void nestModule;
+void nestAsync;
 `;
 
 interface Mode {
@@ -107,8 +122,10 @@ describe('published types', function () {
     const script = [
       "import sluiceFastify, { fastifyStatic, sluice, errors } from 'sluice/fastify';",
       "import { sendFile, serveStatic, createServer } from 'sluice';",
+      "import { SluiceServeStaticModule, ServeStaticModule } from 'sluice/nest';",
       'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify;',
-      'console.log(ok && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
+      'const nest = ServeStaticModule === SluiceServeStaticModule && typeof SluiceServeStaticModule.forRoot === "function";',
+      'console.log(ok && nest && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: DIR, encoding: 'utf8' });
     assert.equal(out.trim(), 'true');
