@@ -19,7 +19,8 @@ Options:
                          under 3 minutes)
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
                          express, sirv, fastify (and fastify-sluice,
-                         fastify-sendfile, fastify-sluice-sendfile), node-mem,
+                         fastify-sendfile, fastify-sluice-sendfile), nest (and
+                         nest-sluice, nest-fastify, nest-fastify-sluice), node-mem,
                          nginx, c-sendfile,
                          baseline-auto: the build of sluice in the checkout
                          $SLUICE_BENCH_BASELINE names, to measure a change)
