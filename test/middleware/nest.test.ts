@@ -223,3 +223,93 @@ for (const platform of ['express', 'fastify'] as const) {
     });
   });
 }
+
+/** A factory class for forRootAsync's useClass: Nest builds it (no constructor arguments, so no metadata needed). */
+class OptionsFactory {
+  createLoggerOptions(): ServeStaticModuleOptions[] {
+    // decorateReply: false, as with @fastify/static: the first registration decorates the reply.
+    return [{ rootPath: makeSite().root, serveRoot: '/by-class', serveStaticOptions: { fallthrough: true, decorateReply: false } }];
+  }
+}
+
+for (const platform of ['express', 'fastify'] as const) {
+  describe(`sluice/nest under ${platform}: the module's options`, () => {
+    const apps: INestApplication[] = [];
+    const agent = new Agent();
+    after(async () => {
+      await agent.close();
+      for (const app of apps) await app.close();
+    });
+
+    async function start(imports: unknown[], prefix?: string): Promise<string> {
+      const mod = { module: AppModule, imports };
+      const app =
+        platform === 'fastify'
+          ? await NestFactory.create(mod as never, new FastifyAdapter(), { logger: false })
+          : await NestFactory.create(mod as never, { logger: false });
+      if (prefix !== undefined) app.setGlobalPrefix(prefix);
+      apps.push(app);
+      await app.listen(0, '127.0.0.1');
+      return `http://127.0.0.1:${(app.getHttpServer().address() as net.AddressInfo).port}`;
+    }
+
+    const get = async (base: string, target: string) => {
+      const res = await agent.request({ origin: base, path: target, method: 'GET' });
+      return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+    };
+
+    it('should put serveRoot behind the global prefix with useGlobalPrefix', async () => {
+      const s = makeSite();
+      const base = await start([SluiceServeStaticModule.forRoot({ rootPath: s.root, serveRoot: '/static', useGlobalPrefix: true })], 'v1');
+      assert.equal((await get(base, '/v1/static/dir/page.txt')).body.toString(), 'a page\n');
+      assert.equal((await get(base, '/static/dir/page.txt')).status, 404);
+    });
+
+    it('should take its options from forRootAsync: a factory with injected providers, and a class', async () => {
+      const s = makeSite();
+      const base = await start([
+        SluiceServeStaticModule.forRootAsync({
+          useFactory: (root: string) => [{ rootPath: root, serveRoot: '/by-factory' }],
+          inject: ['SITE_ROOT'],
+          extraProviders: [{ provide: 'SITE_ROOT', useValue: s.root }],
+        }),
+        SluiceServeStaticModule.forRootAsync({ useClass: OptionsFactory }),
+      ]);
+      assert.equal((await get(base, '/by-factory/dir/page.txt')).body.toString(), 'a page\n');
+      assert.equal((await get(base, '/by-class/dir/page.txt')).body.toString(), 'a page\n');
+      const spa = await get(base, '/by-class/client/route');
+      assert.equal(spa.status, 200);
+      assert.equal(sha256(spa.body), sha256(s.bytes('client/index.html')));
+    });
+
+    it('should call setHeaders for files and for the SPA fallback', async () => {
+      const s = makeSite();
+      type Target = { setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void };
+      const setHeaders = (res: Target, file: string) => {
+        if (typeof res.setHeader === 'function') res.setHeader('x-file', path.basename(file));
+        else res.header?.('x-file', path.basename(file));
+      };
+      const base = await start([
+        SluiceServeStaticModule.forRoot({
+          rootPath: s.root,
+          serveStaticOptions: { setHeaders, fallthrough: true, ...(platform === 'fastify' ? { decorateReply: false } : {}) },
+        }),
+      ]);
+      assert.equal((await get(base, '/dir/page.txt')).headers['x-file'], 'page.txt');
+      const spa = await get(base, '/client/route');
+      assert.equal(spa.status, 200);
+      assert.equal(spa.headers['x-file'], 'index.html');
+    });
+  });
+}
+
+describe('sluice/nest in an application context (no HTTP adapter)', () => {
+  it('should mount nothing and start', async () => {
+    const ctx = await NestFactory.createApplicationContext(
+      { module: AppModule, imports: [SluiceServeStaticModule.forRoot({ rootPath: makeSite().root })] },
+      { logger: false },
+    );
+    await ctx.init();
+    await ctx.close();
+  });
+});
