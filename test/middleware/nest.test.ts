@@ -300,6 +300,17 @@ for (const platform of ['express', 'fastify'] as const) {
       assert.equal(spa.status, 200);
       assert.equal(spa.headers['x-file'], 'index.html');
     });
+
+    it('should answer 404 without a file-system path when the root has no index.html', async () => {
+      const empty = scratchDir();
+      const base = await start([
+        SluiceServeStaticModule.forRoot({ rootPath: empty, serveStaticOptions: { setHeaders: () => undefined, fallthrough: true, decorateReply: false } }),
+      ]);
+      const res = await get(base, '/client/route');
+      assert.equal(res.status, 404);
+      assert.equal(JSON.parse(res.body.toString()).statusCode, 404);
+      assert.ok(!res.body.toString().includes(empty), res.body.toString());
+    });
   });
 }
 

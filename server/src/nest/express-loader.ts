@@ -69,11 +69,23 @@ function sendIndex(req: IncomingMessage, res: ServerResponse, indexFile: string,
   });
 }
 
+function statOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return null;
+  }
+}
+
 function renderHandler(options: ServeStaticModuleOptions, indexFile: string): Handler {
   const opts = options.serveStaticOptions;
   return (req, res, next) => {
     if (isRouteExcluded(req as IncomingMessage & { originalUrl?: string }, options.exclude)) return next();
-    if (opts?.setHeaders) opts.setHeaders(res, indexFile, fs.statSync(indexFile));
+    if (opts?.setHeaders) {
+      // A missing index.html is sendFile's to report (as a 404 without the path).
+      const stat = statOrNull(indexFile);
+      if (stat !== null) opts.setHeaders(res, indexFile, stat);
+    }
     sendIndex(req, res, indexFile, opts);
   };
 }
