@@ -44,6 +44,8 @@ function makeSite(): Site {
   fs.writeFileSync(path.join(root, 'dir', 'page.txt'), 'a page\n');
   fs.writeFileSync(path.join(assets, 'index.html'), randomBytes(24 * 1024 * 1024));
   fs.writeFileSync(path.join(assets, 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>\n');
+  fs.writeFileSync(path.join(base, 'outside.txt'), 'outside both roots\n');
+  fs.symlinkSync(path.join(base, 'outside.txt'), path.join(root, 'link-out.txt'));
   site = { root, assets, bytes: (file) => fs.readFileSync(path.join(base, file)) };
   return site;
 }
@@ -63,7 +65,13 @@ function moduleOptions(platform: Platform, engine: EngineChoice, s: Site): Serve
     {
       rootPath: s.root,
       exclude: ['/api/{*any}'],
-      serveStaticOptions: { engine, maxAge: '1h', fallthrough: true, ...(fastify ? { preCompressed: true, decorateReply: false } : {}) },
+      serveStaticOptions: {
+        engine,
+        maxAge: '1h',
+        fallthrough: true,
+        symlinks: 'within-root',
+        ...(fastify ? { preCompressed: true, decorateReply: false } : {}),
+      },
     },
   ];
 }
@@ -142,6 +150,24 @@ for (const platform of ['express', 'fastify'] as const) {
       assert.equal(again.status, 304);
       assert.equal(again.body.length, 0);
       assert.equal((await get('/size-1048579.bin', { 'if-modified-since': String(first.headers['last-modified']) })).status, 304);
+    });
+
+    it('should answer a failed If-Match with 412', async () => {
+      const res = await get('/size-1048579.bin', { 'if-match': '"not-this-one"' });
+      assert.equal(res.status, 412);
+      assert.ok(!res.body.includes(s.bytes('client/size-1048579.bin').subarray(0, 64)), 'no file bytes');
+    });
+
+    it('should refuse a symbolic link out of the root under symlinks: within-root', async () => {
+      const res = await get('/link-out.txt');
+      assert.ok(!res.body.toString().includes('outside both roots'), 'the file behind the link is not sent');
+      if (platform === 'fastify') {
+        assert.equal(res.status, 403);
+      } else {
+        // serve-static's fallthrough: a refusal below 500 goes on, here to the SPA fallback.
+        assert.equal(res.status, 200);
+        assert.equal(sha256(res.body), sha256(s.bytes('client/index.html')));
+      }
     });
 
     it('should send single and multipart ranges exactly', async () => {
