@@ -13,6 +13,8 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Agent } from 'undici';
+import * as zlib from 'node:zlib';
+import { openCompressCache } from '../../server/src/compress-cache';
 import { copyStats } from '../../server/src/engines/copy';
 import { SluiceServeStaticModule, type ServeStaticModuleOptions } from '../../server/src/nest';
 import { scratchDir, sha256 } from '../helpers/fixtures';
@@ -22,6 +24,9 @@ type Platform = 'express' | 'fastify';
 
 interface Site {
   root: string;
+  /** The compress cache's directory (Express only). */
+  cache: string;
+  css: Buffer;
   assets: string;
   bytes(file: string): Buffer;
 }
@@ -42,11 +47,14 @@ function makeSite(): Site {
   fs.writeFileSync(path.join(root, 'app.js.br'), randomBytes(301));
   fs.writeFileSync(path.join(root, 'app.js.gz'), randomBytes(402));
   fs.writeFileSync(path.join(root, 'dir', 'page.txt'), 'a page\n');
+  let css = '';
+  for (let i = 0; css.length < 40_000; i++) css += `.c${(i * 7919) % 5003} { margin: ${i % 97}px; }\n`;
+  fs.writeFileSync(path.join(root, 'site.css'), css);
   fs.writeFileSync(path.join(assets, 'index.html'), randomBytes(24 * 1024 * 1024));
   fs.writeFileSync(path.join(assets, 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>\n');
   fs.writeFileSync(path.join(base, 'outside.txt'), 'outside both roots\n');
   fs.symlinkSync(path.join(base, 'outside.txt'), path.join(root, 'link-out.txt'));
-  site = { root, assets, bytes: (file) => fs.readFileSync(path.join(base, file)) };
+  site = { root, assets, cache: path.join(base, 'compressed'), css: Buffer.from(css), bytes: (file) => fs.readFileSync(path.join(base, file)) };
   return site;
 }
 
@@ -70,7 +78,7 @@ function moduleOptions(platform: Platform, engine: EngineChoice, s: Site): Serve
         maxAge: '1h',
         fallthrough: true,
         symlinks: 'within-root',
-        ...(fastify ? { preCompressed: true, decorateReply: false } : {}),
+        ...(fastify ? { preCompressed: true, decorateReply: false } : { compress: { dir: s.cache } }),
       },
     },
   ];
@@ -196,6 +204,24 @@ for (const platform of ['express', 'fastify'] as const) {
       assert.equal(sha256(plain.body), sha256(s.bytes('client/app.js')));
       assert.match(String(plain.headers['content-type']), /javascript/);
     });
+
+    if (platform === 'express') {
+      it('should compress a compressible file once and serve the cached variant with its own ETag and ranges', async () => {
+        const first = await get('/site.css', { 'accept-encoding': 'br' });
+        assert.equal(first.headers.vary, 'Accept-Encoding');
+        const cache = openCompressCache({ dir: s.cache, maxBytes: 512 * 1024 * 1024 }, s.root);
+        assert.ok(cache);
+        await cache.idle();
+        const br = await get('/site.css', { 'accept-encoding': 'br' });
+        assert.equal(br.headers['content-encoding'], 'br');
+        assert.ok(br.body.length < s.css.length / 2);
+        assert.ok(zlib.brotliDecompressSync(br.body).equals(s.css));
+        assert.match(String(br.headers.etag), /-br"$/);
+        const part = await get('/site.css', { 'accept-encoding': 'br', range: 'bytes=10-99' });
+        assert.equal(part.status, 206);
+        assert.ok(part.body.equals(br.body.subarray(10, 100)));
+      });
+    }
 
     it('should answer other paths under the render path with index.html, with an ETag, 304 and ranges', async () => {
       const index = s.bytes('client/index.html');

@@ -23,9 +23,9 @@ import {
   type ServeStaticOptions,
 } from './options';
 
-/** @fastify/static's options from serve-static's: `fallthrough` and `precompressed` are the module's, not the plugin's. */
+/** @fastify/static's options from serve-static's: `fallthrough` is the module's, `precompressed` and `compress` Express's. */
 export function pluginOptionsOf(clientPath: string, serveRoot: string | undefined, opts: ServeStaticOptions | undefined): SluicePluginOptions {
-  const { fallthrough: _f, precompressed: _p, ...rest } = opts ?? {};
+  const { fallthrough: _f, precompressed: _p, compress: _c, ...rest } = opts ?? {};
   const out = { root: clientPath, ...rest, wildcard: false } as SluicePluginOptions;
   if (serveRoot) out.prefix = serveRoot;
   return out;

@@ -7,7 +7,7 @@ import type { Stats } from 'node:fs';
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { EngineName } from '../engines';
 import type { ContentCoding } from '../negotiate';
-import type { SymlinkPolicy } from '../options';
+import type { CompressOption, SymlinkPolicy } from '../options';
 
 /** The token the options are provided under (@nestjs/serve-static's). */
 export const SERVE_STATIC_MODULE_OPTIONS = 'SERVE_STATIC_MODULE_OPTIONS';
@@ -42,6 +42,8 @@ export interface ServeStaticOptions {
   engine?: EngineName | 'auto';
   /** sluice, Express: precompressed siblings (default true, as sluice's serveStatic; false turns them off). */
   precompressed?: boolean | ContentCoding[];
+  /** sluice, Express: compress each compressible file once, in the background, and serve the cached variant (off by default). */
+  compress?: boolean | CompressOption;
   /** sluice: 'follow' (default), 'within-root' or 'deny'. */
   symlinks?: SymlinkPolicy;
   /** sluice: ms a client may read nothing while a body is sent (0: never). */
