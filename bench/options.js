@@ -20,7 +20,8 @@ Options:
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
                          express, sirv, fastify (and fastify-sluice,
                          fastify-sendfile, fastify-sluice-sendfile), koa (and
-                         koa-sluice), hono (and hono-sluice), node-mem,
+                         koa-sluice), hono (and hono-sluice), nest (and
+                         nest-sluice, nest-fastify, nest-fastify-sluice), node-mem,
                          nginx, c-sendfile,
                          baseline-auto: the build of sluice in the checkout
                          $SLUICE_BENCH_BASELINE names, to measure a change)

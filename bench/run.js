@@ -26,8 +26,13 @@ const t0 = Date.now();
 const progress = (msg) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
 
 function selectSubjects(names) {
-  // A baseline build is measured only when one is given.
-  if (!names) return SUBJECTS.filter((s) => s.name !== 'baseline-auto' || process.env.SLUICE_BENCH_BASELINE);
+  // A baseline build is measured only when one is given, the Nest apps only
+  // when @nestjs/serve-static is (NEST_SERVE_STATIC_DIR), or when named.
+  if (!names) {
+    return SUBJECTS.filter(
+      (s) => (s.name !== 'baseline-auto' || process.env.SLUICE_BENCH_BASELINE) && (s.name.split('-')[0] !== 'nest' || process.env.NEST_SERVE_STATIC_DIR),
+    );
+  }
   const picked = new Set();
   for (const n of names) {
     const hits = SUBJECTS.filter((s) => s.name === n || s.name.startsWith(`${n}-`));

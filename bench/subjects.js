@@ -128,6 +128,30 @@ const SUBJECTS = [
     group: 'sluice',
     command: (ctx, kase) => nodeScript('fastify-app.js', [ctx.root, 'sluice', 'sendfile', kase.file.name]),
   },
+  // NestJS apps with ServeStaticModule.forRoot({ rootPath }): @nestjs/serve-static
+  // from NEST_SERVE_STATIC_DIR (see servers/nest-app.js), and sluice/nest.
+  ...['express', 'fastify'].flatMap((platform) => {
+    const suffix = platform === 'express' ? '' : '-fastify';
+    return [
+      {
+        name: `nest${suffix}`,
+        label: `nest (${platform}) + @nestjs/serve-static`,
+        group: 'peer',
+        ratio: `nest${suffix}`,
+        available: nestServeStaticMissing,
+        command: (ctx) => ({
+          ...nodeScript('nest-app.js', [ctx.root, 'serve-static', platform]),
+          env: { ...NODE_ENV, NEST_SERVE_STATIC_DIR: process.env.NEST_SERVE_STATIC_DIR },
+        }),
+      },
+      {
+        name: `nest${suffix}-sluice`,
+        label: `nest (${platform}) + sluice/nest (auto)`,
+        group: 'sluice',
+        command: (ctx) => nodeScript('nest-app.js', [ctx.root, 'sluice', platform]),
+      },
+    ];
+  }),
   {
     name: 'koa',
     label: 'koa 3 + koa-static',
@@ -201,6 +225,20 @@ const SUBJECTS = [
     command: (ctx, kase) => ({ cmd: ctx.crefEpoll.binary, args: [kase.file.path, '0'] }),
   },
 ];
+
+/** Why the @nestjs/serve-static subjects cannot run (null: they can). */
+function nestServeStaticMissing() {
+  const dir = process.env.NEST_SERVE_STATIC_DIR;
+  if (!dir) return 'set NEST_SERVE_STATIC_DIR to a directory with @nestjs/serve-static and Nest installed';
+  try {
+    require('node:module')
+      .createRequire(path.join(path.resolve(dir), 'package.json'))
+      .resolve('@nestjs/serve-static');
+    return null;
+  } catch {
+    return `no @nestjs/serve-static under ${dir}`;
+  }
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {

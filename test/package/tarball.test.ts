@@ -65,6 +65,8 @@ describe('the npm package', function () {
         'dist/koa.d.ts',
         'dist/hono.js',
         'dist/hono.d.ts',
+        'dist/nest.js',
+        'dist/nest.d.ts',
       ]) {
         assert.ok(files.includes(needed), `${needed} is not in the tarball`);
       }

@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa', 'sluice/hono') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa', 'sluice/hono', 'sluice/nest') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -21,6 +21,8 @@ import serveKoa, { send as koaSend, type SendOptions as KoaSendOptions, type Sta
 import Koa from 'koa';
 import { serveStatic as honoStatic, type ServeStaticOptions } from 'sluice/hono';
 import { Hono } from 'hono';
+import type { DynamicModule } from '@nestjs/common';
+import { ServeStaticModule, SluiceServeStaticModule, type ServeStaticModuleOptions } from 'sluice/nest';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -66,6 +68,18 @@ const honoOptions: ServeStaticOptions<HonoEnv> = {
 };
 hono.use('/static/*', honoStatic(honoOptions));
 hono.use('/favicon.ico', honoStatic({ path: './public/favicon.ico' }));
+const nestOptions: ServeStaticModuleOptions = {
+  rootPath: '/srv/app',
+  serveRoot: '/static',
+  renderPath: '/app/{*any}',
+  exclude: ['/api/{*any}'],
+  useGlobalPrefix: true,
+  serveStaticOptions: { maxAge: '1d', fallthrough: true, setHeaders: (res) => res.setHeader('x-app', '1'), engine: 'auto' },
+};
+const nestModule: DynamicModule = SluiceServeStaticModule.forRoot(nestOptions, { rootPath: '/srv/docs', serveRoot: '/docs', exclude: /^\\/api/ });
+const nestAsync: DynamicModule = ServeStaticModule.forRootAsync({ useFactory: async () => [nestOptions], inject: [] });
+void nestModule;
+void nestAsync;
 `;
 
 interface Mode {
@@ -138,9 +152,11 @@ describe('published types', function () {
       "import { sendFile, serveStatic, createServer } from 'sluice';",
       "import serveKoa, { serve as koaServe, send as koaSend } from 'sluice/koa';",
       "import { serveStatic as honoStatic } from 'sluice/hono';",
+      "import { SluiceServeStaticModule, ServeStaticModule } from 'sluice/nest';",
       'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify && typeof honoStatic === "function";',
       'const koaOk = typeof serveKoa === "function" && koaServe === serveKoa && typeof koaSend === "function";',
-      'console.log(ok && koaOk && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
+      'const nest = ServeStaticModule === SluiceServeStaticModule && typeof SluiceServeStaticModule.forRoot === "function";',
+      'console.log(ok && koaOk && nest && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: DIR, encoding: 'utf8' });
     assert.equal(out.trim(), 'true');

@@ -36,6 +36,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['setup', 'access-log', 'connections', 'serve-config'],
   ['send-file', 'fastify/*', 'koa/*', 'hono/*'],
   ['index', 'fastify', 'serve-handler', 'koa', 'hono'],
+  ['nest/*'],
+  ['nest'],
   ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
   ['cli'],
 ];
