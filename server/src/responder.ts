@@ -23,7 +23,7 @@ import { listingHtml, listingJson, readListing, visibleEntries } from './listing
 import { fromErrno, HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
 import type { ResolvedOptions } from './options';
-import { headerString, plan, type PlanOptions } from './plan';
+import { headerString, plan, type Answer, type PlanOptions } from './plan';
 import { SUFFIX, VariantIndex, type Variants } from './precompressed';
 import { PathResolver, redirectLocation, urlPathname, type Resolution } from './resolve';
 import { respond, type Outlet } from './respond';
@@ -70,6 +70,13 @@ export interface Claimant {
    * the payload.
    */
   relay?(body: Readable, path: string): void;
+  /**
+   * When present, answers are not written but held: the status and fields
+   * are set on `fields` and this takes the planned answer with the version
+   * its body comes from (and that version's reference). A fetch Response
+   * is made of them.
+   */
+  hold?(answer: Answer, version: FileVersion): void;
 }
 
 /** Per-request state, passed along instead of closed over. */
@@ -84,6 +91,7 @@ class Exchange implements Outlet {
   role: 'file' | 'shell' | 'not-found' = 'file';
   readonly fields: HeaderTarget;
   readonly relay: ((body: Readable, path: string) => void) | null;
+  readonly hold: ((answer: Answer, version: FileVersion) => void) | null;
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
@@ -93,6 +101,7 @@ class Exchange implements Outlet {
   ) {
     this.fields = claimant?.fields ?? res;
     this.relay = claimant?.relay !== undefined ? claimant.relay.bind(claimant) : null;
+    this.hold = claimant?.hold !== undefined ? claimant.hold.bind(claimant) : null;
   }
 
   /** Whether anything but sluice can see the response (an adapter around it). */

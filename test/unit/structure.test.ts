@@ -26,8 +26,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['respond'],
   ['responder'],
   ['setup', 'access-log', 'connections', 'serve-config'],
-  ['send-file', 'fastify/*'],
-  ['index', 'fastify', 'serve-handler'],
+  ['send-file', 'fastify/*', 'fetch/*'],
+  ['index', 'fastify', 'serve-handler', 'fetch'],
   ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
   ['cli'],
 ];
