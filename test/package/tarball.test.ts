@@ -61,6 +61,8 @@ describe('the npm package', function () {
         'dist/index.d.ts',
         'dist/cli.js',
         'dist/fastify.js',
+        'dist/fetch.js',
+        'dist/fetch.d.ts',
       ]) {
         assert.ok(files.includes(needed), `${needed} is not in the tarball`);
       }

@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/fetch') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -17,6 +17,8 @@ import * as http from 'node:http';
 import { createHandler, sendFile, serveStatic, type SendFileOptions, type SluiceOptions } from 'sluice';
 import sluiceFastify, { fastifyStatic, type FastifyStaticOptions, type SluicePluginOptions } from 'sluice/fastify';
 import Fastify from 'fastify';
+import { file, createServer as createFetchServer, type FetchHandler, type FileOptions } from 'sluice/fetch';
+import { file as fileFromRoot, type FetchContext } from 'sluice';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -37,6 +39,16 @@ void app.register(sluiceFastify, pluginOptions);
 void app.register(fastifyStatic, asFastifyStatic);
 app.get('/app/*', (_request, reply) => reply.sendFile('index.html', { maxAge: 1 }));
 app.get('/download', (_request, reply) => reply.download('report.pdf', 'report-2026.pdf'));
+
+const fetchFileOptions: FileOptions = { root: '/srv/app', maxAge: '1d', precompressed: ['br', 'gzip'] };
+const onFetch: FetchHandler = async (request: Request, context: FetchContext): Promise<Response> => {
+  const { pathname } = new URL(request.url);
+  if (pathname === '/') return context.file('index.html');
+  if (pathname.startsWith('/assets/')) return file(request, pathname.slice(8), fetchFileOptions);
+  const response: Response = await fileFromRoot(request, '/srv/app/robots.txt');
+  return response.status === 404 ? new Response('none', { status: 404 }) : response;
+};
+createFetchServer('public', { fetch: onFetch, frontDoor: false }).listen(0);
 `;
 
 interface Mode {
@@ -106,9 +118,10 @@ describe('published types', function () {
   it('should give an ES module at run time the names the types promise', () => {
     const script = [
       "import sluiceFastify, { fastifyStatic, sluice, errors } from 'sluice/fastify';",
-      "import { sendFile, serveStatic, createServer } from 'sluice';",
+      "import { sendFile, serveStatic, createServer, file } from 'sluice';",
+      "import * as fetchApi from 'sluice/fetch';",
       'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify;',
-      'console.log(ok && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
+      'console.log(ok && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer, file, fetchApi.file, fetchApi.createServer].every((f) => typeof f === "function"));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: DIR, encoding: 'utf8' });
     assert.equal(out.trim(), 'true');
