@@ -20,7 +20,9 @@ Options:
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
                          express, sirv, fastify (and fastify-sluice,
                          fastify-sendfile, fastify-sluice-sendfile), node-mem,
-                         nginx, c-sendfile,
+                         nginx, c-sendfile, fetch-sluice (file() under
+                         createServer({ fetch })), fetch-hono (@hono/node-server
+                         returning a Web stream),
                          baseline-auto: the build of sluice in the checkout
                          $SLUICE_BENCH_BASELINE names, to measure a change)
   --sizes 1k,64k,...     file sizes (${Object.keys(SIZES).join(', ')})
