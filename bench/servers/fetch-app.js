@@ -1,4 +1,5 @@
 'use strict';
+/* global Response */
 // One fetch handler answering GET /NAME with the file NAME under root, on
 // two hosts: sluice's createServer(root, { fetch }) returning file() (sent
 // zero-copy through the engine), or @hono/node-server's serve returning

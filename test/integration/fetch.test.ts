@@ -45,6 +45,7 @@ function makeSite(): Site {
   fs.writeFileSync(path.join(root, 'app.js.gz'), zlib.gzipSync(script));
   for (const size of [0, 1000, 65536, 1024 * 1024 + 3]) fs.writeFileSync(path.join(root, `size-${size}.bin`), randomBytes(size));
   fs.writeFileSync(path.join(root, 'big.bin'), randomBytes(BIG));
+  fs.writeFileSync(path.join(root, '.hidden'), 'dotfile\n');
   site = { root, bytes: (name) => fs.readFileSync(path.join(root, name)) };
   return site;
 }
@@ -161,6 +162,8 @@ function cases(): [string, string, Record<string, string>, ('GET' | 'HEAD')?][] 
     ['the gzip sibling', '/f/app.js', { 'accept-encoding': 'gzip' }],
     ['identity where siblings exist', '/f/app.js', { 'accept-encoding': 'identity' }],
     ['a missing file', '/f/nope.txt', {}],
+    ['a dotfile', '/f/.hidden', {}],
+    ['a path that leaves root', '/f/..%2Foutside.txt', {}],
   ];
 }
 
@@ -283,6 +286,21 @@ describe('file() under a Readable.fromWeb writer', () => {
       chunks.push(Buffer.from(value));
     }
     assert.equal(sha256(Buffer.concat(chunks)), sha256(bytes('size-65536.bin')));
+  });
+});
+
+describe('file() when the file shrinks after it was opened', () => {
+  it('should error the stream rather than end it short, and plan the next answer on the new size', async () => {
+    const dir = scratchDir();
+    const name = path.join(dir, 'shrinks.bin');
+    fs.writeFileSync(name, randomBytes(300_000));
+    const response = await file(new Request('http://x/'), name);
+    assert.equal(response.headers.get('content-length'), '300000');
+    fs.truncateSync(name, 1000);
+    await assert.rejects(response.arrayBuffer());
+    const again = await file(new Request('http://x/'), name);
+    assert.equal(again.headers.get('content-length'), '1000');
+    assert.equal((await again.arrayBuffer()).byteLength, 1000);
   });
 });
 
