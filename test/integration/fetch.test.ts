@@ -364,6 +364,18 @@ forEachEngine('the fetch server', (engine) => {
     await assert.rejects(reader.read(), { code: 'ERR_SLUICE_BODY_TAKEN' });
   });
 
+  it('should stream a file() Response that was cloned, and the clone reads the same bytes', async () => {
+    let cloneBytes: Promise<ArrayBuffer> = Promise.resolve(new ArrayBuffer(0));
+    routes.set('/cloned', async (request) => {
+      const original = await file(request, 'size-1048579.bin', { root });
+      cloneBytes = original.clone().arrayBuffer();
+      return original;
+    });
+    const reply = await get(base, agent, '/cloned');
+    assert.equal(sha256(reply.body), sha256(bytes('size-1048579.bin')));
+    assert.equal(sha256(Buffer.from(await cloneBytes)), sha256(bytes('size-1048579.bin')));
+  });
+
   it("should resolve context.file() against the server's root with the server's options", async () => {
     const reply = await get(base, agent, '/ctx/size-1000.bin');
     assert.equal(reply.status, 200);

@@ -57,12 +57,17 @@ export class HeldFile {
 /** Where a file() Response keeps its held answer. */
 export const kHeldFile: unique symbol = Symbol('sluice.heldFile');
 
-/** A Response that file() made, with its held answer. */
-type FileResponse = Response & { [kHeldFile]?: HeldFile };
+/** A Response that file() made: its held answer, and the stream it was made with. */
+type FileResponse = Response & { [kHeldFile]?: { held: HeldFile; stream: ReadableStream<Uint8Array> } };
 
-/** The held answer of a Response file() made, if it is one. */
+/**
+ * The held answer of a Response file() made, if it is one and its body is
+ * still the stream file() gave it (a clone() replaces it with a branch of a
+ * tee, which then must be read).
+ */
 export function heldFileOf(response: Response): HeldFile | null {
-  return (response as FileResponse)[kHeldFile] ?? null;
+  const mark = (response as FileResponse)[kHeldFile];
+  return mark !== undefined && response.body === mark.stream ? mark.held : null;
 }
 
 /** A Response dropped unread lets its file version go when it is collected. */
@@ -91,13 +96,14 @@ class FieldBag implements HeaderTarget {
     this.fields.delete(name.toLowerCase());
   }
 
-  toHeaders(): Headers {
-    const headers = new Headers();
+  /** The fields as name-value pairs, what a Response's init takes (each value of a list its own pair). */
+  toPairs(): [string, string][] {
+    const pairs: [string, string][] = [];
     for (const { name, value } of this.fields.values()) {
-      if (Array.isArray(value)) for (const v of value) headers.append(name, String(v));
-      else headers.set(name, String(value));
+      if (Array.isArray(value)) for (const v of value) pairs.push([name, String(v)]);
+      else pairs.push([name, String(value)]);
     }
-    return headers;
+    return pairs;
   }
 }
 
@@ -159,7 +165,7 @@ class FetchClaim implements Claimant {
 
 /** The Response for a planned answer: a byte stream over the version, or no body (HEAD, 304, an empty file). */
 function fileResponse(fields: FieldBag, answer: Answer, version: FileVersion): Response {
-  const init = { status: answer.head.status, headers: fields.toHeaders() };
+  const init = { status: answer.head.status, headers: fields.toPairs() };
   const body = answer.body;
   if (body === null) {
     version.release();
@@ -173,7 +179,7 @@ function fileResponse(fields: FieldBag, answer: Answer, version: FileVersion): R
   );
   unread.register(stream, held);
   const response = new Response(stream, init) as FileResponse;
-  Object.defineProperty(response, kHeldFile, { value: held });
+  Object.defineProperty(response, kHeldFile, { value: { held, stream } });
   return response;
 }
 

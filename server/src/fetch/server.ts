@@ -49,13 +49,16 @@ export function webRequest(req: IncomingMessage, res: ServerResponse): Request {
   return new Request(url, init);
 }
 
-/** Sets the Response's status and fields on `res`, each Set-Cookie as its own field. */
-function writeFields(res: ServerResponse, response: Response): void {
-  res.statusCode = response.status;
-  if (response.statusText) res.statusMessage = response.statusText;
-  const cookies = response.headers.getSetCookie();
-  for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
-  if (cookies.length > 0) res.setHeader('Set-Cookie', cookies);
+/**
+ * Writes the Response's status and fields as the head of `res` (each
+ * Set-Cookie its own field); `contentLength` replaces the Response's own.
+ */
+function writeFields(res: ServerResponse, response: Response, contentLength?: number): void {
+  const fields: string[] = [];
+  for (const [name, value] of response.headers) if (contentLength === undefined || name !== 'content-length') fields.push(name, value);
+  if (contentLength !== undefined) fields.push('Content-Length', String(contentLength));
+  if (response.statusText) res.writeHead(response.status, response.statusText, fields);
+  else res.writeHead(response.status, fields);
 }
 
 /** Waits for 'drain', or for the response to close; resolves false if it closed. */
@@ -104,8 +107,7 @@ function sendHeld(transports: Transports, req: IncomingMessage, res: ServerRespo
   const taken = held.take();
   if (taken === null) return false;
   const { body, version } = taken;
-  writeFields(res, response);
-  res.setHeader('Content-Length', String(body.length));
+  writeFields(res, response, body.length);
   if (!isQueued(res)) {
     sendBody(transports, req, res, req.method === 'HEAD' ? null : body, version);
     return true;
