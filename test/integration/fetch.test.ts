@@ -422,6 +422,22 @@ forEachEngine('the fetch server', (engine) => {
     assert.equal(sha256(reply.body), sha256(payload));
   });
 
+  it("should abort the Request's signal when the client goes before the answer", async () => {
+    let aborted: (reason: unknown) => void = () => {};
+    const wasAborted = new Promise<unknown>((resolve) => (aborted = resolve));
+    routes.set('/waits', (request) => {
+      request.signal.addEventListener('abort', () => aborted(request.signal.reason));
+      return new Promise<Response>(() => {});
+    });
+    const socket = await connect(Number(new URL(base).port));
+    socket.write(requestText('GET', '/waits'));
+    await new Promise((r) => setTimeout(r, 100));
+    // A reset: a half-close would still be answered (the server keeps it for its answer).
+    socket.resetAndDestroy();
+    const reason = (await wasAborted) as { code?: string };
+    assert.equal(reason.code, 'ECONNRESET');
+  });
+
   it('should answer a handler that throws with a 500 and a log line naming the request, and keep serving', async () => {
     logged.length = 0;
     const reply = await get(base, agent, '/throw');

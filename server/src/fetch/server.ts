@@ -35,18 +35,35 @@ export function webRequest(req: IncomingMessage, res: ServerResponse): Request {
   const host = headers.get('host') ?? 'localhost';
   const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
   const url = /^https?:\/\//i.test(target) ? target : `${encrypted ? 'https' : 'http'}://${host}${target}`;
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(abortError());
-  });
   const method = req.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD';
-  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: controller.signal };
+  const init: RequestInit & { duplex?: 'half' } = { method, headers };
   if (hasBody) {
     init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
     init.duplex = 'half';
   }
-  return new Request(url, init);
+  return withClientSignal(new Request(url, init), res);
+}
+
+/**
+ * Gives `request` a signal that aborts when the client goes before the
+ * response has finished, made when first read: a signal passed to the
+ * Request constructor costs more than the rest of the Request (undici
+ * follows it through a WeakRef and a FinalizationRegistry).
+ */
+function withClientSignal(request: Request, res: ServerResponse): Request {
+  let signal: AbortSignal | null = null;
+  const make = (): AbortSignal => {
+    const controller = new AbortController();
+    const gone = (): void => {
+      if (!res.writableFinished) controller.abort(abortError());
+    };
+    if (res.closed) gone();
+    else res.once('close', gone);
+    return controller.signal;
+  };
+  Object.defineProperty(request, 'signal', { configurable: true, enumerable: true, get: () => (signal ??= make()) });
+  return request;
 }
 
 /**
