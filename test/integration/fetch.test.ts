@@ -14,6 +14,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
@@ -304,6 +306,43 @@ describe('file() when the file shrinks after it was opened', () => {
   });
 });
 
+describe('file() Responses dropped unread', () => {
+  it('should let their files go once they are collected', async function () {
+    this.timeout(20_000);
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const dir = scratchDir();
+    const name = path.join(dir, 'dropped.bin');
+    fs.writeFileSync(name, randomBytes(200_000));
+    for (let i = 0; i < 3; i++) await file(new Request('http://x/'), name);
+    assert.equal(fdsUnder(dir).length, 1);
+    await eventually(
+      () => {
+        gc();
+        fileTable.clear();
+        return fdsUnder(dir).length === 0;
+      },
+      10_000,
+      () => `still open: ${fdsUnder(dir).join(', ')}`,
+      100,
+    );
+  });
+});
+
+describe('createServer(root, { fetch }) options', () => {
+  it('should refuse a fetch option that is not a function, naming it', () => {
+    assert.throws(() => createServer(makeSite().root, { fetch: 'app' as unknown as FetchHandler }), {
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /"fetch" option/,
+    });
+  });
+
+  it('should keep the front door off even when it is asked for', () => {
+    const server = createServer(makeSite().root, { frontDoor: true, fetch: () => new Response('x') });
+    assert.equal(server.sluice.frontDoor, null);
+  });
+});
+
 forEachEngine('createServer(root, { fetch })', (engine) => {
   const { root } = makeSite();
   let server: SluiceServer;
@@ -420,6 +459,13 @@ forEachEngine('the fetch server', (engine) => {
     const [reply] = await replies;
     socket.destroy();
     assert.equal(sha256(reply.body), sha256(payload));
+  });
+
+  it('should answer HEAD with the head of a streamed Response and no body', async () => {
+    const reply = await get(base, agent, '/streamed', {}, 'HEAD');
+    assert.equal(reply.status, 201);
+    assert.deepEqual(reply.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
+    assert.equal(reply.body.length, 0);
   });
 
   it("should abort the Request's signal when the client goes before the answer", async () => {
