@@ -306,6 +306,22 @@ describe('file() when the file shrinks after it was opened', () => {
   });
 });
 
+describe("file()'s headers option", () => {
+  it("should set its fields over sluice's own, as sendFile does, and still judge conditionals", async () => {
+    const { root } = makeSite();
+    const headers = { 'X-Extra': 'yes', 'Cache-Control': 'no-store', 'Set-Cookie': ['a=1', 'b=2'] };
+    const response = await file(new Request('http://x/'), 'size-1000.bin', { root, headers });
+    assert.equal(response.headers.get('x-extra'), 'yes');
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(response.headers.getSetCookie(), ['a=1', 'b=2']);
+    await response.body?.cancel();
+    const etag = String(response.headers.get('etag'));
+    const again = await file(new Request('http://x/', { headers: { 'if-none-match': etag } }), 'size-1000.bin', { root, headers });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.get('x-extra'), 'yes');
+  });
+});
+
 describe('file() Responses dropped unread', () => {
   it('should let their files go once they are collected', async function () {
     this.timeout(20_000);
