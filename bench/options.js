@@ -22,7 +22,9 @@ Options:
                          fastify-sendfile, fastify-sluice-sendfile), koa (and
                          koa-sluice), hono (and hono-sluice), nest (and
                          nest-sluice, nest-fastify, nest-fastify-sluice), node-mem,
-                         nginx, c-sendfile,
+                         nginx, c-sendfile, fetch-sluice (file() under
+                         createServer({ fetch })), fetch-hono (@hono/node-server
+                         returning a Web stream),
                          baseline-auto: the build of sluice in the checkout
                          $SLUICE_BENCH_BASELINE names, to measure a change)
   --sizes 1k,64k,...     file sizes (${Object.keys(SIZES).join(', ')})

@@ -182,6 +182,22 @@ const SUBJECTS = [
     command: (ctx) => nodeScript('hono-app.js', [ctx.root, 'sluice']),
   },
   {
+    // A fetch app: file() under sluice's fetch server, sent zero-copy.
+    name: 'fetch-sluice',
+    label: 'sluice createServer({ fetch }) + file() (auto)',
+    group: 'sluice',
+    command: (ctx) => nodeScript('fetch-app.js', [ctx.root, 'sluice', 'auto']),
+  },
+  {
+    // The same route on @hono/node-server, the file as a Web stream.
+    name: 'fetch-hono',
+    label: '@hono/node-server + Response(Readable.toWeb(fs stream))',
+    group: 'peer',
+    ratio: 'hono stream',
+    ranges: false, // a Web stream of the whole file: no Range support
+    command: (ctx) => nodeScript('fetch-app.js', [ctx.root, 'hono']),
+  },
+  {
     name: 'node-mem',
     label: 'node http from memory (ceiling)',
     group: 'ceiling',

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { FileVersion } from './file-table';
 import type { HeaderTarget } from './head';
 import type { ContentCoding } from './negotiate';
-import { headerString } from './plan';
+import { headerString, type Answer } from './plan';
 import type { Outlet } from './respond';
 
 /** Connect-style continuation: absent for the standalone server. */
@@ -35,6 +35,13 @@ export interface Claimant {
    * the payload.
    */
   relay?(body: Readable, path: string): void;
+  /**
+   * When present, answers are not written but held: the status and fields
+   * are set on `fields` and this takes the planned answer with the version
+   * its body comes from (and that version's reference). A fetch Response
+   * is made of them.
+   */
+  hold?(answer: Answer, version: FileVersion): void;
 }
 
 /** Per-request state, passed along instead of closed over. */
@@ -49,6 +56,7 @@ export class Exchange implements Outlet {
   role: 'file' | 'shell' | 'not-found' = 'file';
   readonly fields: HeaderTarget;
   readonly relay: ((body: Readable, path: string) => void) | null;
+  readonly hold: ((answer: Answer, version: FileVersion) => void) | null;
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
@@ -58,6 +66,7 @@ export class Exchange implements Outlet {
   ) {
     this.fields = claimant?.fields ?? res;
     this.relay = claimant?.relay !== undefined ? claimant.relay.bind(claimant) : null;
+    this.hold = claimant?.hold !== undefined ? claimant.hold.bind(claimant) : null;
   }
 
   /** Whether anything but sluice can see the response (an adapter around it). */

@@ -9,6 +9,7 @@ import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
+import { fetchListener, type FetchHandler, type FileDefaults } from './fetch/server';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption, CorsOption } from './options';
@@ -20,6 +21,8 @@ export { frontDoorAware } from './engines/front-door';
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
 export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
+export { file, type FileOptions } from './fetch/file';
+export type { FetchHandler, FetchContext } from './fetch/server';
 
 /** A request handler for http.createServer (or https / http2: those use copy). */
 export interface Handler {
@@ -79,6 +82,14 @@ export interface ServerOptions extends SluiceOptions {
    * addon has it and the engine is not copy; false turns it off.
    */
   frontDoor?: boolean;
+  /**
+   * A fetch-style handler that answers every request: it gets a Web
+   * Request (and a context whose file() resolves against root with these
+   * options) and returns a Response. A Response made by file() is sent
+   * zero-copy through sluice's engines; any other is written as a fetch
+   * host writes it. The front door is off: the handler sees every request.
+   */
+  fetch?: FetchHandler;
 }
 
 function timeout(value: unknown, name: string, fallback: number): number {
@@ -108,19 +119,21 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
 
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, ...rest } = opts ?? {};
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, fetch: handler, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
   const built = build(root, rest);
   const { responder, engine, engineNote, root: absRoot } = built;
-  const { respond } = responder;
-  const server = http.createServer(timeouts, (req, res) => respond(req, res));
+  const server = http.createServer(timeouts, requestListener(built, handler, rest));
   // close() drops the listener at once: from then on the health path says 503.
   responder.draining = () => !server.listening;
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   // A half-close or a malformed request ends a connection only after the
   // requests before it are answered.
   answerBeforeClosing(server);
-  const { door, note } = frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout);
+  const { door, note } =
+    handler === undefined
+      ? frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout)
+      : { door: null, note: 'front door off (a fetch handler answers every request)' };
   const sluice = {
     engine,
     engineNote,
@@ -132,6 +145,38 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
     },
   };
   return Object.assign(server, { sluice });
+}
+
+/** createServer's 'request' listener: the responder, or the fetch handler with file() bodies sent through the same engines. */
+function requestListener(built: Built, handler: unknown, opts: SluiceOptions): http.RequestListener {
+  const { respond } = built.responder;
+  if (handler === undefined) return (req, res) => respond(req, res);
+  if (typeof handler !== 'function') {
+    const err = new TypeError(`The "fetch" option must be a function (request, context) => Response. Received ${String(handler)}`);
+    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  return fetchListener(handler as FetchHandler, built.transports, fileDefaults(built.root, opts));
+}
+
+/** The server's options that file() takes, for its fetch handler's context.file(). */
+function fileDefaults(root: string, opts: SluiceOptions): FileDefaults {
+  const { maxAge, dotfiles, acceptRanges, cacheControl, immutable, lastModified, etag, index, extensions, precompressed, symlinks } = opts;
+  const picked = {
+    maxAge,
+    dotfiles,
+    acceptRanges,
+    cacheControl,
+    immutable,
+    lastModified,
+    etag: etag as boolean | undefined,
+    index,
+    extensions,
+    precompressed,
+    symlinks,
+  };
+  const defined = Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
+  return { root, ...defined };
 }
 
 /** The front door `createServer` was asked for, and a line saying whether it is on and why not. */

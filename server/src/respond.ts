@@ -22,6 +22,12 @@ export interface Outlet {
    * 304 and empty files) and the path of the file its bytes come from.
    */
   readonly relay: ((body: Readable, path: string) => void) | null;
+  /**
+   * When set, nothing is written either: the status and fields are set on
+   * `fields`, and this takes the answer and the version its body comes from
+   * (and the version's reference, which it must release).
+   */
+  readonly hold: ((answer: Answer, version: FileVersion) => void) | null;
 }
 
 /**
@@ -78,8 +84,17 @@ export function respond(
 ): void {
   writeHead(res, outlet.fields, answer.head, visible);
   if (outlet.relay !== null) return relay(res, answer, version, outlet.relay);
+  if (outlet.hold !== null) return outlet.hold(answer, version);
   outlet.claim();
-  const body = answer.body;
+  sendBody(transports, req, res, answer.body, version);
+}
+
+/**
+ * Sends `body` (null: none) on `res`, whose head is set, through the engine
+ * the transports pick, then ends `res` (or destroys it once any body byte
+ * may be out), releasing `version`'s reference.
+ */
+export function sendBody(transports: Transports, req: IncomingMessage, res: ServerResponse, body: Body | null, version: FileVersion): void {
   if (body === null) {
     version.release();
     res.end();

@@ -28,6 +28,18 @@ function writeHtml(res: ServerResponse, status: number, doc: string, headers: Re
   res.end(res.req?.method === 'HEAD' ? undefined : doc);
 }
 
+/** sluice's error page as a document and its fields (a fetch Response is made of them). */
+export function errorDocument(status: number): { doc: string; fields: Record<string, string> } {
+  const doc = htmlDocument('Error', escapeHtml(STATUS_CODES[status] ?? String(status)));
+  const fields = {
+    'Content-Security-Policy': "default-src 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Type': 'text/html; charset=UTF-8',
+    'Content-Length': String(Buffer.byteLength(doc)),
+  };
+  return { doc, fields };
+}
+
 /** An error page: status text only, never a path or a stack. */
 export function sendError(res: ServerResponse, status: number, headers?: Record<string, string>): void {
   if (res.headersSent) {

@@ -11,7 +11,7 @@ import type { EngineName } from './engines';
 import { HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
 import type { SluiceOptions, SymlinkPolicy } from './options';
-import type { Claimant } from './responder';
+import type { Claimant, Responder } from './responder';
 import type { DotfilePolicy } from './resolve';
 import { ResponderCache } from './setup';
 
@@ -104,14 +104,24 @@ class FileClaim implements Claimant {
   }
 }
 
-function start(req: IncomingMessage, res: ServerResponse, name: string, opts: SendFileOptions, cb: SendFileCallback): void {
+/**
+ * The responder that serves one file for `opts` (cached per options), and
+ * the target naming `name` under its root; null when no target can name it.
+ */
+export function fileResponder(name: string, opts: SendFileOptions): { responder: Responder; target: string } | null {
   const root = opts.root ? path.resolve(opts.root) : '/';
   const target = targetFor(name);
-  if (target === null) return cb(new HttpError(400));
-  const { root: _root, headers, ...rest } = opts;
+  if (target === null) return null;
+  const { root: _root, headers: _headers, ...rest } = opts;
   const sluiceOptions: SluiceOptions = { precompressed: false, ...rest };
-  const responder = responders.get(root, sluiceOptions);
-  const claim = new FileClaim(res, headers, cb);
+  return { responder: responders.get(root, sluiceOptions), target };
+}
+
+function start(req: IncomingMessage, res: ServerResponse, name: string, opts: SendFileOptions, cb: SendFileCallback): void {
+  const found = fileResponder(name, opts);
+  if (found === null) return cb(new HttpError(400));
+  const { responder, target } = found;
+  const claim = new FileClaim(res, opts.headers, cb);
   responder.serve(req, res, (err) => claim.report(err ?? new HttpError(404)), target, target, claim);
 }
 

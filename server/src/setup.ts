@@ -20,6 +20,8 @@ function transportOptions(resolved: ResolvedOptions): TransportOptions {
 
 export interface Built {
   responder: Responder;
+  /** The engines the responder sends with (a fetch server sends file() bodies with them too). */
+  transports: Transports;
   root: string;
   engine: EngineName;
   engineNote: string;
@@ -33,6 +35,7 @@ export function build(root: unknown, opts: SluiceOptions | null | undefined, ove
   const transports = chooseTransports(resolved.engine, transportOptions(resolved));
   return {
     responder: new Responder(absRoot, resolved, transports),
+    transports,
     root: absRoot,
     engine: transports.name,
     engineNote: transports.note,

@@ -67,6 +67,8 @@ describe('the npm package', function () {
         'dist/hono.d.ts',
         'dist/nest.js',
         'dist/nest.d.ts',
+        'dist/fetch.js',
+        'dist/fetch.d.ts',
       ]) {
         assert.ok(files.includes(needed), `${needed} is not in the tarball`);
       }

@@ -1,5 +1,5 @@
 // The published types from a consumer's side: a small TypeScript program
-// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa', 'sluice/hono', 'sluice/nest') compiles
+// that imports every subpath export ('sluice', 'sluice/fastify', 'sluice/koa', 'sluice/hono', 'sluice/nest', 'sluice/fetch') compiles
 // under each module resolution a project may use: node10 (through
 // typesVersions), node16 and nodenext (through exports, as CommonJS and as
 // ES modules) and bundler. It compiles against dist/, as installed.
@@ -23,6 +23,8 @@ import { serveStatic as honoStatic, type ServeStaticOptions } from 'sluice/hono'
 import { Hono } from 'hono';
 import type { DynamicModule } from '@nestjs/common';
 import { ServeStaticModule, SluiceServeStaticModule, type ServeStaticModuleOptions } from 'sluice/nest';
+import { file, createServer as createFetchServer, type FetchHandler, type FileOptions } from 'sluice/fetch';
+import { file as fileFromRoot, type FetchContext } from 'sluice';
 
 const fileOptions: SendFileOptions = { root: '/srv/app', maxAge: '1d', headers: { 'x-app': '1' } };
 http.createServer((req, res) => {
@@ -80,6 +82,15 @@ const nestModule: DynamicModule = SluiceServeStaticModule.forRoot(nestOptions, {
 const nestAsync: DynamicModule = ServeStaticModule.forRootAsync({ useFactory: async () => [nestOptions], inject: [] });
 void nestModule;
 void nestAsync;
+const fetchFileOptions: FileOptions = { root: '/srv/app', maxAge: '1d', precompressed: ['br', 'gzip'] };
+const onFetch: FetchHandler = async (request: Request, context: FetchContext): Promise<Response> => {
+  const { pathname } = new URL(request.url);
+  if (pathname === '/') return context.file('index.html');
+  if (pathname.startsWith('/assets/')) return file(request, pathname.slice(8), fetchFileOptions);
+  const response: Response = await fileFromRoot(request, '/srv/app/robots.txt');
+  return response.status === 404 ? new Response('none', { status: 404 }) : response;
+};
+createFetchServer('public', { fetch: onFetch, frontDoor: false }).listen(0);
 `;
 
 interface Mode {
@@ -149,14 +160,15 @@ describe('published types', function () {
   it('should give an ES module at run time the names the types promise', () => {
     const script = [
       "import sluiceFastify, { fastifyStatic, sluice, errors } from 'sluice/fastify';",
-      "import { sendFile, serveStatic, createServer } from 'sluice';",
+      "import { sendFile, serveStatic, createServer, file } from 'sluice';",
+      "import * as fetchApi from 'sluice/fetch';",
       "import serveKoa, { serve as koaServe, send as koaSend } from 'sluice/koa';",
       "import { serveStatic as honoStatic } from 'sluice/hono';",
       "import { SluiceServeStaticModule, ServeStaticModule } from 'sluice/nest';",
       'const ok = typeof sluiceFastify === "function" && fastifyStatic === sluiceFastify && sluice === sluiceFastify && typeof honoStatic === "function";',
       'const koaOk = typeof serveKoa === "function" && koaServe === serveKoa && typeof koaSend === "function";',
       'const nest = ServeStaticModule === SluiceServeStaticModule && typeof SluiceServeStaticModule.forRoot === "function";',
-      'console.log(ok && koaOk && nest && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer].every((f) => typeof f === "function"));',
+      'console.log(ok && koaOk && nest && typeof errors.FST_STATIC_INVALID_OPTION === "function" && [sendFile, serveStatic, createServer, file, fetchApi.file, fetchApi.createServer].every((f) => typeof f === "function"));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: DIR, encoding: 'utf8' });
     assert.equal(out.trim(), 'true');
