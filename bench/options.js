@@ -32,6 +32,10 @@ Options:
   --loadgen NAME         autocannon (default) | wrk, for files under 1 MiB;
                          larger files use the bench stream client (autocannon
                          keeps every body as a string, wrk reads it into memory)
+  --no-https             leave out the HTTPS case (h2load over HTTPS/1.1 and
+                         HTTP/2 at 1k and 64k: sluice --http2, Node's own TLS
+                         servers from memory, nginx with TLS; 1 s runs in a
+                         quick run)
   --json PATH            also write the JSON results to PATH
   --no-pin               do not pin server and client to separate CPUs
   --list                 list the subjects and exit
@@ -79,6 +83,7 @@ function parse(argv) {
       loadgen: { type: 'string' },
       json: { type: 'string' },
       'no-pin': { type: 'boolean' },
+      'no-https': { type: 'boolean' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -96,6 +101,7 @@ function parse(argv) {
     loadgen: values.loadgen || 'autocannon',
     json: values.json || null,
     pin: !values['no-pin'],
+    https: !values['no-https'],
   };
   if (!['autocannon', 'wrk'].includes(opts.loadgen)) throw new Error(`--loadgen: expected autocannon or wrk, got '${opts.loadgen}'`);
   if (opts.warmupSec !== null && !(opts.warmupSec >= 0)) throw new Error(`--warmup: expected a number ≥ 0, got '${values.warmup}'`);
