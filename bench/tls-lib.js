@@ -133,8 +133,8 @@ async function load(server, protocol, size, seconds, clientCpu = 1) {
     killed,
     failed: m ? Number(m[2]) + Number(m[3]) : NaN,
     non2xx: codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : NaN,
-    cpuUs: ok > 0 ? (cpuSec * 1e6) / ok : NaN,
-    busy: cpuSec / seconds,
+    cpuUs: ok > 0 && !killed ? (cpuSec * 1e6) / ok : NaN,
+    busy: killed ? NaN : cpuSec / seconds,
     alpn,
   };
 }
@@ -179,21 +179,26 @@ async function throughput(list, opts) {
 /** Markdown tables of `results` (throughput()'s), one per protocol × size, under `level` headings. */
 function throughputReport(results, level = '###') {
   const lines = [];
+  const num = (x, f) => (Number.isFinite(x) ? f(x) : '–');
   for (const [key, runs] of results) {
     const [protocol, size] = key.split(' ');
     const ceiling = median((runs.get(CEILING[protocol]) ?? []).map((r) => r.rps));
     lines.push('', `${level} ${protocol === 'h1' ? 'HTTP/1.1' : 'HTTP/2 (-m 10)'}, ${size === '1k' ? '1 KiB' : '64 KiB'} × 50 connections`, '');
-    lines.push(`| subject | req/s, median (rounds) | × ${CEILING[protocol]} | server CPU µs/request | × ceiling's CPU | server busy | failed, non-2xx |`);
-    lines.push('|---|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      `| subject | req/s, median (rounds) | × ${CEILING[protocol]} | server CPU µs/request | × ceiling's CPU | server busy | failed, non-2xx | h2load killed |`,
+    );
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
     const ceilingCpu = median((runs.get(CEILING[protocol]) ?? []).map((r) => r.cpuUs));
     for (const [name, rs] of runs) {
       const rps = median(rs.map((r) => r.rps));
       const fails = rs.reduce((n, r) => n + (r.killed ? 0 : r.failed + r.non2xx), 0);
-      const each = rs.map((r) => Math.round(r.rps)).join(', ');
+      const killed = rs.filter((r) => r.killed).length;
+      const each = rs.map((r) => (r.killed ? 'killed' : Math.round(r.rps))).join(', ');
       const us = median(rs.map((r) => r.cpuUs));
-      const busy = `${Math.round(median(rs.map((r) => r.busy)) * 100)}%`;
+      const busy = num(median(rs.map((r) => r.busy)), (b) => `${Math.round(b * 100)}%`);
+      const rpsText = num(rps, (x) => Math.round(x).toLocaleString('en-US'));
       lines.push(
-        `| ${name} | ${Math.round(rps).toLocaleString('en-US')} (${each}) | ${(rps / ceiling).toFixed(2)}× | ${us.toFixed(0)} | ${(us / ceilingCpu).toFixed(2)}× | ${busy} | ${fails} |`,
+        `| ${name} | ${rpsText} (${each}) | ${num(rps / ceiling, (x) => `${x.toFixed(2)}×`)} | ${num(us, (x) => x.toFixed(0))} | ${num(us / ceilingCpu, (x) => `${x.toFixed(2)}×`)} | ${busy} | ${fails} | ${killed} |`,
       );
     }
   }
