@@ -16,7 +16,8 @@ Options:
   --full                 the whole matrix: 1k, 64k, 1m, 256m × 1, 50, 500
                          connections, plus 4m × 50 (default: a quick run of
                          1k and 64k at 50 connections and 256m on 1 connection,
-                         under 3 minutes)
+                         under 3 minutes, then the HTTPS case: about 2.5
+                         minutes more)
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
                          express, sirv, fastify (and fastify-sluice,
                          fastify-sendfile, fastify-sluice-sendfile), node-mem,
