@@ -144,6 +144,12 @@ describe('createSecureServer({ http2: true }): GET and HEAD streams on the core 
     });
   });
 
+  it('should send 64 MiB exactly, with HTTP/2 flow control and back-pressure', async () => {
+    const r = await request(core.session, '/size-67108864.bin');
+    assert.equal(r.status, 200);
+    assert.equal(sha256(r.body), sha256(fx.bytes('/size-67108864.bin')));
+  });
+
   it("should answer a file's GET without the compatibility layer, and give it other methods", async () => {
     seen.length = 0;
     await request(core.session, '/hello.txt');
