@@ -9,6 +9,7 @@ const procs = require('./procs');
 const { median, summary } = require('./stats');
 const { launch } = require('./subjects');
 const { verifySubject, startSampler } = require('./verify');
+const { roundOrder } = require('./rounds');
 
 const GiB = 2 ** 30;
 const CLIENT_BOUND = 0.9; // client CPU, in cores, from which a case is client-bound
@@ -242,7 +243,7 @@ async function runCase(kase, subjects, env) {
 
   for (let r = 0; r < opts.repeats; r++) {
     const active = rows.filter((row) => row.status === 'ok');
-    const order = active.map((_, i) => active[(i + r) % active.length]);
+    const order = roundOrder(active, r);
     for (const row of order) {
       if (row.status !== 'ok') continue;
       if (row.server.child.exited) {

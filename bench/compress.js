@@ -23,6 +23,7 @@ const { parseArgs } = require('node:util');
 const procs = require('./procs');
 const cpu = require('./cpu');
 const nginx = require('./nginx');
+const { interleaved } = require('./rounds');
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -249,17 +250,15 @@ async function storm(opts) {
   }
   await new Promise((r) => setTimeout(r, 1000));
   let set = 0;
-  for (let round = 0; round < opts.rounds; round++) {
-    for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {
-      const dir = path.join(root, `storm${set++}`);
-      writeStormFiles(dir, css);
-      await settle(arms);
-      const quiet = await measureWindow(arm, opts, null);
-      await settle(arms);
-      const loaded = await measureWindow(arm, opts, path.basename(dir));
-      arm.rounds.push({ quiet, loaded });
-    }
-  }
+  await interleaved(arms, opts.rounds, async (arm) => {
+    const dir = path.join(root, `storm${set++}`);
+    writeStormFiles(dir, css);
+    await settle(arms);
+    const quiet = await measureWindow(arm, opts, null);
+    await settle(arms);
+    const loaded = await measureWindow(arm, opts, path.basename(dir));
+    arm.rounds.push({ quiet, loaded });
+  });
   for (const arm of arms) await procs.stop(arm.child);
   fs.rmSync(base, { recursive: true, force: true });
   return arms;

@@ -16,7 +16,8 @@ Options:
   --full                 the whole matrix: 1k, 64k, 1m, 256m × 1, 50, 500
                          connections, plus 4m × 50 (default: a quick run of
                          1k and 64k at 50 connections and 256m on 1 connection,
-                         under 3 minutes)
+                         under 3 minutes, then the HTTPS case: about 2.5
+                         minutes more)
   --subjects a,b         subjects to run (names or prefixes: sluice, sluice-copy,
                          express, sirv, fastify (and fastify-sluice,
                          fastify-sendfile, fastify-sluice-sendfile), koa (and
@@ -36,6 +37,10 @@ Options:
   --loadgen NAME         autocannon (default) | wrk, for files under 1 MiB;
                          larger files use the bench stream client (autocannon
                          keeps every body as a string, wrk reads it into memory)
+  --no-https             leave out the HTTPS case (h2load over HTTPS/1.1 and
+                         HTTP/2 at 1k and 64k: sluice --http2, Node's own TLS
+                         servers from memory, nginx with TLS; 1 s runs in a
+                         quick run)
   --json PATH            also write the JSON results to PATH
   --no-pin               do not pin server and client to separate CPUs
   --list                 list the subjects and exit
@@ -83,6 +88,7 @@ function parse(argv) {
       loadgen: { type: 'string' },
       json: { type: 'string' },
       'no-pin': { type: 'boolean' },
+      'no-https': { type: 'boolean' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -100,6 +106,7 @@ function parse(argv) {
     loadgen: values.loadgen || 'autocannon',
     json: values.json || null,
     pin: !values['no-pin'],
+    https: !values['no-https'],
   };
   if (!['autocannon', 'wrk'].includes(opts.loadgen)) throw new Error(`--loadgen: expected autocannon or wrk, got '${opts.loadgen}'`);
   if (opts.warmupSec !== null && !(opts.warmupSec >= 0)) throw new Error(`--warmup: expected a number ≥ 0, got '${values.warmup}'`);

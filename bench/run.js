@@ -11,6 +11,7 @@ const path = require('node:path');
 const { runCase } = require('./case');
 const envInfo = require('./env');
 const { makeFixtures } = require('./fixtures');
+const https = require('./https-case');
 const { startLoadGenerator } = require('./load');
 const nginx = require('./nginx');
 const options = require('./options');
@@ -21,7 +22,7 @@ const { median } = require('./stats');
 const { SUBJECTS, CLI } = require('./subjects');
 const targets = require('./targets');
 
-const QUICK_BUDGET_SEC = 160; // the quick run must finish in under 3 minutes
+const QUICK_BUDGET_SEC = 160; // the quick run's plain cases must finish in under 3 minutes (the HTTPS case comes after)
 const t0 = Date.now();
 const progress = (msg) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
 
@@ -197,9 +198,14 @@ async function main() {
     kase.warmupSec = kase.kind === 'bulk' ? Math.min(opts.warmupSec, 1) : opts.warmupSec;
     kase.rewarmSec = Math.min(0.5, kase.warmupSec);
   }
+  // The HTTPS case (h2load): 1 s measurements in a quick run, after the
+  // other cases' budget.
+  const httpsTiming = opts.https ? { rounds: opts.repeats, durationSec: opts.full || opts.durationExplicit ? opts.durationSec : 1, warmupSec: 1 } : null;
+  const nginxFound = httpsTiming ? (ctx.nginx.skip === 'not selected' ? nginx.findNginx() : ctx.nginx) : null;
+  const httpsSec = httpsTiming ? https.estimate(httpsTiming, nginxFound) : 0;
   if (!opts.full && !opts.durationExplicit) fit(caseList, subjectsFor, opts);
   progress(
-    `${caseList.length} cases × up to ${selected.length} subjects, ${opts.repeats} rounds of ${[...new Set(caseList.map((k) => k.durationSec))].join('/')} s; estimated ${Math.round(estimate(caseList, subjectsFor, opts))} s`,
+    `${caseList.length} cases × up to ${selected.length} subjects, ${opts.repeats} rounds of ${[...new Set(caseList.map((k) => k.durationSec))].join('/')} s; estimated ${Math.round(estimate(caseList, subjectsFor, opts) + httpsSec)} s${httpsTiming ? ` (HTTPS case: ${Math.round(httpsSec)} s)` : ''}`,
   );
 
   const fixtures = makeFixtures([...new Set(caseList.map((k) => k.sizeKey))]);
@@ -221,6 +227,19 @@ async function main() {
   }
   await loadgen.close();
 
+  let httpsCase = null;
+  if (httpsTiming) {
+    progress('https: h2load against sluice --http2, the Node TLS ceilings and nginx with TLS');
+    httpsCase = await https.runHttpsCase({
+      ...httpsTiming,
+      serverCpu: pin.enabled ? pin.serverCpu : null,
+      clientCpu: pin.enabled ? pin.clientCpu : null,
+      progress,
+      nginxFound,
+    });
+    if (httpsCase.skip) progress(`https: skipped: ${httpsCase.skip}`);
+  }
+
   const results = {
     env,
     options: { ...opts },
@@ -231,12 +250,13 @@ async function main() {
     skipped: Object.fromEntries(skip),
     fixtures: Object.fromEntries(Object.values(fixtures.files).map((f) => [f.key, { size: f.size, sha256: f.sha256 }])),
     cases,
+    https: httpsCase === null ? { skip: '--no-https' } : httpsCase.skip ? { skip: httpsCase.skip } : { timing: httpsTiming, runs: httpsCase.results },
     elapsedSec: (Date.now() - t0) / 1000,
   };
   results.targets = targets.check(results);
   const others = cases.flatMap((k) => k.rows.flatMap((r) => r.runs.map((m) => m.otherOnServerCpu))).filter((v) => typeof v === 'number');
   results.noise = others.length ? { maxOtherOnServerCpu: Math.max(...others), medianOtherOnServerCpu: median(others) } : null;
-  const md = report.markdown(results);
+  const md = report.markdown(results) + (httpsCase?.markdown ?? (httpsCase?.skip ? `\n## HTTPS\n\nSkipped: ${httpsCase.skip}.\n` : ''));
   process.stdout.write(md);
   const written = report.write(results, md, { dir: path.join(__dirname, 'results'), jsonPath: opts.json });
   progress(`done in ${Math.round(results.elapsedSec)} s; wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);

@@ -23,6 +23,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const procs = require('./procs');
+const { interleaved } = require('./rounds');
 const cpu = require('./cpu');
 const wrk = require('./wrk');
 const stream = require('./stream-client');
@@ -117,21 +118,19 @@ async function runCase(kase, opts, ref) {
   for (let done = 0; done < SIZES[kase]; done += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, SIZES[kase] - done));
   fs.closeSync(fd);
   const list = rows(kase, ref).map((row) => ({ row, values: [], errors: 0 }));
-  for (let round = 0; round < opts.rounds; round++) {
-    for (const r of round % 2 === 0 ? list : [...list].reverse()) {
-      const undo = raisePipeMax(r.row);
-      const server = await launch(r.row, root);
-      try {
-        await measure(kase, server, 1);
-        const m = await measure(kase, server, opts.duration);
-        r.values.push(m.value);
-        r.errors += m.errors;
-      } finally {
-        await procs.stop(server.child);
-        undo();
-      }
+  await interleaved(list, opts.rounds, async (r) => {
+    const undo = raisePipeMax(r.row);
+    const server = await launch(r.row, root);
+    try {
+      await measure(kase, server, 1);
+      const m = await measure(kase, server, opts.duration);
+      r.values.push(m.value);
+      r.errors += m.errors;
+    } finally {
+      await procs.stop(server.child);
+      undo();
     }
-  }
+  });
   fs.rmSync(root, { recursive: true, force: true });
   return list;
 }

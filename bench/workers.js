@@ -18,6 +18,7 @@ const { parseArgs } = require('node:util');
 const procs = require('./procs');
 const { readStat } = require('./cpu');
 const { makeFixtures } = require('./fixtures');
+const { interleaved } = require('./rounds');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 const { hasReusePort } = require(path.join(__dirname, '..', 'dist', 'workers-listen.js'));
@@ -121,13 +122,10 @@ async function main() {
   try {
     // Interleaved rounds, each starting with a different combination, so
     // that other load on the machine falls on all of them alike.
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < combos.length; k++) {
-        const { balance, close } = combos[(k + round) % combos.length];
-        process.stderr.write(`round ${round + 1}/${rounds}: ${balance}, ${close ? 'Connection: close' : 'keep-alive'}...\n`);
-        runs.get(`${balance} ${close}`).push(await measure(balance, fx.dir, fx.files['1k'].name, connections, seconds, close));
-      }
-    }
+    await interleaved(combos, rounds, async ({ balance, close }, round) => {
+      process.stderr.write(`round ${round + 1}/${rounds}: ${balance}, ${close ? 'Connection: close' : 'keep-alive'}...\n`);
+      runs.get(`${balance} ${close}`).push(await measure(balance, fx.dir, fx.files['1k'].name, connections, seconds, close));
+    });
   } finally {
     fx.cleanup();
   }

@@ -4,6 +4,7 @@
 // line. Behind trusted proxies the client is the one their X-Forwarded-For
 // or Forwarded names. Health checks are left out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StreamRequest, StreamResponse } from './engines';
 import { isCaptureSocket } from './engines/capture';
 import type { FrontDoorResponse } from './engines/front-door';
 import { deliveryOf, recordDeliveries } from './respond';
@@ -153,6 +154,25 @@ export function formatFrontDoorResponse(r: FrontDoorResponse, now: Date, opts: A
     ms: r.ms,
   };
   return opts.format === 'json' ? formatJsonLine(f, now) : formatLine(f, now);
+}
+
+/**
+ * What a log line needs of an HTTP/2 stream answered without Node's
+ * compatibility layer (reported as 'frontDoorResponse', since no 'request'
+ * event saw it), once the stream has closed.
+ */
+export function streamReport(req: StreamRequest, res: StreamResponse): FrontDoorResponse {
+  const completed = res.writableFinished;
+  return {
+    remoteAddress: req.remoteAddress,
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    headers: req.headers as Record<string, string>,
+    statusCode: res.statusCode,
+    bodyBytes: bodyBytes(res as unknown as ServerResponse, completed),
+    ms: Date.now() - req.startedAt,
+  };
 }
 
 /**

@@ -109,7 +109,8 @@ Options:
                     while serving, 503 once draining; no-store, never logged
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
-                    bytes Node wrote for the same request (plain HTTP; not with --engine copy)
+                    bytes Node wrote for the same request (plain HTTP; not with --engine copy);
+                    with --http2, HTTP/2 streams all go through Node's compatibility layer
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log

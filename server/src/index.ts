@@ -4,7 +4,10 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { AUTO_SMALL_FILE_MAX, engines, smallFileMaxFor, TLS_SMALL_FILE_MAX, type EngineName, type EngineReport } from './engines';
-import { attachFrontDoor, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
+import { answerOnStreams } from './engines';
+import { attachFrontDoor, FRONT_DOOR_RESPONSE, frontDoorAware, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
+import { streamReport } from './access-log';
+import { recordDeliveries } from './respond';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
@@ -17,7 +20,7 @@ export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
 export type { FrontDoorResponse } from './engines/front-door';
-export { frontDoorAware } from './engines/front-door';
+export { frontDoorAware };
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
 export { sendFile, type SendFileOptions, type SendFileCallback } from './send-file';
@@ -228,10 +231,24 @@ export interface SecureServerOptions extends ServerOptions {
   tls: TlsMaterial;
   /** Offer HTTP/2 through ALPN (HTTP/1.1 clients are still served). Default false. */
   http2?: boolean;
+  /**
+   * With `http2`: answer GET and HEAD streams on Node's core HTTP/2 API
+   * rather than its compatibility layer (README, Engines: HTTPS). Default
+   * true; false gives every stream to the 'request' listeners as
+   * Http2ServerRequest and Http2ServerResponse.
+   */
+  frontDoor?: boolean;
 }
 
 export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
-  readonly sluice: { engine: EngineName; engineNote: string; root: string; http2: boolean };
+  readonly sluice: {
+    engine: EngineName;
+    engineNote: string;
+    root: string;
+    http2: boolean;
+    /** Whether HTTP/2 GET and HEAD streams are answered on Node's core API rather than its compatibility layer. */
+    streams: boolean;
+  };
 };
 
 /**
@@ -240,7 +257,7 @@ export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
  * copy engine, which `auto` picks here.
  */
 export function createSecureServer(root: string, opts: SecureServerOptions): SluiceSecureServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, ...rest } = opts;
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, frontDoor: wantCore, ...rest } = opts;
   if (typeof tls !== 'object' || tls === null || (tls.pfx === undefined && (tls.cert === undefined || tls.key === undefined))) {
     const err = new TypeError('The "tls" option must name a cert and a key, or a pfx');
     (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
@@ -253,7 +270,7 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
   const small = rest.smallFileMax ?? (unnamed ? TLS_SMALL_FILE_MAX : smallFileMaxFor(rest.engine ?? 'auto'));
   const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
   const { respond } = responder;
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
+  const handler = frontDoorAware((req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res));
   // noDelay: a response written as more than one TLS record must not wait
   // for the client's delayed ACK (40 ms) before its later records go out
   // (https servers set it already; http2's do not).
@@ -263,5 +280,29 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     : https.createServer({ ...secure, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
   responder.draining = () => !server.listening;
-  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });
+  const streams = h2 === true && coreStreams(server as http2.Http2SecureServer, wantCore, respond);
+  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2), streams } });
+}
+
+/**
+ * HTTP/2 GET and HEAD streams answered on the core API (engines/h2-stream.ts)
+ * unless `frontDoor: false`; what they answered is reported as
+ * 'frontDoorResponse' while anything listens.
+ */
+function coreStreams(server: http2.Http2SecureServer, wanted: unknown, respond: (req: http.IncomingMessage, res: http.ServerResponse) => void): boolean {
+  if (wanted !== undefined && typeof wanted !== 'boolean') {
+    const err = new TypeError(`The "frontDoor" option must be a boolean. Received ${String(wanted)}`);
+    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  if (wanted === false) return false;
+  return answerOnStreams(server, {
+    answer: (req, res) => respond(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
+    reporting: () => {
+      const on = server.listenerCount(FRONT_DOOR_RESPONSE) > 0;
+      if (on) recordDeliveries();
+      return on;
+    },
+    closed: (req, res) => server.emit(FRONT_DOOR_RESPONSE, streamReport(req, res)),
+  });
 }

@@ -78,7 +78,8 @@ export function frontDoorAware<T extends (...args: never[]) => unknown>(listener
   return Object.assign(listener, { [AWARE]: true });
 }
 
-function isAware(listener: unknown): boolean {
+/** Whether `listener` was marked with frontDoorAware(). */
+export function isAware(listener: unknown): boolean {
   return typeof listener === 'function' && (listener as { [AWARE]?: boolean })[AWARE] === true;
 }
 

@@ -9,6 +9,7 @@ import { captureEngine, isCaptureSocket } from './capture';
 import { createCopyEngine } from './copy';
 import { nativeTransferEngine, type NativeEngineOptions } from './native-transfer';
 import { isWriteWrapped, pipedEngine } from './piped';
+import { isStreamResponse } from './h2-stream';
 import { fitsInMemory, smallBodyEngine } from './small';
 import { socketFd } from './socket';
 import { uringEngine, uringUnavailableReason } from './uring';
@@ -17,6 +18,7 @@ import type { Engine, EngineName } from './types';
 export type { Engine, EngineName, SendDone } from './types';
 export type { NativeEngineOptions } from './native-transfer';
 export { isQueued, responseInFlight, whenTurn } from './socket';
+export { answerOnStreams, answeredOnStream, type StreamAnswering, StreamRequest, StreamResponse } from './h2-stream';
 export interface EngineReport {
   name: EngineName;
   available: boolean;
@@ -119,10 +121,11 @@ export class Transports {
 
   /**
    * Whether `res` is a plain HTTP/1 response whose writes reach Node's own
-   * code: then a head given to writeHead() as a list goes out as it is.
+   * code, or an HTTP/2 stream answered on the core API: then a head given
+   * to writeHead() as a list goes out as it is.
    */
   isPlainHttp1(req: IncomingMessage, res: ServerResponse): boolean {
-    return req.httpVersionMajor === 1 && !isWriteWrapped(res);
+    return (req.httpVersionMajor === 1 && !isWriteWrapped(res)) || isStreamResponse(res);
   }
 
   /** The engine that moves `body` on `res`. */
