@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -366,16 +367,23 @@ Napi::Value FrontDoor::PassThrough(const Napi::CallbackInfo& info) {
 
 Napi::Value FrontDoor::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  double reading = 0, asking = 0, writing = 0;
+  double reading = 0, asking = 0, writing = 0, partial = 0;
   for (auto& entry : conns_) {
     Conn::State s = entry.second->state;
     if (s == Conn::State::kReading) reading++;
+    // Bytes of a head that is not complete yet wait in the socket (a whole
+    // one is classified as soon as it arrives): nginx's "Reading".
+    int unread = 0;
+    if (s == Conn::State::kReading &&
+        ioctl(entry.second->fd, FIONREAD, &unread) == 0 && unread > 0)
+      partial++;
     if (s == Conn::State::kAsking) asking++;
     if (s == Conn::State::kWriting) writing++;
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("connections", static_cast<double>(conns_.size()));
   out.Set("reading", reading);
+  out.Set("partial", partial);
   out.Set("asking", asking);
   out.Set("writing", writing);
   out.Set("replies", static_cast<double>(replies_.size()));

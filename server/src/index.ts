@@ -9,6 +9,7 @@ import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
+import { metricsOption, ServerMetrics, type MetricsListen, type MetricsOption } from './metrics';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption, CorsOption } from './options';
@@ -16,6 +17,7 @@ export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
 export type { FrontDoorResponse } from './engines/front-door';
+export type { MetricsOption, MetricsListen, ServerMetrics } from './metrics';
 export { frontDoorAware } from './engines/front-door';
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
@@ -62,6 +64,8 @@ export interface SluiceServer extends http.Server {
     frontDoor: FrontDoorControl | null;
     /** `front door on`, or `front door off (why)`; once listening, whether it took the listener. */
     readonly frontDoorNote: string;
+    /** The server's Prometheus metrics (the `metrics` option), or null. */
+    metrics: ServerMetrics | null;
   };
 }
 
@@ -79,6 +83,14 @@ export interface ServerOptions extends SluiceOptions {
    * addon has it and the engine is not copy; false turns it off.
    */
   frontDoor?: boolean;
+  /**
+   * Prometheus metrics (README, Metrics). `true` collects them
+   * (server.sluice.metrics.text() gives the text format); `{ port, host }`
+   * also serves them on a listener of their own, at /metrics, from the
+   * server's 'listening' to its 'close' (then 'metricsListening' carries its
+   * address). Default off.
+   */
+  metrics?: MetricsOption;
 }
 
 function timeout(value: unknown, name: string, fallback: number): number {
@@ -108,8 +120,9 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
 
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, ...rest } = opts ?? {};
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, metrics: wantMetrics, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
+  const metricsWanted = metricsOption(wantMetrics);
   const built = build(root, rest);
   const { responder, engine, engineNote, root: absRoot } = built;
   const { respond } = responder;
@@ -121,17 +134,35 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
   // requests before it are answered.
   answerBeforeClosing(server);
   const { door, note } = frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout);
+  const metrics = metricsWanted === null ? null : watchMetrics(server, door, metricsWanted.listen);
   const sluice = {
     engine,
     engineNote,
     root: absRoot,
     frontDoor: door,
+    metrics,
     get frontDoorNote(): string {
       const off = door?.offReason() ?? '';
       return off === '' ? note : `front door off (${off})`;
     },
   };
   return Object.assign(server, { sluice });
+}
+
+/** The server's metrics, and their listener from the server's 'listening' to its 'close'. */
+function watchMetrics(server: http.Server, door: FrontDoorControl | null, listen: MetricsListen | null): ServerMetrics {
+  const metrics = new ServerMetrics();
+  metrics.watch(server, door);
+  if (listen === null) return metrics;
+  server.on('listening', () => {
+    metrics.listen(
+      listen,
+      (listener) => server.emit('metricsListening', listener.address()),
+      (err) => server.emit('error', Object.assign(err, { metricsListener: true })),
+    );
+  });
+  server.on('close', () => metrics.close());
+  return metrics;
 }
 
 /** The front door `createServer` was asked for, and a line saying whether it is on and why not. */
@@ -186,7 +217,7 @@ export interface SecureServerOptions extends ServerOptions {
 }
 
 export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
-  readonly sluice: { engine: EngineName; engineNote: string; root: string; http2: boolean };
+  readonly sluice: { engine: EngineName; engineNote: string; root: string; http2: boolean; metrics: ServerMetrics | null };
 };
 
 /**
@@ -195,7 +226,8 @@ export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
  * copy engine, which `auto` picks here.
  */
 export function createSecureServer(root: string, opts: SecureServerOptions): SluiceSecureServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, ...rest } = opts;
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, metrics: wantMetrics, ...rest } = opts;
+  const metricsWanted = metricsOption(wantMetrics);
   if (typeof tls !== 'object' || tls === null || (tls.pfx === undefined && (tls.cert === undefined || tls.key === undefined))) {
     const err = new TypeError('The "tls" option must name a cert and a key, or a pfx');
     (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
@@ -218,5 +250,6 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     : https.createServer({ ...secure, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
   responder.draining = () => !server.listening;
-  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });
+  const metrics = metricsWanted === null ? null : watchMetrics(server as unknown as http.Server, null, metricsWanted.listen);
+  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2), metrics } });
 }

@@ -121,7 +121,10 @@ export interface FrontDoorNativeOptions {
 
 export interface FrontDoorStats {
   connections: number;
+  /** Connections waiting for a request (kept alive between requests included). */
   reading: number;
+  /** Of those, the ones with part of a request head received (nginx's "Reading"). */
+  partial: number;
   asking: number;
   writing: number;
   replies: number;

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { openCompressCache, type CompressCache } from './compress-cache';
+import { countPrecompressedHit } from './counters';
 import { ensureStrongEtag } from './digest';
 import { isQueued, whenTurn, type Transports } from './engines';
 import { classifyErrno, enoent, statusForErrno } from './errors';
@@ -407,7 +408,10 @@ export class Responder {
         return this.answer(x, file, null, null, vary);
       }
       this.guarded(variant, (ok) => {
-        if (ok) return this.answer(x, file, variant, coding, vary);
+        if (ok) {
+          countPrecompressedHit(coding);
+          return this.answer(x, file, variant, coding, vary);
+        }
         variant.release();
         this.answer(x, file, null, null, vary);
       });

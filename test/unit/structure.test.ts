@@ -17,7 +17,7 @@ const MAX_FUNCTION_LINES = 60;
  * those below. engines/ is one layer: it moves bytes and knows no HTTP.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy'],
+  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy', 'counters'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
   ['options', 'head', 'rules', 'digest'],
   ['compress-worker'],
@@ -25,7 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log', 'connections', 'serve-config'],
+  ['setup', 'access-log', 'connections', 'serve-config', 'metrics'],
   ['send-file', 'fastify/*'],
   ['index', 'fastify', 'serve-handler'],
   ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
