@@ -292,6 +292,28 @@ function parsedOrFail(): ReturnType<typeof parseCommandLine> {
   }
 }
 
+/**
+ * Access log lines, written together once per turn of the event loop (one
+ * write for every response finished in it, as nginx's `buffer=`), and
+ * whatever is left when the process exits.
+ */
+function batchedWriter(): (line: string) => void {
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    const out = pending;
+    pending = '';
+    process.stdout.write(out);
+  };
+  process.on('exit', () => {
+    if (pending !== '') fs.writeSync(1, pending);
+  });
+  return (line: string): void => {
+    if (pending === '') setImmediate(flush);
+    pending += line;
+  };
+}
+
 /** The line that says where the metrics are (after the start line). */
 function announceMetrics(address: ReturnType<Server['address']>): void {
   if (typeof address !== 'object' || address === null) return;
@@ -357,7 +379,7 @@ function main(): void {
   const server = createOrFail(setup);
   const log = setup.log;
   if (log !== null) {
-    const write = (line: string): void => void process.stdout.write(line);
+    const write = batchedWriter();
     server.prependListener(
       'request',
       frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
