@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { compressCounts, FALLBACK_REASONS, fallbacks, precompressedHits } from './counters';
 import { isCaptureSocket } from './engines/capture';
-import { frontDoorAware, FRONT_DOOR_RESPONSE, type FrontDoorControl, type FrontDoorResponse } from './engines/front-door';
+import { frontDoorAware, type FrontDoorControl } from './engines/front-door';
 import { connectionCount } from './engines/socket';
 import { fileTable } from './file-table';
 import { deliveryOf, recordDeliveries } from './respond';
@@ -67,6 +67,25 @@ class Tally {
   readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
   durationSum = 0;
   durationCount = 0;
+
+  /** This tally with the front door's added (a copy; null: this one). */
+  withDoor(door: FrontDoorControl | null): Tally {
+    if (door === null) return this;
+    const t = door.sendTally();
+    const sum = new Tally();
+    for (const [method, byStatus] of this.requests) sum.requests.set(method, new Map(byStatus));
+    for (const [method, status, n] of t.replies) {
+      const byStatus = sum.requests.get(method) ?? new Map<number, number>();
+      byStatus.set(status, (byStatus.get(status) ?? 0) + n);
+      sum.requests.set(method, byStatus);
+    }
+    for (const [engine, n] of this.bytes) sum.bytes.set(engine, n);
+    if (t.bytes > 0) sum.bytes.set(FRONT_DOOR, t.bytes);
+    this.buckets.forEach((n, i) => (sum.buckets[i] = n + (t.buckets[i] ?? 0)));
+    sum.durationSum = this.durationSum + t.sum;
+    sum.durationCount = this.durationCount + t.count;
+    return sum;
+  }
 
   add(method: string, status: number, engine: string, bytes: number, seconds: number): void {
     let byStatus = this.requests.get(method);
@@ -124,7 +143,8 @@ export class ServerMetrics {
       'request',
       frontDoorAware((req: http.IncomingMessage, res: http.ServerResponse) => this.request(req, res)),
     );
-    server.on(FRONT_DOOR_RESPONSE, (r: FrontDoorResponse) => this.tally.add(r.method, r.statusCode, FRONT_DOOR, r.bodyBytes, r.ms / 1000));
+    // The front door counts its replies itself: no call into JS per reply.
+    if (door !== null) door.tallySends(DURATION_BUCKETS);
   }
 
   /** The metrics in the text format. */
@@ -177,8 +197,13 @@ export class ServerMetrics {
     return { reading, writing, idle: Math.max(0, total - reading - writing) };
   }
 
+  /** The counts to scrape: this server's, with its front door's. */
+  private snapshot(): Tally {
+    return this.tally.withDoor(this.door);
+  }
+
   private defineTraffic(): void {
-    const tally = this.tally;
+    const snapshot = (): Tally => this.snapshot();
     const registers = [this.registry];
     new Counter({
       name: 'sluice_requests_total',
@@ -187,7 +212,7 @@ export class ServerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [method, byStatus] of tally.requests) for (const [status, n] of byStatus) this.inc({ method, status: String(status) }, n);
+        for (const [method, byStatus] of snapshot().requests) for (const [status, n] of byStatus) this.inc({ method, status: String(status) }, n);
       },
     });
     new Counter({
@@ -197,10 +222,10 @@ export class ServerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [engine, n] of tally.bytes) this.inc({ engine }, n);
+        for (const [engine, n] of snapshot().bytes) this.inc({ engine }, n);
       },
     });
-    this.registry.registerMetric(durationHistogram(tally) as never);
+    this.registry.registerMetric(durationHistogram(snapshot) as never);
     new Counter({
       name: 'sluice_copy_fallbacks_total',
       help: 'Bodies copied although the engine is a zero-copy one, by reason (this process)',
@@ -356,7 +381,7 @@ function defineCompress(registers: Registry[]): void {
 }
 
 /** The request duration histogram, read from the tally when scraped (prom-client's metric shape). */
-function durationHistogram(tally: Tally): object {
+function durationHistogram(snapshot: () => Tally): object {
   const name = 'sluice_request_duration_seconds';
   const help = 'Time from the request head to the last body byte handed to the kernel';
   return {
@@ -365,6 +390,7 @@ function durationHistogram(tally: Tally): object {
     type: 'histogram',
     aggregator: 'sum',
     get() {
+      const tally = snapshot();
       const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
       let cumulative = 0;
       DURATION_BUCKETS.forEach((le, i) => {

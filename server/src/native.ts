@@ -138,6 +138,18 @@ export interface FrontDoorStats {
   closed: number;
 }
 
+/** Replies the front door sent, counted natively (tallySends). */
+export interface FrontDoorSendTally {
+  /** [method, status, replies]. */
+  replies: [string, number, number][];
+  /** Body bytes. */
+  bytes: number;
+  /** Durations: their sum (s), their count, and replies per bucket (not cumulative; the last is past every bound). */
+  sum: number;
+  count: number;
+  buckets: number[];
+}
+
 export interface NativeFrontDoor {
   /** Takes the accepted socket `fd` (the addon works on a duplicate): an id > 0, or -errno. */
   adopt(fd: number): number;
@@ -162,6 +174,10 @@ export interface NativeFrontDoor {
   stats(): FrontDoorStats;
   /** Whether onSent hears of every reply sent (off: nothing is copied for it). */
   reportSends(on: boolean): void;
+  /** Counts every reply sent from now on, durations (s) against the ascending `bounds`, with no call into JS. */
+  tallySends(bounds: readonly number[]): void;
+  /** What tallySends() counted. */
+  sendTally(): FrontDoorSendTally;
   /** Everything is Node's from now on, each connection at its next request boundary; returns how many went at once. */
   passThrough(): number;
   /** The idle time between requests from each connection's next wait on (the server's keepAliveTimeout). */

@@ -27,18 +27,15 @@ async function startWithMetrics(
 ): Promise<{ child: ChildProcess; base: string; metricsUrl: string; firstLine: string }> {
   const started = await startCli(args, process.execPath, [CLI], env);
   const metricsUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no metrics line in ${out}`)), 20_000);
-    const look = (c: Buffer): void => {
-      out += c.toString();
-      const m = /sluice: metrics on (http:\/\/\S+\/metrics)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        started.child.stdout?.off('data', look);
-        resolve(m[1] as string);
-      }
+    const deadline = Date.now() + 20_000;
+    const look = (): void => {
+      const m = /sluice: metrics on (http:\/\/\S+\/metrics)/.exec(started.output());
+      if (m) return resolve(m[1] as string);
+      if (Date.now() < deadline) return void setTimeout(look, 20);
+      started.child.kill('SIGKILL');
+      reject(new Error(`no metrics line in ${started.output()}`));
     };
-    started.child.stdout?.on('data', look);
+    look();
   });
   return { child: started.child, base: `http://127.0.0.1:${started.port}`, metricsUrl, firstLine: started.firstLine };
 }
