@@ -54,6 +54,85 @@ const SUBJECTS = [
       env: NODE_ENV,
     }),
   },
+  {
+    // The same, with what operators turn on in production: Prometheus
+    // metrics on a listener of their own and an access log, read from its
+    // pipe by a cat into /dev/null (the start line goes through first; the
+    // cat is one of the server's processes, so its CPU counts). Against
+    // sluice-front-door: their cost per request.
+    name: 'sluice-metrics',
+    label: 'sluice (front door, --metrics and --log)',
+    group: 'sluice',
+    engine: 'auto',
+    command: (ctx) => ({
+      cmd: 'sh',
+      args: [
+        '-c',
+        '"$0" "$@" | { IFS= read -r line; printf "%s\\n" "$line"; exec cat > /dev/null; }',
+        process.execPath,
+        CLI,
+        ctx.root,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--front-door',
+        '--metrics',
+        '127.0.0.1:0',
+        '--log',
+      ],
+      env: NODE_ENV,
+    }),
+  },
+  {
+    // Metrics without the access log: their share of sluice-metrics' cost.
+    name: 'sluice-metrics-only',
+    label: 'sluice (front door, --metrics)',
+    group: 'sluice',
+    engine: 'auto',
+    command: (ctx) => ({
+      cmd: 'sh',
+      args: [
+        '-c',
+        '"$0" "$@" | { IFS= read -r line; printf "%s\\n" "$line"; exec cat > /dev/null; }',
+        process.execPath,
+        CLI,
+        ctx.root,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--front-door',
+        '--metrics',
+        '127.0.0.1:0',
+      ],
+      env: NODE_ENV,
+    }),
+  },
+  {
+    // The access log without the metrics: its share of sluice-metrics' cost.
+    name: 'sluice-log',
+    label: 'sluice (front door, --log)',
+    group: 'sluice',
+    engine: 'auto',
+    command: (ctx) => ({
+      cmd: 'sh',
+      args: [
+        '-c',
+        '"$0" "$@" | { IFS= read -r line; printf "%s\\n" "$line"; exec cat > /dev/null; }',
+        process.execPath,
+        CLI,
+        ctx.root,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--front-door',
+        '--log',
+      ],
+      env: NODE_ENV,
+    }),
+  },
   // The io_uring engine's levers, one subject each (README, Engines): how
   // the ring runs its task work, and small files through the ring.
   ...['interrupt', 'cooperative', 'deferred'].map((mode) => ({

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,6 +123,10 @@ struct FrontDoor::Conn {
   // how long its reply took to its last byte.
   uint64_t request_at = 0;
   uint64_t sent_ms = 0;
+  // While sends are tallied: when the head was read (uv_hrtime ns), and
+  // whether the request is a HEAD.
+  uint64_t request_ns = 0;
+  bool is_head = false;
 };
 
 // classifyRequestHead(buffer) -> { status, headLength, isHead, minorVersion }:
@@ -161,6 +166,8 @@ Napi::Function FrontDoor::Define(Napi::Env env) {
        InstanceMethod<&FrontDoor::ClearReplies>("clearReplies"),
        InstanceMethod<&FrontDoor::Stats>("stats"),
        InstanceMethod<&FrontDoor::ReportSends>("reportSends"),
+       InstanceMethod<&FrontDoor::TallySends>("tallySends"),
+       InstanceMethod<&FrontDoor::SendTally>("sendTally"),
        InstanceMethod<&FrontDoor::PassThrough>("passThrough"),
        InstanceMethod<&FrontDoor::SetKeepAlive>("setKeepAlive")});
 }
@@ -366,16 +373,23 @@ Napi::Value FrontDoor::PassThrough(const Napi::CallbackInfo& info) {
 
 Napi::Value FrontDoor::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  double reading = 0, asking = 0, writing = 0;
+  double reading = 0, asking = 0, writing = 0, partial = 0;
   for (auto& entry : conns_) {
     Conn::State s = entry.second->state;
     if (s == Conn::State::kReading) reading++;
+    // Bytes of a head that is not complete yet wait in the socket (a whole
+    // one is classified as soon as it arrives): nginx's "Reading".
+    int unread = 0;
+    if (s == Conn::State::kReading &&
+        ioctl(entry.second->fd, FIONREAD, &unread) == 0 && unread > 0)
+      partial++;
     if (s == Conn::State::kAsking) asking++;
     if (s == Conn::State::kWriting) writing++;
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("connections", static_cast<double>(conns_.size()));
   out.Set("reading", reading);
+  out.Set("partial", partial);
   out.Set("asking", asking);
   out.Set("writing", writing);
   out.Set("replies", static_cast<double>(replies_.size()));
@@ -435,6 +449,7 @@ void FrontDoor::ReadRequest(Conn* c) {
     return;
   }
   c->request_at = uv_now(loop_);
+  if (tally_sends_) c->request_ns = uv_hrtime();
   std::string_view key(reinterpret_cast<const char*>(peeked.data()),
                        head.head_length);
   std::shared_ptr<const Reply> reply = replies_.Find(key, uv_now(loop_));
@@ -453,6 +468,7 @@ void FrontDoor::Serve(Conn* c, std::shared_ptr<const Reply> reply,
     return;
   }
   if (report_sends_) c->sent_head.assign(request_head);
+  c->is_head = !request_head.empty() && request_head[0] == 'H';
   c->reply = std::move(reply);
   core::front::StartReply(*c->reply, time(nullptr), &c->cursor);
   c->state = Conn::State::kWriting;
@@ -620,7 +636,7 @@ void FrontDoor::CallJs(const Napi::FunctionReference& fn, int64_t id,
 }
 
 void FrontDoor::NoteSent(Conn* c) {
-  if (!report_sends_ || c->sent_noted || !c->reply) return;
+  if ((!report_sends_ && !tally_sends_) || c->sent_noted || !c->reply) return;
   const std::string& head = c->reply->head();
   // "HTTP/1.1 200 ...": Node wrote it, so the three digits are there.
   c->sent_status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
@@ -628,12 +644,72 @@ void FrontDoor::NoteSent(Conn* c) {
   c->sent_bytes = c->cursor.sent > head_bytes ? c->cursor.sent - head_bytes : 0;
   c->sent_ms = uv_now(loop_) - c->request_at;
   c->sent_noted = true;
+  if (tally_sends_ && c->request_ns != 0) {
+    double seconds = static_cast<double>(uv_hrtime() - c->request_ns) / 1e9;
+    Tally(c->is_head, c->sent_status, c->sent_bytes, seconds);
+  }
+}
+
+void FrontDoor::Tally(bool is_head, int status, uint64_t bytes,
+                      double seconds) {
+  tally_.replies[(is_head ? 1000 : 0) + status]++;
+  tally_.bytes += static_cast<double>(bytes);
+  tally_.sum += seconds;
+  tally_.count++;
+  size_t i = 0;
+  while (i < tally_.bounds.size() && seconds > tally_.bounds[i]) i++;
+  tally_.buckets[i]++;
+}
+
+// tallySends(bounds): counts every reply sent from now on (sendTally()
+// reads the counts), durations against the ascending `bounds` (seconds).
+Napi::Value FrontDoor::TallySends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Napi::TypeError::New(env, "bounds must be an array")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array bounds = info[0].As<Napi::Array>();
+  tally_ = Tallied();
+  for (uint32_t i = 0; i < bounds.Length(); i++) {
+    tally_.bounds.push_back(bounds.Get(i).ToNumber().DoubleValue());
+  }
+  tally_.buckets.assign(tally_.bounds.size() + 1, 0);
+  tally_sends_ = true;
+  return env.Undefined();
+}
+
+// sendTally() -> { replies: [[method, status, n]...], bytes, sum, count,
+// buckets: [n per bound, then past the last] } (not cumulative).
+Napi::Value FrontDoor::SendTally(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array replies = Napi::Array::New(env, tally_.replies.size());
+  uint32_t k = 0;
+  for (const auto& entry : tally_.replies) {
+    Napi::Array row = Napi::Array::New(env, 3);
+    row.Set(0u, Napi::String::New(env, entry.first >= 1000 ? "HEAD" : "GET"));
+    row.Set(1u, Napi::Number::New(env, entry.first % 1000));
+    row.Set(2u, Napi::Number::New(env, entry.second));
+    replies.Set(k++, row);
+  }
+  Napi::Array buckets = Napi::Array::New(env, tally_.buckets.size());
+  for (uint32_t i = 0; i < tally_.buckets.size(); i++) {
+    buckets.Set(i, Napi::Number::New(env, tally_.buckets[i]));
+  }
+  out.Set("replies", replies);
+  out.Set("bytes", tally_.bytes);
+  out.Set("sum", tally_.sum);
+  out.Set("count", tally_.count);
+  out.Set("buckets", buckets);
+  return out;
 }
 
 void FrontDoor::ReportSent(Conn* c) {
   if (!c->sent_noted) return;
   c->sent_noted = false;
-  if (on_sent_.IsEmpty()) return;
+  if (!report_sends_ || on_sent_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   CallJs(on_sent_, {Napi::Number::New(env, static_cast<double>(c->id)),

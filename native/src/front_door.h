@@ -17,10 +17,12 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/front/reply.h"
 #include "core/front/send_reply.h"
@@ -47,6 +49,8 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::Value ClearReplies(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ReportSends(const Napi::CallbackInfo& info);
+  Napi::Value TallySends(const Napi::CallbackInfo& info);
+  Napi::Value SendTally(const Napi::CallbackInfo& info);
   Napi::Value PassThrough(const Napi::CallbackInfo& info);
   Napi::Value SetKeepAlive(const Napi::CallbackInfo& info);
 
@@ -98,6 +102,18 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   struct Counters {
     double hits = 0, misses = 0, handovers = 0, answered = 0, closed = 0;
   } counters_;
+  // While tally_sends_: every reply sent here, counted without a call into
+  // JS (the metrics read it when scraped): replies by method and status,
+  // body bytes, and durations (seconds) against bucket bounds.
+  bool tally_sends_ = false;
+  struct Tallied {
+    // (HEAD ? 1000 : 0) + status -> replies.
+    std::map<int, double> replies;
+    double bytes = 0, sum = 0, count = 0;
+    std::vector<double> bounds;
+    std::vector<double> buckets;
+  } tally_;
+  void Tally(bool is_head, int status, uint64_t bytes, double seconds);
 };
 
 }  // namespace sluice

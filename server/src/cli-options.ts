@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parseArgs } from 'node:util';
-import type { SecureServerOptions, ServerOptions } from './index';
+import type { MetricsListen, SecureServerOptions, ServerOptions } from './index';
 import { LOG_FORMATS, type AccessLogOptions, type LogFormat } from './access-log';
 import { ProxyTrust, TrustListError } from './trust-proxy';
 import { isWithin } from './compress-cache';
@@ -60,6 +60,7 @@ export const FLAGS = {
   'trust-proxy': { type: 'string' },
   'log-format': { type: 'string' },
   'front-door': { type: 'boolean' },
+  metrics: { type: 'string' },
   'no-front-door': { type: 'boolean' },
   // serve's flags that have nothing to do here: accepted, so scripts keep working.
   'no-request-logging': { type: 'boolean', short: 'L' },
@@ -120,6 +121,20 @@ export function hostAndPort(values: Values, env: NodeJS.ProcessEnv): { host: str
   if (values.port !== undefined) return { host, port: parsePort(values.port, '--port') };
   if (listen !== null) return { host, port: listen.port };
   return { host, port: env.PORT === undefined ? 8080 : parsePort(env.PORT, '$PORT') };
+}
+
+/**
+ * --metrics [HOST:]PORT: where the Prometheus metrics listener listens
+ * (HOST defaults to 127.0.0.1; an IPv6 host in brackets). Not the serving
+ * port itself.
+ */
+export function parseMetrics(value: string | undefined, servingPort: number): MetricsListen | null {
+  if (value === undefined) return null;
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]+)):)?(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535) throw new UsageError(`invalid --metrics '${value}' (expected [HOST:]PORT, as in 9100 or 0.0.0.0:9100)`);
+  if (port !== 0 && port === servingPort) throw new UsageError(`invalid --metrics '${value}': ${port} is the serving port`);
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
 export function parseWorkers(value: string | undefined): number {

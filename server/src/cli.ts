@@ -3,7 +3,7 @@
 // --workers, and graceful shutdown. What to serve and how is the library's.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -24,6 +24,7 @@ import {
   hostAndPort,
   MIN_MAX_CHUNK,
   parseCommandLine,
+  parseMetrics,
   parseWorkers,
   serveOptions,
   tlsOptions,
@@ -32,6 +33,7 @@ import {
 } from './cli-options';
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
+import { serveClusterMetrics, shareWithPrimary, type MetricsListen } from './metrics';
 import { ENGINE_NAMES } from './engines';
 import { exitWithPrimary, runPrimary, workerPort, workerTicketKeys, type ListeningMessage } from './workers';
 import { listenOptions, prepareWorkersPort, sharedWorkersPort } from './workers-listen';
@@ -107,6 +109,10 @@ Options:
                     client --log records
   --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
                     while serving, 503 once draining; no-store, never logged
+  --metrics [HOST:]PORT  serve Prometheus metrics at http://HOST:PORT/metrics, a listener
+                    of its own (HOST: 127.0.0.1 unless given; PORT 0 takes a free
+                    one): requests, bytes by engine, durations, connections, caches,
+                    fallbacks to copy, process; with --workers, summed over them
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
                     bytes Node wrote for the same request (plain HTTP; not with --engine copy);
@@ -162,6 +168,8 @@ interface Setup {
   log: AccessLogOptions | null;
   /** The drain deadline (ms) on SIGTERM/SIGINT. */
   drainTimeout: number;
+  /** --metrics: where its listener listens (the primary's, with --workers), or null. */
+  metrics: MetricsListen | null;
 }
 
 /** --help, --version, --engines: print and return true (nothing to serve). */
@@ -222,7 +230,10 @@ function frontDoorLine(server: AnyServer, setup: Setup): string {
 /** Listens, then prints the start line (or, in a worker, tells the primary). */
 function listenAndAnnounce(server: AnyServer, setup: Setup): void {
   const { host, port } = setup;
-  server.on('error', (err: NodeJS.ErrnoException) => fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
+  server.on('error', (err: NodeJS.ErrnoException & { metricsListener?: boolean }) => {
+    if (err.metricsListener === true) failMetrics(setup.metrics, err);
+    fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`);
+  });
   server.listen(listenOptions(port, host), () => {
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -264,7 +275,10 @@ function setupFrom(values: Values, positionals: string[]): Setup {
     const workers = parseWorkers(values.workers);
     const scheme = tls === null ? 'http' : 'https';
     const log = accessLogOptions(values, plan.options.health);
-    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values) };
+    const metrics = parseMetrics(values.metrics, given.port);
+    // Each process collects; the one listener is this one's, or the primary's (which sums the workers').
+    if (metrics !== null) plan.options.metrics = workers > 1 || cluster.isWorker ? true : metrics;
+    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values), metrics };
   } catch (err) {
     if (err instanceof UsageError) fail(err.message);
     throw err;
@@ -279,12 +293,59 @@ function parsedOrFail(): ReturnType<typeof parseCommandLine> {
   }
 }
 
+/**
+ * Access log lines, written together once per turn of the event loop (one
+ * write for every response finished in it, as nginx's `buffer=`), and
+ * whatever is left when the process exits.
+ */
+function batchedWriter(): (line: string) => void {
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    const out = pending;
+    pending = '';
+    process.stdout.write(out);
+  };
+  process.on('exit', () => {
+    if (pending !== '') fs.writeSync(1, pending);
+  });
+  return (line: string): void => {
+    if (pending === '') setImmediate(flush);
+    pending += line;
+  };
+}
+
+/** The line that says where the metrics are (after the start line). */
+function announceMetrics(address: ReturnType<Server['address']>): void {
+  if (typeof address !== 'object' || address === null) return;
+  process.stdout.write(`sluice: metrics on ${urlOf('http', address.address, address.port)}/metrics\n`);
+}
+
+function failMetrics(listen: MetricsListen | null, err: NodeJS.ErrnoException): never {
+  fail(`cannot listen on ${listen?.host ?? ''}:${listen?.port ?? ''} (--metrics): ${err.code ?? err.message}`);
+}
+
+/** Serves --metrics from this process: its own listener, or, in a worker, through the primary's. */
+function withMetrics(server: AnyServer, setup: Setup): void {
+  const metrics = server.sluice.metrics;
+  if (setup.metrics === null || metrics === null) return;
+  if (cluster.isWorker) return shareWithPrimary(metrics.registry);
+  server.on('metricsListening', announceMetrics);
+}
+
 /** The cluster primary: workers on one port, the start line once they all listen. */
 function startPrimary(setup: Setup): void {
   const announce = (m: ListeningMessage): void => {
     process.stdout.write(startLine(m.url, m.engine, setup.workers, m.frontDoor === true, setup.root));
     if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
     process.stdout.write(addressLines(setup.scheme, setup.host, m.port ?? setup.port));
+    const metrics = setup.metrics;
+    if (metrics !== null)
+      serveClusterMetrics(
+        metrics,
+        (listener) => announceMetrics(listener.address()),
+        (err) => failMetrics(metrics, err),
+      );
   };
   // With reusePort every worker binds the one port prepared here (a free
   // one for --port 0); with cluster's balance the primary picks it.
@@ -319,7 +380,7 @@ function main(): void {
   const server = createOrFail(setup);
   const log = setup.log;
   if (log !== null) {
-    const write = (line: string): void => void process.stdout.write(line);
+    const write = batchedWriter();
     server.prependListener(
       'request',
       frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
@@ -330,6 +391,7 @@ function main(): void {
       if (line !== '') write(line);
     });
   }
+  withMetrics(server, setup);
   listenAndAnnounce(server, setup);
   drainOnSignal(server, setup.drainTimeout);
 }

@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import compressible from 'compressible';
+import { compressCounts } from './counters';
 import { SluiceError } from './errors';
 import type { CompressOutcome, CompressRequest } from './compress-worker';
 import type { FileVersion } from './file-table';
@@ -202,8 +203,10 @@ export class CompressCache {
       // Most recently used goes to the end.
       this.entries.delete(name);
       this.entries.set(name, size);
+      compressCounts.hits++;
       return path.join(this.dir, name);
     }
+    compressCounts.misses++;
     this.schedule({ name, source: version.path, stat: version.stat, coding });
     return null;
   }
@@ -244,10 +247,12 @@ export class CompressCache {
     if (this.busy.size >= 10_000 && this.queue.length === 0 && this.running === 0) this.busy.clear();
     if (this.queue.length >= QUEUE_MAX) {
       this.stats.dropped++;
+      compressCounts.dropped++;
       return;
     }
     this.busy.add(job.name);
     this.queue.push(job);
+    compressCounts.queued++;
     this.pump();
   }
 
@@ -255,13 +260,17 @@ export class CompressCache {
     while (this.running < 1 && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
       this.running++;
+      compressCounts.queued--;
+      compressCounts.running++;
       this.make(job)
         .catch(() => {
           this.stats.failed++;
+          compressCounts.failed++;
           this.busy.delete(job.name);
         })
         .finally(() => {
           this.running--;
+          compressCounts.running--;
           this.pump();
         });
     }
@@ -273,6 +282,7 @@ export class CompressCache {
     const existing = await fs.promises.lstat(entry).catch(() => null);
     if (existing?.isFile()) {
       this.stats.adopted++;
+      compressCounts.adopted++;
       this.busy.delete(job.name);
       return this.add(job.name, existing.size);
     }
@@ -280,9 +290,13 @@ export class CompressCache {
     const outcome = await this.worker.run({ source: job.source, identity: { dev, ino, size, mtimeMs }, entry, coding: job.coding, level: LEVEL[job.coding] });
     if (outcome.kind === 'made') {
       this.stats.compressed++;
+      compressCounts.made++;
       this.add(job.name, outcome.size);
     } else if (outcome.kind === 'discarded') this.stats.discarded++;
-    else if (outcome.kind === 'failed') this.stats.failed++;
+    else if (outcome.kind === 'failed') {
+      this.stats.failed++;
+      compressCounts.failed++;
+    }
     // A version that changed is gone for good, and one that does not shrink
     // never will: those names stay busy. Others may be tried again.
     if (outcome.kind !== 'discarded' && outcome.kind !== 'not-smaller') this.busy.delete(job.name);
@@ -302,6 +316,7 @@ export class CompressCache {
       this.entries.delete(name);
       this.total -= size;
       this.stats.evicted++;
+      compressCounts.evicted++;
       // At once, so the directory never holds more than the bound (one unlink, after a compression).
       fs.rmSync(path.join(this.dir, name), { force: true });
     }

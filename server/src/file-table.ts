@@ -131,10 +131,21 @@ export class FileTable {
   readonly revalidateMs: number;
   /** Entries inserted so far: recency only matters relative to inserts. */
   private inserts = 0;
+  /**
+   * What the table has done: opens answered from a trusted entry (hits), by
+   * a stat that found the entry unchanged (revalidated), or by an open
+   * (misses); entries evicted for room, and shed when descriptors ran short.
+   */
+  readonly counts = { hits: 0, revalidated: 0, misses: 0, evicted: 0, shed: 0 };
 
   constructor(opts: FileTableOptions) {
     this.maxFiles = opts.maxFiles;
     this.revalidateMs = opts.revalidateMs;
+  }
+
+  /** Most files cached at once. */
+  get capacity(): number {
+    return this.maxFiles;
   }
 
   /** Files currently cached (each holds an fd). */
@@ -153,6 +164,7 @@ export class FileTable {
     if (entry !== undefined && Date.now() - entry.checkedAt < this.revalidateMs) {
       this.touch(entry);
       entry.refs++;
+      this.counts.hits++;
       return cb(null, entry);
     }
     const waiting = this.pending.get(path);
@@ -162,15 +174,20 @@ export class FileTable {
     }
     this.pending.set(path, [cb]);
     const deliver: OpenCallback = (err, file) => this.deliver(path, err, file as Entry | undefined);
-    if (entry === undefined) return this.openFresh(path, deliver, true, extraFlags);
+    if (entry === undefined) {
+      this.counts.misses++;
+      return this.openFresh(path, deliver, true, extraFlags);
+    }
     fs.stat(path, (err, now) => {
       if (!err && !isChanged(entry.stat, now) && entry.cached) {
+        this.counts.revalidated++;
         entry.checkedAt = Date.now();
         this.touch(entry);
         entry.refs++;
         return deliver(null, entry);
       }
       this.drop(entry);
+      this.counts.misses++;
       this.openFresh(path, deliver, true, extraFlags);
     });
   }
@@ -227,6 +244,7 @@ export class FileTable {
     while (this.entries.size > this.maxFiles) {
       const oldest = this.entries.values().next().value as Entry;
       this.drop(oldest);
+      this.counts.evicted++;
     }
   }
 
@@ -256,6 +274,7 @@ export class FileTable {
     const idle = [...this.entries.values()].filter((e) => e.refs === 1);
     const victims = idle.slice(0, Math.max(1, Math.ceil(idle.length / 2)));
     for (const entry of victims) this.drop(entry);
+    this.counts.shed += victims.length;
     return victims.length;
   }
 }

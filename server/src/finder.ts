@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Answers } from './answers';
 import { openCompressCache, type CompressCache } from './compress-cache';
+import { countPrecompressedHit } from './counters';
 import { enoent } from './errors';
 import { acceptsJson, asItIs, type Exchange, type Found } from './exchange';
 import { openFile, type FileVersion } from './file-table';
@@ -245,7 +246,10 @@ export class Finder {
         return this.answers.file(x, asItIs(file, vary));
       }
       this.checkLinks(variant, (ok) => {
-        if (ok) return this.answers.file(x, { original: file, variant, coding, vary, validated: null });
+        if (ok) {
+          countPrecompressedHit(coding);
+          return this.answers.file(x, { original: file, variant, coding, vary, validated: null });
+        }
         variant.release();
         this.answers.file(x, asItIs(file, vary));
       });

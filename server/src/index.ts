@@ -13,6 +13,7 @@ import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
 import { fetchListener, type FetchHandler, type FileDefaults } from './fetch/server';
+import { metricsOption, ServerMetrics, type MetricsListen, type MetricsOption } from './metrics';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption, CorsOption } from './options';
@@ -20,6 +21,7 @@ export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
 export type { FrontDoorResponse } from './engines/front-door';
+export type { MetricsOption, MetricsListen, ServerMetrics } from './metrics';
 export { frontDoorAware };
 export { SluiceError } from './errors';
 export { HttpError } from './http-error';
@@ -68,6 +70,8 @@ export interface SluiceServer extends http.Server {
     frontDoor: FrontDoorControl | null;
     /** `front door on`, or `front door off (why)`; once listening, whether it took the listener. */
     readonly frontDoorNote: string;
+    /** The server's Prometheus metrics (the `metrics` option), or null. */
+    metrics: ServerMetrics | null;
   };
 }
 
@@ -93,6 +97,14 @@ export interface ServerOptions extends SluiceOptions {
    * host writes it. The front door is off: the handler sees every request.
    */
   fetch?: FetchHandler;
+  /**
+   * Prometheus metrics (README, Metrics). `true` collects them
+   * (server.sluice.metrics.text() gives the text format); `{ port, host }`
+   * also serves them on a listener of their own, at /metrics, from the
+   * server's 'listening' to its 'close' (then 'metricsListening' carries its
+   * address). Default off.
+   */
+  metrics?: MetricsOption;
 }
 
 function timeout(value: unknown, name: string, fallback: number): number {
@@ -122,8 +134,9 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
 
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, fetch: handler, ...rest } = opts ?? {};
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, fetch: handler, metrics: wantMetrics, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
+  const metricsWanted = metricsOption(wantMetrics);
   const built = build(root, rest);
   const { responder, engine, engineNote, root: absRoot } = built;
   const server = http.createServer(timeouts, requestListener(built, handler, rest));
@@ -137,11 +150,13 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
     handler === undefined
       ? frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout)
       : { door: null, note: 'front door off (a fetch handler answers every request)' };
+  const metrics = metricsWanted === null ? null : watchMetrics(server, door, metricsWanted.listen);
   const sluice = {
     engine,
     engineNote,
     root: absRoot,
     frontDoor: door,
+    metrics,
     get frontDoorNote(): string {
       const off = door?.offReason() ?? '';
       return off === '' ? note : `front door off (${off})`;
@@ -180,6 +195,22 @@ function fileDefaults(root: string, opts: SluiceOptions): FileDefaults {
   };
   const defined = Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
   return { root, ...defined };
+}
+
+/** The server's metrics, and their listener from the server's 'listening' to its 'close'. */
+function watchMetrics(server: http.Server, door: FrontDoorControl | null, listen: MetricsListen | null): ServerMetrics {
+  const metrics = new ServerMetrics();
+  metrics.watch(server, door);
+  if (listen === null) return metrics;
+  server.on('listening', () => {
+    metrics.listen(
+      listen,
+      (listener) => server.emit('metricsListening', listener.address()),
+      (err) => server.emit('error', Object.assign(err, { metricsListener: true })),
+    );
+  });
+  server.on('close', () => metrics.close());
+  return metrics;
 }
 
 /** The front door `createServer` was asked for, and a line saying whether it is on and why not. */
@@ -248,6 +279,7 @@ export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
     http2: boolean;
     /** Whether HTTP/2 GET and HEAD streams are answered on Node's core API rather than its compatibility layer. */
     streams: boolean;
+    metrics: ServerMetrics | null;
   };
 };
 
@@ -257,7 +289,8 @@ export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
  * copy engine, which `auto` picks here.
  */
 export function createSecureServer(root: string, opts: SecureServerOptions): SluiceSecureServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, frontDoor: wantCore, ...rest } = opts;
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, frontDoor: wantCore, metrics: wantMetrics, ...rest } = opts;
+  const metricsWanted = metricsOption(wantMetrics);
   if (typeof tls !== 'object' || tls === null || (tls.pfx === undefined && (tls.cert === undefined || tls.key === undefined))) {
     const err = new TypeError('The "tls" option must name a cert and a key, or a pfx');
     (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
@@ -281,7 +314,8 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
   responder.draining = () => !server.listening;
   const streams = h2 === true && coreStreams(server as http2.Http2SecureServer, wantCore, respond);
-  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2), streams } });
+  const metrics = metricsWanted === null ? null : watchMetrics(server as unknown as http.Server, null, metricsWanted.listen);
+  return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2), streams, metrics } });
 }
 
 /**

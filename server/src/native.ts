@@ -121,7 +121,10 @@ export interface FrontDoorNativeOptions {
 
 export interface FrontDoorStats {
   connections: number;
+  /** Connections waiting for a request (kept alive between requests included). */
   reading: number;
+  /** Of those, the ones with part of a request head received (nginx's "Reading"). */
+  partial: number;
   asking: number;
   writing: number;
   replies: number;
@@ -133,6 +136,18 @@ export interface FrontDoorStats {
   answered: number;
   handovers: number;
   closed: number;
+}
+
+/** Replies the front door sent, counted natively (tallySends). */
+export interface FrontDoorSendTally {
+  /** [method, status, replies]. */
+  replies: [string, number, number][];
+  /** Body bytes. */
+  bytes: number;
+  /** Durations: their sum (s), their count, and replies per bucket (not cumulative; the last is past every bound). */
+  sum: number;
+  count: number;
+  buckets: number[];
 }
 
 export interface NativeFrontDoor {
@@ -159,6 +174,10 @@ export interface NativeFrontDoor {
   stats(): FrontDoorStats;
   /** Whether onSent hears of every reply sent (off: nothing is copied for it). */
   reportSends(on: boolean): void;
+  /** Counts every reply sent from now on, durations (s) against the ascending `bounds`, with no call into JS. */
+  tallySends(bounds: readonly number[]): void;
+  /** What tallySends() counted. */
+  sendTally(): FrontDoorSendTally;
   /** Everything is Node's from now on, each connection at its next request boundary; returns how many went at once. */
   passThrough(): number;
   /** The idle time between requests from each connection's next wait on (the server's keepAliveTimeout). */

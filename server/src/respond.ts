@@ -38,6 +38,8 @@ export interface Outlet {
 export class Delivery {
   bodyBytes = 0;
   settled = false;
+  /** The engine that moved the bytes, as the metrics name it (sendfile, memory, copy, ...). */
+  engine = '';
   private waiters: (() => void)[] = [];
 
   /** Runs `cb` once the body's transfer has finished, now if it has. */
@@ -46,8 +48,9 @@ export class Delivery {
     else this.waiters.push(cb);
   }
 
-  settle(bytes: number): void {
+  settle(bytes: number, engine: string): void {
     this.bodyBytes = bytes;
+    this.engine = engine;
     this.settled = true;
     const waiters = this.waiters;
     this.waiters = [];
@@ -105,8 +108,9 @@ export function sendBody(transports: Transports, req: IncomingMessage, res: Serv
     delivery = new Delivery();
     deliveries.set(res, delivery);
   }
-  transports.pick(req, res, body).send(req, res, body, (err, bytes) => {
-    delivery?.settle(bytes);
+  const engine = transports.pick(req, res, body);
+  engine.send(req, res, body, (err, bytes, via) => {
+    delivery?.settle(bytes, via ?? engine.label ?? engine.name);
     // The file is shorter than its stat: never serve that version again.
     if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
     version.release();
@@ -128,7 +132,7 @@ function relay(res: ServerResponse, answer: Answer, version: FileVersion, to: (b
     deliveries.set(res, delivery);
   }
   const stream = bodyStream(answer.body ?? NO_BODY, (err, bytes) => {
-    delivery?.settle(bytes);
+    delivery?.settle(bytes, 'stream');
     if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
     version.release();
   });

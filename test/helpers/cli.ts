@@ -10,6 +10,8 @@ export interface StartedCli {
   port: number;
   /** The start line. */
   firstLine: string;
+  /** Everything it printed on stdout so far. */
+  output(): string;
 }
 
 /**
@@ -27,7 +29,7 @@ export function startCli(args: string[], command: string = process.execPath, com
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();
       const port = /https?:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, port: Number(port), firstLine: out.split('\n')[0] ?? '' });
+      if (port) resolve({ child, port: Number(port), firstLine: out.split('\n')[0] ?? '', output: () => out });
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });

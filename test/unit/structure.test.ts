@@ -23,7 +23,7 @@ const MAX_CLASS_METHODS = 20;
  * those below. engines/ is one layer: it moves bytes and knows no HTTP.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy'],
+  ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy', 'counters'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
   ['options', 'head', 'rules', 'digest'],
   ['compress-worker'],
@@ -33,7 +33,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['answers'],
   ['finder'],
   ['responder'],
-  ['setup', 'access-log', 'connections', 'serve-config'],
+  ['setup', 'access-log', 'connections', 'serve-config', 'metrics'],
   ['send-file', 'fastify/*', 'koa/*', 'hono/*', 'fetch/*'],
   ['index', 'fastify', 'serve-handler', 'koa', 'hono', 'fetch'],
   ['nest/*'],

@@ -19,7 +19,7 @@
 // duplicate it closes first.
 import type * as http from 'node:http';
 import { connectionOpened, roomForDuplicate } from '../descriptors';
-import { native, type FrontDoorStats, type NativeFrontDoor } from '../native';
+import { native, type FrontDoorSendTally, type FrontDoorStats, type NativeFrontDoor } from '../native';
 import { CaptureSocket, isCaptureSocket, type CapturedReply } from './capture';
 import { countConnection, endpointsOf, interceptAccepts, type AcceptedHandle, type Endpoints } from './socket';
 
@@ -85,6 +85,9 @@ export function isAware(listener: unknown): boolean {
 
 export interface FrontDoorControl {
   stats(): FrontDoorStats;
+  /** Counts every reply sent from now on without a call into JS per reply (the metrics); sendTally() reads the counts. */
+  tallySends(bounds: readonly number[]): void;
+  sendTally(): FrontDoorSendTally;
   /** Whether it takes the server's connections (false before listen, and where the server has no TCP listener of its own). */
   active(): boolean;
   /** Why it takes none, once listening ('' while it does). */
@@ -196,6 +199,14 @@ class Door {
 
   stats(): FrontDoorStats {
     return this.door.stats();
+  }
+
+  tallySends(bounds: readonly number[]): void {
+    this.door.tallySends(bounds);
+  }
+
+  sendTally(): FrontDoorSendTally {
+    return this.door.sendTally();
   }
 
   drain(): void {
@@ -347,7 +358,13 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
     if (door.isPassing()) return "a 'request' or 'connection' listener not marked frontDoorAware was added";
     return started || !server.listening ? '' : 'the server has no TCP listener of its own: its connections come through node:cluster';
   };
-  return { stats: () => door.stats(), active: () => started && !door.isPassing(), offReason };
+  return {
+    stats: () => door.stats(),
+    tallySends: (bounds) => door.tallySends(bounds),
+    sendTally: () => door.sendTally(),
+    active: () => started && !door.isPassing(),
+    offReason,
+  };
 }
 
 /** Makes the server's close calls reach the connections the front door holds. */

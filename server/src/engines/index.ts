@@ -3,6 +3,7 @@
 // pick(): every per-response transport decision, in one place.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Body } from '../body';
+import { fallbacks, type FallbackReason } from '../counters';
 import { engineUnavailableError } from '../errors';
 import { native, warnIfNativeMissing } from '../native';
 import { captureEngine, isCaptureSocket } from './capture';
@@ -137,13 +138,19 @@ export class Transports {
     // raw fd would be reachable): only Node may write that socket. Its
     // streams time out on their own, so copy needs no idle-send timer there.
     // (Its compatibility response has a write of its own: not a wrapper.)
-    if (req.httpVersionMajor === 2) return small ? smallBodyEngine : HTTP2_COPY;
+    if (req.httpVersionMajor === 2) return small ? smallBodyEngine : this.fallBack('http2', HTTP2_COPY);
     // Someone wrapped res.write (compression, say): the bytes must go through it.
-    if (isWriteWrapped(res)) return pipedEngine;
+    if (isWriteWrapped(res)) return this.fallBack('wrapped-write', pipedEngine);
     if (small) return smallBodyEngine;
     // TLS encrypts in user space: there is no fd to send file bytes to.
-    if (socketFd(res.socket ?? req.socket) < 0) return this.copy;
+    if (socketFd(res.socket ?? req.socket) < 0) return this.fallBack('tls', this.copy);
     return this.engine;
+  }
+
+  /** `copy`, counted as a fallback when this handler's engine is a zero-copy one. */
+  private fallBack(reason: FallbackReason, copy: Engine): Engine {
+    if (this.engine !== this.copy) fallbacks[reason]++;
+    return copy;
   }
 }
 

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { isFileSegment, type Body } from '../body';
+import { fallbacks } from '../counters';
 import { addHolder, relieveShortage } from '../descriptors';
 import { abortedError, errnoError, sendTimeoutError, truncatedError } from '../errors';
 import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
@@ -118,7 +119,8 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
   const copy = createCopyEngine(sendTimeout);
   const viaCopy = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
     relieveShortage();
-    copy.send(req, res, body, done);
+    fallbacks.descriptors++;
+    copy.send(req, res, body, (err, bytes) => done(err, bytes, 'copy'));
   };
   const outcome = (status: number): Error | null => {
     if (status === binding.DONE) return null;

@@ -83,6 +83,7 @@ class PacedPump extends BodyPump {
 
 export const pipedEngine: Engine = {
   name: 'copy',
+  label: 'piped',
   send(_req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void {
     new PacedPump(res, body, () => isClosedEarly(res), done).start();
   },

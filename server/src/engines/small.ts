@@ -43,4 +43,4 @@ function send(_req: IncomingMessage, res: ServerResponse, body: Body, done: Send
 }
 
 /** Writes bodies that fitsInMemory() accepted. */
-export const smallBodyEngine: Engine = { name: 'copy', send };
+export const smallBodyEngine: Engine = { name: 'copy', label: 'memory', send };

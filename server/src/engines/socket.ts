@@ -234,6 +234,11 @@ export function countConnection(server: NetServer, delta: 1 | -1): void {
   if (delta < 0) internals._emitCloseIfDrained?.();
 }
 
+/** The server's open connections (those the front door holds included). */
+export function connectionCount(server: NetServer): number {
+  return (server as unknown as ListenInternals)._connections;
+}
+
 /** The addresses of an accepted handle, as its Socket would report them. */
 export function endpointsOf(handle: AcceptedHandle): Endpoints {
   const peer: Record<string, unknown> = {};

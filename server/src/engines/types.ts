@@ -5,9 +5,11 @@ export type EngineName = 'io_uring' | 'splice' | 'sendfile' | 'copy';
 
 /**
  * Called exactly once, with the body bytes handed to the connection. With an
- * error the response is broken: the caller destroys the connection.
+ * error the response is broken: the caller destroys the connection. `via`:
+ * the engine that moved the bytes, when another than the one asked (a
+ * zero-copy engine out of descriptors hands the body to copy).
  */
-export type SendDone = (err: Error | null, bytes: number) => void;
+export type SendDone = (err: Error | null, bytes: number, via?: string) => void;
 
 /**
  * Moves a response body. The status line and headers are already set on
@@ -17,5 +19,7 @@ export type SendDone = (err: Error | null, bytes: number) => void;
  */
 export interface Engine {
   readonly name: EngineName;
+  /** What the metrics call it, where that differs from `name` (memory, piped). */
+  readonly label?: string;
   send(req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void;
 }
