@@ -23,7 +23,8 @@ export class UsageError extends Error {}
 export const FLAGS = {
   host: { type: 'string' },
   port: { type: 'string', short: 'p' },
-  listen: { type: 'string', short: 'l' },
+  listen: { type: 'string', short: 'l', multiple: true },
+  'socket-mode': { type: 'string' },
   engine: { type: 'string' },
   engines: { type: 'boolean' },
   dotfiles: { type: 'string' },
@@ -105,21 +106,75 @@ export function parsePort(value: string, source: string): number {
   return port;
 }
 
-/** serve's `--listen`: a port, `host:port`, or `tcp://host:port`. */
-function parseListen(value: string): { host?: string; port: number } {
+/** Where one server listens: a TCP host and port, or a Unix socket's path (or a Windows named pipe's). */
+export type ListenTarget = { host: string; port: number } | { path: string };
+
+export function isSocketPath(target: ListenTarget): target is { path: string } {
+  return 'path' in target;
+}
+
+/** A target as the start line names it: `http://host:port` or `unix:/path`. */
+export function targetName(target: ListenTarget, scheme: string): string {
+  if (isSocketPath(target)) return `${target.path.startsWith('\\\\') ? 'pipe' : 'unix'}:${target.path}`;
+  return `${scheme}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
+type ParsedListen = { host?: string; port: number } | { path: string };
+
+const LISTEN_FORMS = 'expected PORT, HOST:PORT, tcp://HOST:PORT or unix:PATH';
+
+/** serve's `--listen`: a port, `host:port`, `tcp://host:port`, `unix:/path/to.sock`, or (on Windows) `pipe:\\\\.\\pipe\\NAME`. */
+export function parseListen(value: string, platform: NodeJS.Platform = process.platform): ParsedListen {
+  if (value.startsWith('unix:')) {
+    const file = value.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file === '' || file.includes('\0')) throw new UsageError(`invalid --listen '${value}' (expected unix:PATH, as in unix:/run/sluice.sock)`);
+    // sun_path holds 108 bytes, its NUL included.
+    if (Buffer.byteLength(path.resolve(file)) > 107) throw new UsageError(`invalid --listen '${value}' (a Unix socket's path is at most 107 bytes)`);
+    return { path: path.resolve(file) };
+  }
+  if (value.startsWith('pipe:')) {
+    const pipe = value.slice('pipe:'.length);
+    if (platform !== 'win32') throw new UsageError(`invalid --listen '${value}' (named pipes are Windows's; use unix:PATH here)`);
+    if (!pipe.startsWith('\\\\.\\pipe\\') || pipe.length <= 9) throw new UsageError(`invalid --listen '${value}' (expected pipe:\\\\.\\pipe\\NAME)`);
+    return { path: pipe };
+  }
   const bare = value.replace(/^tcp:\/\//, '');
   if (/^\d+$/.test(bare)) return { port: parsePort(bare, '--listen') };
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(bare);
-  if (m === null) throw new UsageError(`invalid --listen '${value}' (expected PORT, HOST:PORT or tcp://HOST:PORT)`);
+  const m = /^\[?([^\]/]*?)\]?:(\d+)$/.exec(bare);
+  if (m === null) throw new UsageError(`invalid --listen '${value}' (${LISTEN_FORMS})`);
   return { host: m[1] === '' ? undefined : m[1], port: parsePort(m[2], '--listen') };
 }
 
-export function hostAndPort(values: Values, env: NodeJS.ProcessEnv): { host: string; port: number } {
-  const listen = values.listen === undefined ? null : parseListen(values.listen);
-  const host = values.host ?? listen?.host ?? env.HOST ?? '127.0.0.1';
-  if (values.port !== undefined) return { host, port: parsePort(values.port, '--port') };
-  if (listen !== null) return { host, port: listen.port };
-  return { host, port: env.PORT === undefined ? 8080 : parsePort(env.PORT, '$PORT') };
+/**
+ * Where to listen: each -l (serve's form, repeatable: one server on each),
+ * else --host/--port ($HOST/$PORT, 127.0.0.1:8080). --host gives the host of
+ * an -l that names only a port; --port goes with one TCP -l at most (it
+ * replaces that one's port, as before -l was repeatable).
+ */
+export function listenTargets(values: Values, env: NodeJS.ProcessEnv): ListenTarget[] {
+  const host = values.host ?? env.HOST ?? '127.0.0.1';
+  const listens = (values.listen ?? []).map((v) => parseListen(v));
+  if (listens.length === 0)
+    return [{ host, port: values.port === undefined ? (env.PORT === undefined ? 8080 : parsePort(env.PORT, '$PORT')) : parsePort(values.port, '--port') }];
+  if (values.port !== undefined && (listens.length > 1 || 'path' in listens[0])) {
+    throw new UsageError('--port goes with one TCP --listen at most (give each --listen its own port)');
+  }
+  const targets = listens.map((l): ListenTarget =>
+    'path' in l ? l : { host: values.host ?? l.host ?? host, port: values.port === undefined ? l.port : parsePort(values.port, '--port') },
+  );
+  // Port 0 twice is two free ports.
+  const names = targets.map((t) => (!isSocketPath(t) && t.port === 0 ? '' : targetName(t, 'tcp')));
+  const twice = names.find((n, i) => n !== '' && names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`--listen ${twice} given twice`);
+  return targets;
+}
+
+/** --socket-mode: an octal mode for the unix: sockets (660: the owner's group may connect too). */
+export function parseSocketMode(value: string | undefined, targets: readonly ListenTarget[]): number | null {
+  if (value === undefined) return null;
+  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`invalid --socket-mode '${value}' (expected an octal mode such as 660)`);
+  if (!targets.some(isSocketPath)) throw new UsageError('--socket-mode needs a --listen unix:PATH');
+  return parseInt(value, 8);
 }
 
 export function parseWorkers(value: string | undefined): number {

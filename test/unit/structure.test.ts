@@ -28,7 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['setup', 'access-log', 'connections', 'serve-config'],
   ['send-file', 'fastify/*'],
   ['index', 'fastify', 'serve-handler'],
-  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
+  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options', 'unix-socket'],
   ['cli'],
 ];
 
