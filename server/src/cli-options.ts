@@ -12,6 +12,7 @@ import type { SecureServerOptions, ServerOptions } from './index';
 import { LOG_FORMATS, type AccessLogOptions, type LogFormat } from './access-log';
 import { ProxyTrust, TrustListError } from './trust-proxy';
 import { isWithin } from './compress-cache';
+import { verifierFor, type AuthOption } from './auth';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
 import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
@@ -25,6 +26,9 @@ export const FLAGS = {
   port: { type: 'string', short: 'p' },
   listen: { type: 'string', short: 'l', multiple: true },
   'socket-mode': { type: 'string' },
+  auth: { type: 'string', multiple: true },
+  'auth-file': { type: 'string' },
+  'auth-realm': { type: 'string' },
   engine: { type: 'string' },
   engines: { type: 'boolean' },
   dotfiles: { type: 'string' },
@@ -364,6 +368,46 @@ function operatorOptions(values: Values, options: ServerOptions): void {
   if (values.health !== undefined) options.health = parseHealth(values.health);
   if (values.mime !== undefined) options.mimeTypes = Object.fromEntries(values.mime.map(parseMimeFlag));
   corsLists(values, options);
+  const auth = authOptions(values, process.env);
+  if (auth !== undefined) options.auth = auth;
+}
+
+/** `user:hash` entries from --auth, --auth-file (one a line, # comments) and $SLUICE_AUTH (whitespace-separated), checked. */
+function authEntries(values: Values, env: NodeJS.ProcessEnv): [source: string, entry: string][] {
+  const entries: [string, string][] = (values.auth ?? []).map((e) => ['--auth', e]);
+  const file = values['auth-file'];
+  if (file !== undefined) {
+    for (const line of readFlagFile('auth-file', file).toString('utf8').split(/\r?\n/)) {
+      if (line.trim() !== '' && !line.trimStart().startsWith('#')) entries.push(['--auth-file', line.trim()]);
+    }
+  }
+  for (const e of (env.SLUICE_AUTH ?? '').split(/\s+/)) if (e !== '') entries.push(['$SLUICE_AUTH', e]);
+  return entries;
+}
+
+/** Basic auth's users, or undefined when none is given. A message never repeats a hash or a password. */
+export function authOptions(values: Values, env: NodeJS.ProcessEnv): AuthOption | undefined {
+  const entries = authEntries(values, env);
+  if (entries.length === 0) {
+    if (values['auth-realm'] !== undefined) throw new UsageError('--auth-realm needs --auth, --auth-file or $SLUICE_AUTH');
+    return undefined;
+  }
+  const users: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [source, entry] of entries) {
+    const colon = entry.indexOf(':');
+    const flag = `invalid ${source}`;
+    if (colon <= 0) throw new UsageError(`${flag} entry (expected USER:HASH)`);
+    const user = entry.slice(0, colon);
+    const why = verifierFor(entry.slice(colon + 1));
+    if (typeof why === 'string') throw new UsageError(`${flag} for '${user}' (${why})`);
+    if (user in users) throw new UsageError(`${flag}: user '${user}' given twice`);
+    users[user] = entry.slice(colon + 1);
+  }
+  const realm = values['auth-realm'];
+  if (realm !== undefined && (!/^[\x20-\x7e]+$/.test(realm) || /["\\]/.test(realm))) {
+    throw new UsageError(`invalid --auth-realm '${realm}' (printable ASCII, no quotes or backslashes)`);
+  }
+  return { users, realm };
 }
 
 /** A comma-separated flag's items, each checked by `check` (which says why one is refused). */

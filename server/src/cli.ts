@@ -34,6 +34,7 @@ import {
   type ListenTarget,
   type Values,
 } from './cli-options';
+import { scryptHash } from './auth';
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
@@ -43,6 +44,7 @@ import { listenOptions, prepareWorkersTargets, workerTargets } from './workers-l
 
 const HELP = `Usage: sluice [root] [options]
        sluice compress DIR    write .br/.gz siblings of DIR's compressible files
+       sluice hash-password   read a password on stdin, print its scrypt hash for --auth
 
 Serves the files under root (default: the current directory) over HTTP,
 sending bodies from the page cache to the socket with sendfile, splice or
@@ -115,6 +117,11 @@ Options:
                     client --log records
   --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
                     while serving, 503 once draining; no-store, never logged
+  --auth USER:HASH  HTTP Basic authentication; repeatable. HASH is scrypt:N:r:p:SALT:HASH
+                    (sluice hash-password makes one) or bcrypt ($2b$...); a password in the
+                    clear only as plain:PASSWORD. Also from --auth-file FILE (one USER:HASH
+                    a line) and $SLUICE_AUTH (whitespace-separated). --health stays open
+  --auth-realm R    the realm the 401's WWW-Authenticate names (default: sluice)
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
                     bytes Node wrote for the same request (plain HTTP; not with --engine copy)
@@ -366,6 +373,17 @@ function attachLog(server: AnyServer, log: AccessLogOptions): void {
   });
 }
 
+/** `sluice hash-password`: the first line of stdin as an scrypt hash for --auth. */
+function hashPassword(): void {
+  const chunks: Buffer[] = [];
+  process.stdin.on('data', (c: Buffer) => chunks.push(c));
+  process.stdin.on('end', () => {
+    const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+    if (password === '') fail('hash-password: no password on stdin');
+    process.stdout.write(`${scryptHash(password)}\n`);
+  });
+}
+
 function main(): void {
   // `sluice compress DIR` (serve a directory named compress as ./compress).
   if (process.argv[2] === 'compress') {
@@ -375,9 +393,15 @@ function main(): void {
     );
     return;
   }
+  if (process.argv[2] === 'hash-password') return hashPassword();
   const { values, positionals } = parsedOrFail();
   if (printedInfo(values)) return;
   const setup = setupFrom(values, positionals);
+  const users = setup.options.auth ? Object.entries(setup.options.auth.users) : [];
+  for (const [user] of users.filter(([, hash]) => hash.startsWith('plain:'))) {
+    if (!cluster.isWorker)
+      process.stderr.write(`sluice: warning: --auth for '${user}' holds its password in the clear (plain:); sluice hash-password makes a hash\n`);
+  }
   if (setup.workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.
     createOrFail(setup);

@@ -12,6 +12,7 @@ import { build, type Built } from './setup';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption, CorsOption } from './options';
+export type { AuthOption } from './auth';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };

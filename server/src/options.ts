@@ -2,6 +2,7 @@
 // path only reads the resolved form. Defaults, coercions and the TypeErrors
 // for bad values are serve-static 2.x's (and send 1.x's), so an options
 // object written for serve-static means the same thing here.
+import { basicAuth, type AuthOption, type BasicAuth } from './auth';
 import type { Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
@@ -131,6 +132,14 @@ export interface SluiceOptions {
    */
   health?: string | false;
   /**
+   * HTTP Basic authentication: `{ users: { alice: 'scrypt:16384:8:1:SALT:HASH' }, realm: 'staging' }`.
+   * A request without valid credentials gets `401` with `WWW-Authenticate:
+   * Basic realm="..."`. Hashes are scrypt (`scrypt:N:r:p:SALT:HASH`, base64)
+   * or bcrypt (`$2b$...`); a password in the clear must say `plain:PASSWORD`.
+   * The health path stays open. Off by default.
+   */
+  auth?: AuthOption | false;
+  /**
    * Content-Types by extension, replacing or adding to the built-in ones:
    * `{ wasm: 'application/wasm', '.md': 'text/markdown' }`. A text type
    * gets `charset=utf-8` as the built-in ones do, unless it names one.
@@ -212,6 +221,8 @@ export interface ResolvedOptions {
   flavor: Flavor;
   /** The health path, or null. */
   health: string | null;
+  /** Basic authentication, or null. */
+  auth: BasicAuth | null;
   /** The mimeTypes option (extensions lower case, without the dot; charset added), or null. */
   types: TypeOverrides | null;
 }
@@ -524,6 +535,7 @@ function serveOptions(opts: SluiceOptions) {
     strongEtag: opts.etag === 'strong',
     flavor: 'sluice' as Flavor,
     health: healthPath(opts.health),
+    auth: basicAuth(opts.auth),
     types: typeOverrides(opts.mimeTypes),
   };
 }

@@ -184,6 +184,21 @@ export class Responder {
       claimant?.hijack();
       return sendHealth(res, this.draining(), this.everywhere);
     }
+    // A CORS preflight never carries credentials (Fetch leaves them out): it is answered without.
+    const auth = this.opts.cors && req.method === 'OPTIONS' ? null : this.opts.auth;
+    if (auth !== null)
+      return auth.check(
+        req,
+        res,
+        this.extra,
+        () => this.authorized(req, res, next, url, originalUrl, claimant),
+        () => claimant?.hijack(),
+      );
+    this.authorized(req, res, next, url, originalUrl, claimant);
+  };
+
+  /** serve() past the health path and authentication. */
+  private authorized(req: IncomingMessage, res: ServerResponse, next: Next | undefined, url: string, originalUrl: string, claimant: Claimant | null): void {
     const x = new Exchange(req, res, next, originalUrl, claimant);
     if (req.method !== 'GET' && req.method !== 'HEAD' && !this.opts.anyMethod) return this.otherMethod(x);
     const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? this.mountRoot : this.resolver.resolve(url);
@@ -196,7 +211,7 @@ export class Responder {
       return this.openFirst(x, candidates, 0, null, (lastErr) => this.listOrRefuse(x, dir, lastErr));
     }
     this.openTarget(x, resolution.path, resolution.trailingSlash);
-  };
+  }
 
   /** A GET or HEAD of the health path (its query string aside). */
   private isHealthCheck(req: IncomingMessage, url: string): boolean {

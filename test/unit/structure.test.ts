@@ -19,7 +19,7 @@ const MAX_FUNCTION_LINES = 60;
 const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
-  ['options', 'head', 'rules', 'digest'],
+  ['auth', 'options', 'head', 'rules', 'digest'],
   ['compress-worker'],
   ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
   ['plan'],
