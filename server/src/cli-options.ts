@@ -11,10 +11,9 @@ import { parseArgs } from 'node:util';
 import type { SecureServerOptions, ServerOptions } from './index';
 import { LOG_FORMATS, type AccessLogOptions, type LogFormat } from './access-log';
 import { ProxyTrust, TrustListError } from './trust-proxy';
-import { isWithin } from './compress-cache';
 import { verifierFor, type AuthOption } from './auth';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
+import { HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
@@ -243,23 +242,21 @@ export function drainTimeout(values: Values): number {
 /**
  * The compress cache: on unless --no-compress (serve's -u). The default
  * directory must not lie inside the served root (serving a home directory,
- * say): then one under the system's temporary directory is used, and if
- * that is inside too, none.
+ * say) and must be writable: else the library uses a private one under the
+ * system's temporary directory, and if that fails too, none.
  */
-function compressOptions(values: Values, root: string): ServerOptions['compress'] {
+function compressOptions(values: Values): ServerOptions['compress'] {
   if (values['no-compress'] || values['no-compression']) return false;
   const max = values['compress-max-bytes'];
   if (max !== undefined && !/^[1-9]\d*$/.test(max)) throw new UsageError(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
   const maxBytes = max === undefined ? undefined : Number(max);
   const explicit = values['compress-cache'];
-  if (explicit !== undefined) return { dir: explicit, maxBytes };
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isWithin(path.resolve(d), path.resolve(root)));
-  return dir === undefined ? false : { dir, maxBytes };
+  // The default directory: where it lies inside root or cannot be written, the library uses a private one under the temporary directory.
+  return { dir: explicit, maxBytes };
 }
 
 /** The flags sluice had before serve's came along. */
-function ownOptions(values: Values, root: string): ServerOptions {
+function ownOptions(values: Values): ServerOptions {
   const opts: ServerOptions = timeouts(values);
   if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
   if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
@@ -268,7 +265,7 @@ function ownOptions(values: Values, root: string): ServerOptions {
   if (values['small-file-max'] !== undefined) opts.smallFileMax = parseSmallFileMax(values['small-file-max']);
   if (values['no-index']) opts.index = false;
   if (values['no-etag']) opts.etag = false;
-  opts.compress = compressOptions(values, root);
+  opts.compress = compressOptions(values);
   return opts;
 }
 
@@ -311,7 +308,7 @@ export function serveOptions(values: Values, root: string): Plan {
       throw err;
     }
   }
-  const options: ServerOptions = { symlinks: 'within-root', ...base, ...ownOptions(values, servedRoot) };
+  const options: ServerOptions = { symlinks: 'within-root', ...base, ...ownOptions(values) };
   const symlinks = symlinkPolicy(values.symlinks);
   if (symlinks !== undefined) options.symlinks = symlinks;
   if (values.single) options.single = true;

@@ -19,6 +19,7 @@
 //   at start-up.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
@@ -63,6 +64,12 @@ export interface CompressCacheOptions {
   dir: string;
   /** Bound on the bytes the directory holds. */
   maxBytes: number;
+  /**
+   * `dir` is the default, not one the user named: where it cannot be made
+   * or written (a server run as nobody with HOME=/root), or lies inside
+   * the root, a private directory under the temporary one is used instead.
+   */
+  fallback?: boolean;
 }
 
 /** What the cache has done (for tests and logs). */
@@ -344,26 +351,84 @@ export function isWithin(dir: string, root: string): boolean {
  */
 export function openCompressCache(opts: CompressCacheOptions, root: string): CompressCache | null {
   const dir = path.resolve(opts.dir);
-  const realRoot = realOrSelf(root);
-  if (isWithin(realOrSelf(dir), realRoot) || isWithin(dir, path.resolve(root))) {
+  if (isInRoot(dir, root)) {
+    if (opts.fallback) return openPrivateCache(opts, root, null);
     throw new SluiceError('ERR_SLUICE_COMPRESS_CACHE_IN_ROOT', `The compress cache directory ${dir} is inside the served root ${root}`);
   }
   const known = caches.get(dir);
   if (known !== undefined) return known;
   try {
     prepareDir(dir);
-    const cache = new CompressCache(dir, opts.maxBytes);
-    caches.set(dir, cache);
-    return cache;
   } catch (err) {
-    process.emitWarning(
-      `sluice: no compress cache (${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); compressible files go out as they are`,
-      {
-        code: 'SLUICE_COMPRESS_CACHE_UNAVAILABLE',
-      },
-    );
+    const why = `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    if (opts.fallback) return openPrivateCache(opts, root, why);
+    warnNoCache(why);
     return null;
   }
+  return cacheIn(dir, opts.maxBytes);
+}
+
+function isInRoot(dir: string, root: string): boolean {
+  return isWithin(realOrSelf(dir), realOrSelf(root)) || isWithin(dir, path.resolve(root));
+}
+
+function cacheIn(dir: string, maxBytes: number): CompressCache {
+  const known = caches.get(dir);
+  if (known !== undefined) return known;
+  const cache = new CompressCache(dir, maxBytes);
+  caches.set(dir, cache);
+  return cache;
+}
+
+function warnNoCache(why: string): void {
+  process.emitWarning(`sluice: no compress cache (${why}); compressible files go out as they are`, { code: 'SLUICE_COMPRESS_CACHE_UNAVAILABLE' });
+}
+
+/** This user's private directory under the temporary one: `$TMPDIR/sluice-UID`. */
+export function privateTmpDir(): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  return path.join(os.tmpdir(), `sluice-${uid}`);
+}
+
+/**
+ * The cache in privateTmpDir()/compressed, when the default directory
+ * failed (`why`; null: it lies inside the root). The temporary directory is
+ * shared with every user, so the private one must be a real directory
+ * (not a link) that this user owns: one someone else made first is
+ * refused, not used, and its mode is made 0700.
+ */
+function openPrivateCache(opts: CompressCacheOptions, root: string, why: string | null): CompressCache | null {
+  const parent = privateTmpDir();
+  const dir = path.join(parent, 'compressed');
+  if (isInRoot(dir, root)) {
+    if (why !== null) warnNoCache(why);
+    return null;
+  }
+  try {
+    preparePrivateParent(parent);
+    prepareDir(dir);
+  } catch (err) {
+    warnNoCache(`${why ?? `the default directory is inside ${root}`}; ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return null;
+  }
+  if (why !== null && !caches.has(dir)) {
+    process.emitWarning(`sluice: compress cache in ${dir} (${why})`, { code: 'SLUICE_COMPRESS_CACHE_FALLBACK' });
+  }
+  return cacheIn(dir, opts.maxBytes);
+}
+
+function preparePrivateParent(parent: string): void {
+  try {
+    fs.mkdirSync(parent, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const stat = fs.lstatSync(parent);
+  if (!stat.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) {
+    throw Object.assign(new Error(`owned by uid ${stat.uid}, not this user: refused`), { code: 'EPERM' });
+  }
+  if ((stat.mode & 0o077) !== 0) fs.chmodSync(parent, 0o700);
 }
 
 /** Creates `dir` 0700 and checks it is a directory of ours that we can write. */

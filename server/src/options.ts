@@ -200,7 +200,8 @@ export interface ResolvedOptions {
   /** The coding `*` in Accept-Encoding stands for, or null for RFC 9110's "any" (adapters choose). */
   precompressedStar: ContentCoding | null;
   symlinks: SymlinkPolicy;
-  compress: { dir: string; maxBytes: number } | null;
+  /** fallback: dir is the default (a private one under the temporary directory stands in where it fails). */
+  compress: { dir: string; maxBytes: number; fallback: boolean } | null;
   single: boolean;
   cors: boolean;
   /** The origins CORS answers (reflected), or null for any (`*`). */
@@ -415,12 +416,12 @@ export function defaultCacheDir(): string {
 
 function compressOption(value: unknown): ResolvedOptions['compress'] {
   if (value === undefined || value === false) return null;
-  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES };
+  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES, fallback: true };
   if (typeof value !== 'object' || value === null) throw invalid(`The "compress" option must be a boolean or an object. Received ${show(value)}`);
   const { dir, maxBytes } = value as CompressOption;
   if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
     throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
-  return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
+  return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES), fallback: dir === undefined };
 }
 
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
