@@ -44,6 +44,7 @@ export const FLAGS = {
   'no-compress': { type: 'boolean' },
   'compress-cache': { type: 'string' },
   'compress-max-bytes': { type: 'string' },
+  'compress-warm': { type: 'boolean' },
   'drain-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
   single: { type: 'boolean', short: 's' },
@@ -246,13 +247,16 @@ export function drainTimeout(values: Values): number {
  * system's temporary directory, and if that fails too, none.
  */
 function compressOptions(values: Values): ServerOptions['compress'] {
-  if (values['no-compress'] || values['no-compression']) return false;
+  if (values['no-compress'] || values['no-compression']) {
+    if (values['compress-warm']) throw new UsageError('--compress-warm needs the compress cache (it is off with --no-compress)');
+    return false;
+  }
   const max = values['compress-max-bytes'];
   if (max !== undefined && !/^[1-9]\d*$/.test(max)) throw new UsageError(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
   const maxBytes = max === undefined ? undefined : Number(max);
   const explicit = values['compress-cache'];
   // The default directory: where it lies inside root or cannot be written, the library uses a private one under the temporary directory.
-  return { dir: explicit, maxBytes };
+  return { dir: explicit, maxBytes, warm: values['compress-warm'] === true };
 }
 
 /** The flags sluice had before serve's came along. */

@@ -16,6 +16,7 @@ import {
   type ServerOptions,
   type SluiceSecureServer,
   type SluiceServer,
+  type WarmSummary,
 } from './index';
 import { formatFrontDoorResponse, logResponse, type AccessLogOptions } from './access-log';
 import {
@@ -95,6 +96,9 @@ Options:
   --compress-cache DIR    the cache directory, outside root
                     (default: $XDG_CACHE_HOME/sluice/compressed or ~/.cache/...)
   --compress-max-bytes B  bound on the cache's size (default: 536870912)
+  --compress-warm   compress root's compressible files in the background at start-up,
+                    at idle priority, so first visitors get compressed bytes too; a
+                    line says when it is done (variants, bytes, time)
   --send-timeout MS       close a connection whose client reads nothing for MS ms
                     while a body is sent (default: 60000; 0 = never)
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
@@ -351,13 +355,29 @@ function startPrimary(setup: Setup): void {
     );
 }
 
-/** One server per target, each with the access log. */
+/**
+ * One server per target, each with the access log. One of them warms the
+ * compress cache (the first, in the first worker): the cache on disk is
+ * shared, and the others take its variants as they find them.
+ */
 function createServers(setup: Setup): AnyServer[] {
-  return setup.targets.map(() => {
-    const server = createOrFail(setup);
+  const compress = setup.options.compress;
+  const warms = typeof compress === 'object' && compress.warm === true && (cluster.worker?.id ?? 1) === 1;
+  return setup.targets.map((_, i) => {
+    const server = createOrFail(warms && i === 0 ? setup : withoutWarm(setup));
     if (setup.log !== null) attachLog(server, setup.log);
+    if (warms && i === 0) server.on('compressWarm', (s: WarmSummary) => process.stdout.write(warmLine(s)));
     return server;
   });
+}
+
+function withoutWarm(setup: Setup): Setup {
+  const compress = setup.options.compress;
+  return typeof compress === 'object' ? { ...setup, options: { ...setup.options, compress: { ...compress, warm: false } } } : setup;
+}
+
+function warmLine(s: WarmSummary): string {
+  return `sluice: compress warm-up done: ${s.variants} variant${s.variants === 1 ? '' : 's'} of ${s.files} compressible file${s.files === 1 ? '' : 's'}, ${s.bytesIn} bytes to ${s.bytesOut}, in ${s.ms} ms\n`;
 }
 
 function attachLog(server: AnyServer, log: AccessLogOptions): void {
@@ -403,8 +423,8 @@ function main(): void {
       process.stderr.write(`sluice: warning: --auth for '${user}' holds its password in the clear (plain:); sluice hash-password makes a hash\n`);
   }
   if (setup.workers > 1 && cluster.isPrimary) {
-    // Check the options here, so a bad flag fails once, not in every worker.
-    createOrFail(setup);
+    // Check the options here, so a bad flag fails once, not in every worker (the workers warm the cache).
+    createOrFail(withoutWarm(setup));
     startPrimary(setup);
     return;
   }

@@ -111,6 +111,8 @@ interface Job {
   source: string;
   stat: fs.Stats;
   coding: CacheCoding;
+  /** A warm-up's job: told the variant's size when made, else null. */
+  done?: (made: number | null) => void;
 }
 
 /**
@@ -153,6 +155,12 @@ class CompressWorker {
   }
 }
 
+/** An entry's name: a hash of the source's identity with the coding and level. */
+function entryName(stat: Pick<fs.Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>, coding: CacheCoding): string {
+  const { dev, ino, size, mtimeMs } = stat;
+  return createHash('sha256').update(`${dev}:${ino}:${size}:${mtimeMs}:${coding}:${LEVEL[coding]}`).digest('hex').slice(0, 32) + SUFFIX[coding];
+}
+
 /** One cache directory; shared by every handler of the process that names it. */
 export class CompressCache {
   readonly stats: CompressStats = { compressed: 0, adopted: 0, dropped: 0, discarded: 0, evicted: 0, failed: 0 };
@@ -162,6 +170,8 @@ export class CompressCache {
   /** Names being made, or found not worth making (no smaller than the source). */
   private readonly busy = new Set<string>();
   private readonly queue: Job[] = [];
+  /** Warm-up jobs: run only while no request's job waits. */
+  private readonly background: Job[] = [];
   private running = 0;
   private readonly names = new WeakMap<FileVersion, Partial<Record<CacheCoding, string>>>();
   private readonly choices = new Map<string, CacheCoding | null>();
@@ -226,7 +236,23 @@ export class CompressCache {
 
   /** Resolves once nothing is queued or running (for tests and `sluice compress`). */
   async idle(): Promise<void> {
-    while (this.running > 0 || this.queue.length > 0) await new Promise((r) => setTimeout(r, 10));
+    while (this.running > 0 || this.queue.length > 0 || this.background.length > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /**
+   * Makes the variant of `source` (as `stat` describes it) in `coding` unless
+   * it is cached or being made, behind every job a request queued, on the
+   * same idle-priority thread. Resolves with the variant's size when this
+   * made it, else null.
+   */
+  warm(source: string, stat: fs.Stats, coding: CacheCoding): Promise<number | null> {
+    const name = entryName(stat, coding);
+    if (this.entries.has(name) || this.busy.has(name)) return Promise.resolve(null);
+    return new Promise((done) => {
+      this.busy.add(name);
+      this.background.push({ name, source, stat, coding, done });
+      this.pump();
+    });
   }
 
   private nameOf(version: FileVersion, coding: CacheCoding): string {
@@ -235,14 +261,7 @@ export class CompressCache {
       names = {};
       this.names.set(version, names);
     }
-    let name = names[coding];
-    if (name === undefined) {
-      const { dev, ino, size, mtimeMs } = version.stat;
-      const hash = createHash('sha256').update(`${dev}:${ino}:${size}:${mtimeMs}:${coding}:${LEVEL[coding]}`).digest('hex');
-      name = hash.slice(0, 32) + SUFFIX[coding];
-      names[coding] = name;
-    }
-    return name;
+    return (names[coding] ??= entryName(version.stat, coding));
   }
 
   private schedule(job: Job): void {
@@ -259,13 +278,15 @@ export class CompressCache {
   }
 
   private pump(): void {
-    while (this.running < 1 && this.queue.length > 0) {
-      const job = this.queue.shift() as Job;
+    while (this.running < 1 && (this.queue.length > 0 || this.background.length > 0)) {
+      const job = (this.queue.shift() ?? this.background.shift()) as Job;
       this.running++;
       this.make(job)
+        .then((made) => job.done?.(made))
         .catch(() => {
           this.stats.failed++;
           this.busy.delete(job.name);
+          job.done?.(null);
         })
         .finally(() => {
           this.running--;
@@ -275,13 +296,14 @@ export class CompressCache {
   }
 
   /** Adopts the entry another process made, or has the worker make it; the name stays busy if it is not worth it. */
-  private async make(job: Job): Promise<void> {
+  private async make(job: Job): Promise<number | null> {
     const entry = path.join(this.dir, job.name);
     const existing = await fs.promises.lstat(entry).catch(() => null);
     if (existing?.isFile()) {
       this.stats.adopted++;
       this.busy.delete(job.name);
-      return this.add(job.name, existing.size);
+      this.add(job.name, existing.size);
+      return null;
     }
     const { dev, ino, size, mtimeMs } = job.stat;
     const outcome = await this.worker.run({ source: job.source, identity: { dev, ino, size, mtimeMs }, entry, coding: job.coding, level: LEVEL[job.coding] });
@@ -293,6 +315,7 @@ export class CompressCache {
     // A version that changed is gone for good, and one that does not shrink
     // never will: those names stay busy. Others may be tried again.
     if (outcome.kind !== 'discarded' && outcome.kind !== 'not-smaller') this.busy.delete(job.name);
+    return outcome.kind === 'made' ? outcome.size : null;
   }
 
   private add(name: string, size: number): void {
@@ -380,7 +403,12 @@ function cacheIn(dir: string, maxBytes: number): CompressCache {
   return cache;
 }
 
+/** Reasons already warned about: a second handler for the same directory says nothing. */
+const warned = new Set<string>();
+
 function warnNoCache(why: string): void {
+  if (warned.has(why)) return;
+  warned.add(why);
   process.emitWarning(`sluice: no compress cache (${why}); compressible files go out as they are`, { code: 'SLUICE_COMPRESS_CACHE_UNAVAILABLE' });
 }
 

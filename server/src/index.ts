@@ -9,10 +9,12 @@ import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
+import type { WarmSummary } from './compress-warm';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption, CorsOption } from './options';
 export type { AuthOption } from './auth';
+export type { WarmSummary } from './compress-warm';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
@@ -63,6 +65,8 @@ export interface SluiceServer extends http.Server {
     frontDoor: FrontDoorControl | null;
     /** `front door on`, or `front door off (why)`; once listening, whether it took the listener. */
     readonly frontDoorNote: string;
+    /** The compress warm-up (`compress: { warm: true }`), or null; the server also emits 'compressWarm' with it. */
+    compressWarm: Promise<WarmSummary> | null;
   };
 }
 
@@ -122,11 +126,13 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
   // requests before it are answered.
   answerBeforeClosing(server);
   const { door, note } = frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout);
+  built.warm?.then((summary) => server.emit('compressWarm', summary)).catch(() => undefined);
   const sluice = {
     engine,
     engineNote,
     root: absRoot,
     frontDoor: door,
+    compressWarm: built.warm,
     get frontDoorNote(): string {
       const off = door?.offReason() ?? '';
       return off === '' ? note : `front door off (${off})`;

@@ -159,6 +159,13 @@ export interface CompressOption {
   dir?: string;
   /** Bound on the bytes the cache holds (default 512 MiB). */
   maxBytes?: number;
+  /**
+   * Compress every compressible file under the root in the background at
+   * start-up (idle priority, behind requests' own compressions), so first
+   * requests get compressed bytes too. createServer's server emits
+   * 'compressWarm' with a summary when done. Default false.
+   */
+  warm?: boolean;
 }
 
 /** How sluice's own answers (errors, listings' JSON, refused links) are shaped. */
@@ -201,7 +208,7 @@ export interface ResolvedOptions {
   precompressedStar: ContentCoding | null;
   symlinks: SymlinkPolicy;
   /** fallback: dir is the default (a private one under the temporary directory stands in where it fails). */
-  compress: { dir: string; maxBytes: number; fallback: boolean } | null;
+  compress: { dir: string; maxBytes: number; fallback: boolean; warm: boolean } | null;
   single: boolean;
   cors: boolean;
   /** The origins CORS answers (reflected), or null for any (`*`). */
@@ -416,12 +423,14 @@ export function defaultCacheDir(): string {
 
 function compressOption(value: unknown): ResolvedOptions['compress'] {
   if (value === undefined || value === false) return null;
-  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES, fallback: true };
+  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES, fallback: true, warm: false };
   if (typeof value !== 'object' || value === null) throw invalid(`The "compress" option must be a boolean or an object. Received ${show(value)}`);
-  const { dir, maxBytes } = value as CompressOption;
+  const { dir, maxBytes, warm } = value as CompressOption;
+  if (warm !== undefined && typeof warm !== 'boolean') throw invalid(`The "compress.warm" option must be a boolean. Received ${show(warm)}`);
   if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
     throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
-  return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES), fallback: dir === undefined };
+  const bound = positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES);
+  return { dir: dir ?? defaultCacheDir(), maxBytes: bound, fallback: dir === undefined, warm: warm === true };
 }
 
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";

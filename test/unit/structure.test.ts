@@ -21,7 +21,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
   ['auth', 'options', 'head', 'rules', 'digest'],
   ['compress-worker'],
-  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
+  ['multipart', 'precompressed', 'compress-cache', 'compress-warm', 'symlinks', 'responses', 'listing'],
   ['plan'],
   ['respond'],
   ['responder'],
