@@ -18,7 +18,7 @@ import { ensureStrongEtag } from './digest';
 import { isQueued, whenTurn, type Transports } from './engines';
 import { classifyErrno, enoent, statusForErrno } from './errors';
 import { openFile, type FileVersion } from './file-table';
-import { cacheControlValue, HeadCache, presetOf, representationOf, setFields, typeOf, type HeaderTarget } from './head';
+import { cacheControlValue, HeadCache, mergeVary, presetOf, representationOf, setFields, typeOf, type HeaderTarget } from './head';
 import { listingHtml, listingJson, readListing, visibleEntries } from './listing';
 import { fromErrno, HttpError } from './http-error';
 import type { ContentCoding } from './negotiate';
@@ -640,7 +640,13 @@ function withFields(base: readonly string[], added: readonly string[]): readonly
   if (added.length === 0) return base;
   const names = new Set(added.filter((_f, i) => i % 2 === 0).map((n) => n.toLowerCase()));
   const kept = base.filter((_f, i) => !names.has(base[i - (i % 2)].toLowerCase()));
-  return [...kept, ...added];
+  // An added Vary joins sluice's (Vary: Origin for a CORS list) instead of replacing it.
+  const ours = base.findIndex((f, i) => i % 2 === 0 && f.toLowerCase() === 'vary');
+  const theirs = added.findIndex((f, i) => i % 2 === 0 && f.toLowerCase() === 'vary');
+  if (ours < 0 || theirs < 0) return [...kept, ...added];
+  const merged = [...added];
+  merged[theirs + 1] = mergeVary(base[ours + 1], added[theirs + 1]);
+  return [...kept, ...merged];
 }
 
 function releaseBoth(original: FileVersion, variant: FileVersion | null): void {
