@@ -78,6 +78,8 @@ function refuseOption(message: string): TypeError {
 export class BasicAuth {
   private readonly users = new Map<string, Verify>();
   private readonly remembered = new Set<string>();
+  /** Checks in progress, by header hash. */
+  private readonly pending = new Map<string, Promise<boolean>>();
   /** Checked for an unknown user, so its answer takes as long as a known one's. */
   private readonly decoy: Verify;
   readonly challenge: string;
@@ -112,18 +114,38 @@ export class BasicAuth {
       return pass();
     }
     const given = parseBasic(header);
-    const verify = given === null ? undefined : this.users.get(given.user);
     if (given === null) return this.refuse(res, fields, refusing);
-    void (verify ?? this.decoy)(given.password).then(
+    void this.verifying(key, given).then(
       (ok) => {
-        if (!ok || verify === undefined) return this.refuse(res, fields, refusing);
-        if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
-        this.remembered.add(key);
+        if (!ok) return this.refuse(res, fields, refusing);
         AUTHORIZED.add(req);
         pass();
       },
       () => this.refuse(res, fields, refusing),
     );
+  }
+
+  /**
+   * Whether `given` is a user's valid credentials. Requests with the same
+   * header that arrive while it is checked (a browser's parallel
+   * connections, a load test) wait for that one check.
+   */
+  private verifying(key: string, given: { user: string; password: string }): Promise<boolean> {
+    const pending = this.pending.get(key);
+    if (pending !== undefined) return pending;
+    const verify = this.users.get(given.user);
+    const check = (verify ?? this.decoy)(given.password).then((ok) => {
+      const valid = ok && verify !== undefined;
+      if (valid) {
+        if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+        this.remembered.add(key);
+      }
+      return valid;
+    });
+    this.pending.set(key, check);
+    const forget = (): void => void this.pending.delete(key);
+    check.then(forget, forget);
+    return check;
   }
 
   private refuse(res: ServerResponse, fields: readonly string[], refusing?: () => void): void {

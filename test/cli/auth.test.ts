@@ -4,6 +4,7 @@
 // kept reply to a request without the credentials it was made for.
 import { strict as assert } from 'node:assert';
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -227,6 +228,31 @@ describe('library: the auth option', function () {
       assert.equal((await get(`${base}/secret.txt`)).status, 401);
       assert.equal((await get(`${base}/secret.txt`, { authorization: basic('alice', 'wonderland') })).body, 'the secret\n');
     } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('should check one header once while requests with it arrive together', async () => {
+    // The module object itself (an import's namespace is read-only): auth.ts reads scrypt from it per call.
+    const crypto = createRequire(__filename)('node:crypto') as { scrypt: unknown };
+    const calls = { n: 0 };
+    const real = crypto.scrypt;
+    crypto.scrypt = (...args: unknown[]) => {
+      calls.n++;
+      return (real as (...a: unknown[]) => void)(...args);
+    };
+    const server = createServer(root, { auth: { users: { carol: scryptHash('together', 4096, 8, 1) } }, frontDoor: false });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, () => get(`${base}/secret.txt`, { authorization: basic('carol', 'together') }).then((r) => r.status)),
+      );
+      assert.deepEqual(new Set(statuses), new Set([200]));
+      assert.equal(calls.n, 1);
+    } finally {
+      crypto.scrypt = real;
+      server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
   });
