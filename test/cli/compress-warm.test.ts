@@ -107,6 +107,34 @@ describe('cli: --compress-warm', function () {
     }
   });
 
+  it('should compress at idle priority (a thread of the server at SCHED_IDLE or nice 19 while it warms)', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const { root } = makeSite();
+    // Enough work (brotli at level 11) to be seen in progress.
+    for (let i = 0; i < 12; i++)
+      fs.writeFileSync(path.join(root, `big${i}.js`), Buffer.from(`var v${i} = ${JSON.stringify('abcdefghij'.repeat(1000) + i)};\n`.repeat(60)));
+    const s = await start([root, '--port', '0', '--compress-warm']);
+    try {
+      const done = s.warmLine(50_000);
+      let seen = false;
+      let finished = false;
+      void done.then(() => (finished = true));
+      while (!seen && !finished) {
+        for (const tid of fs.readdirSync(`/proc/${s.child.pid}/task`)) {
+          const stat = fs.readFileSync(`/proc/${s.child.pid}/task/${tid}/stat`, 'utf8');
+          // Fields 19 (nice) and 41 (policy; 5 is SCHED_IDLE), counted after the parenthesised command name.
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          if (Number(fields[16]) === 19 || Number(fields[38]) === 5) seen = true;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(seen, 'a SCHED_IDLE or nice-19 thread while warming');
+      await done;
+    } finally {
+      await stop(s.child);
+    }
+  });
+
   it('should serve a first request uncompressed without it (the variant is made after)', async () => {
     const { root } = makeSite();
     const s = await start([root, '--port', '0']);
