@@ -9,7 +9,7 @@ import type { Transports } from './engines';
 import { classifyErrno, statusForErrno } from './errors';
 import { acceptsJson, type Exchange, type Found } from './exchange';
 import type { FileVersion } from './file-table';
-import { cacheControlValue, HeadCache, presetOf, representationOf, setFields } from './head';
+import { cacheControlValue, HeadCache, mergeVary, presetOf, representationOf, setFields } from './head';
 import { fromErrno, HttpError } from './http-error';
 import { listingHtml, listingJson, type ListingEntry } from './listing';
 import type { ResolvedOptions } from './options';
@@ -45,7 +45,7 @@ export class Answers {
   private readonly heads: HeadCache;
   private readonly planOptions: PlanOptions;
   /** Fields every answer carries (CORS, then the headers option's everywhere fields). */
-  private readonly extra: readonly string[];
+  readonly extra: readonly string[];
   /** The headers option's everywhere fields alone (what a 405, an OPTIONS answer or the health path carries). */
   readonly everywhere: readonly string[];
 
@@ -263,7 +263,13 @@ function withFields(base: readonly string[], added: readonly string[]): readonly
   if (added.length === 0) return base;
   const names = new Set(added.filter((_f, i) => i % 2 === 0).map((n) => n.toLowerCase()));
   const kept = base.filter((_f, i) => !names.has(base[i - (i % 2)].toLowerCase()));
-  return [...kept, ...added];
+  // An added Vary joins sluice's (Vary: Origin for a CORS list) instead of replacing it.
+  const ours = base.findIndex((f, i) => i % 2 === 0 && f.toLowerCase() === 'vary');
+  const theirs = added.findIndex((f, i) => i % 2 === 0 && f.toLowerCase() === 'vary');
+  if (ours < 0 || theirs < 0) return [...kept, ...added];
+  const merged = [...added];
+  merged[theirs + 1] = mergeVary(base[ours + 1], added[theirs + 1]);
+  return [...kept, ...merged];
 }
 
 /** Gives back the descriptors a found file holds (the answer did not happen). */

@@ -11,9 +11,9 @@ import { parseArgs } from 'node:util';
 import type { MetricsListen, SecureServerOptions, ServerOptions } from './index';
 import { LOG_FORMATS, type AccessLogOptions, type LogFormat } from './access-log';
 import { ProxyTrust, TrustListError } from './trust-proxy';
-import { isWithin } from './compress-cache';
+import { verifierFor, type AuthOption } from './auth';
 import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { defaultCacheDir, HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
+import { HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
 
@@ -23,7 +23,11 @@ export class UsageError extends Error {}
 export const FLAGS = {
   host: { type: 'string' },
   port: { type: 'string', short: 'p' },
-  listen: { type: 'string', short: 'l' },
+  listen: { type: 'string', short: 'l', multiple: true },
+  'socket-mode': { type: 'string' },
+  auth: { type: 'string', multiple: true },
+  'auth-file': { type: 'string' },
+  'auth-realm': { type: 'string' },
   engine: { type: 'string' },
   engines: { type: 'boolean' },
   dotfiles: { type: 'string' },
@@ -40,6 +44,7 @@ export const FLAGS = {
   'no-compress': { type: 'boolean' },
   'compress-cache': { type: 'string' },
   'compress-max-bytes': { type: 'string' },
+  'compress-warm': { type: 'boolean' },
   'drain-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
   single: { type: 'boolean', short: 's' },
@@ -106,21 +111,75 @@ export function parsePort(value: string, source: string): number {
   return port;
 }
 
-/** serve's `--listen`: a port, `host:port`, or `tcp://host:port`. */
-function parseListen(value: string): { host?: string; port: number } {
+/** Where one server listens: a TCP host and port, or a Unix socket's path (or a Windows named pipe's). */
+export type ListenTarget = { host: string; port: number } | { path: string };
+
+export function isSocketPath(target: ListenTarget): target is { path: string } {
+  return 'path' in target;
+}
+
+/** A target as the start line names it: `http://host:port` or `unix:/path`. */
+export function targetName(target: ListenTarget, scheme: string): string {
+  if (isSocketPath(target)) return `${target.path.startsWith('\\\\') ? 'pipe' : 'unix'}:${target.path}`;
+  return `${scheme}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
+type ParsedListen = { host?: string; port: number } | { path: string };
+
+const LISTEN_FORMS = 'expected PORT, HOST:PORT, tcp://HOST:PORT or unix:PATH';
+
+/** serve's `--listen`: a port, `host:port`, `tcp://host:port`, `unix:/path/to.sock`, or (on Windows) `pipe:\\\\.\\pipe\\NAME`. */
+export function parseListen(value: string, platform: NodeJS.Platform = process.platform): ParsedListen {
+  if (value.startsWith('unix:')) {
+    const file = value.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file === '' || file.includes('\0')) throw new UsageError(`invalid --listen '${value}' (expected unix:PATH, as in unix:/run/sluice.sock)`);
+    // sun_path holds 108 bytes, its NUL included.
+    if (Buffer.byteLength(path.resolve(file)) > 107) throw new UsageError(`invalid --listen '${value}' (a Unix socket's path is at most 107 bytes)`);
+    return { path: path.resolve(file) };
+  }
+  if (value.startsWith('pipe:')) {
+    const pipe = value.slice('pipe:'.length);
+    if (platform !== 'win32') throw new UsageError(`invalid --listen '${value}' (named pipes are Windows's; use unix:PATH here)`);
+    if (!pipe.startsWith('\\\\.\\pipe\\') || pipe.length <= 9) throw new UsageError(`invalid --listen '${value}' (expected pipe:\\\\.\\pipe\\NAME)`);
+    return { path: pipe };
+  }
   const bare = value.replace(/^tcp:\/\//, '');
   if (/^\d+$/.test(bare)) return { port: parsePort(bare, '--listen') };
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(bare);
-  if (m === null) throw new UsageError(`invalid --listen '${value}' (expected PORT, HOST:PORT or tcp://HOST:PORT)`);
+  const m = /^\[?([^\]/]*?)\]?:(\d+)$/.exec(bare);
+  if (m === null) throw new UsageError(`invalid --listen '${value}' (${LISTEN_FORMS})`);
   return { host: m[1] === '' ? undefined : m[1], port: parsePort(m[2], '--listen') };
 }
 
-export function hostAndPort(values: Values, env: NodeJS.ProcessEnv): { host: string; port: number } {
-  const listen = values.listen === undefined ? null : parseListen(values.listen);
-  const host = values.host ?? listen?.host ?? env.HOST ?? '127.0.0.1';
-  if (values.port !== undefined) return { host, port: parsePort(values.port, '--port') };
-  if (listen !== null) return { host, port: listen.port };
-  return { host, port: env.PORT === undefined ? 8080 : parsePort(env.PORT, '$PORT') };
+/**
+ * Where to listen: each -l (serve's form, repeatable: one server on each),
+ * else --host/--port ($HOST/$PORT, 127.0.0.1:8080). --host gives the host of
+ * an -l that names only a port; --port goes with one TCP -l at most (it
+ * replaces that one's port, as before -l was repeatable).
+ */
+export function listenTargets(values: Values, env: NodeJS.ProcessEnv): ListenTarget[] {
+  const host = values.host ?? env.HOST ?? '127.0.0.1';
+  const listens = (values.listen ?? []).map((v) => parseListen(v));
+  if (listens.length === 0)
+    return [{ host, port: values.port === undefined ? (env.PORT === undefined ? 8080 : parsePort(env.PORT, '$PORT')) : parsePort(values.port, '--port') }];
+  if (values.port !== undefined && (listens.length > 1 || 'path' in listens[0])) {
+    throw new UsageError('--port goes with one TCP --listen at most (give each --listen its own port)');
+  }
+  const targets = listens.map((l): ListenTarget =>
+    'path' in l ? l : { host: values.host ?? l.host ?? host, port: values.port === undefined ? l.port : parsePort(values.port, '--port') },
+  );
+  // Port 0 twice is two free ports.
+  const names = targets.map((t) => (!isSocketPath(t) && t.port === 0 ? '' : targetName(t, 'tcp')));
+  const twice = names.find((n, i) => n !== '' && names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`--listen ${twice} given twice`);
+  return targets;
+}
+
+/** --socket-mode: an octal mode for the unix: sockets (660: the owner's group may connect too). */
+export function parseSocketMode(value: string | undefined, targets: readonly ListenTarget[]): number | null {
+  if (value === undefined) return null;
+  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`invalid --socket-mode '${value}' (expected an octal mode such as 660)`);
+  if (!targets.some(isSocketPath)) throw new UsageError('--socket-mode needs a --listen unix:PATH');
+  return parseInt(value, 8);
 }
 
 /**
@@ -199,23 +258,24 @@ export function drainTimeout(values: Values): number {
 /**
  * The compress cache: on unless --no-compress (serve's -u). The default
  * directory must not lie inside the served root (serving a home directory,
- * say): then one under the system's temporary directory is used, and if
- * that is inside too, none.
+ * say) and must be writable: else the library uses a private one under the
+ * system's temporary directory, and if that fails too, none.
  */
-function compressOptions(values: Values, root: string): ServerOptions['compress'] {
-  if (values['no-compress'] || values['no-compression']) return false;
+function compressOptions(values: Values): ServerOptions['compress'] {
+  if (values['no-compress'] || values['no-compression']) {
+    if (values['compress-warm']) throw new UsageError('--compress-warm needs the compress cache (it is off with --no-compress)');
+    return false;
+  }
   const max = values['compress-max-bytes'];
   if (max !== undefined && !/^[1-9]\d*$/.test(max)) throw new UsageError(`invalid --compress-max-bytes '${max}' (expected a number of bytes)`);
   const maxBytes = max === undefined ? undefined : Number(max);
   const explicit = values['compress-cache'];
-  if (explicit !== undefined) return { dir: explicit, maxBytes };
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = [defaultCacheDir(), path.join(os.tmpdir(), `sluice-${uid}`, 'compressed')].find((d) => !isWithin(path.resolve(d), path.resolve(root)));
-  return dir === undefined ? false : { dir, maxBytes };
+  // The default directory: where it lies inside root or cannot be written, the library uses a private one under the temporary directory.
+  return { dir: explicit, maxBytes, warm: values['compress-warm'] === true };
 }
 
 /** The flags sluice had before serve's came along. */
-function ownOptions(values: Values, root: string): ServerOptions {
+function ownOptions(values: Values): ServerOptions {
   const opts: ServerOptions = timeouts(values);
   if (values.engine !== undefined) opts.engine = values.engine as ServerOptions['engine'];
   if (values.dotfiles !== undefined) opts.dotfiles = values.dotfiles as ServerOptions['dotfiles'];
@@ -224,7 +284,7 @@ function ownOptions(values: Values, root: string): ServerOptions {
   if (values['small-file-max'] !== undefined) opts.smallFileMax = parseSmallFileMax(values['small-file-max']);
   if (values['no-index']) opts.index = false;
   if (values['no-etag']) opts.etag = false;
-  opts.compress = compressOptions(values, root);
+  opts.compress = compressOptions(values);
   return opts;
 }
 
@@ -267,7 +327,7 @@ export function serveOptions(values: Values, root: string): Plan {
       throw err;
     }
   }
-  const options: ServerOptions = { symlinks: 'within-root', ...base, ...ownOptions(values, servedRoot) };
+  const options: ServerOptions = { symlinks: 'within-root', ...base, ...ownOptions(values) };
   const symlinks = symlinkPolicy(values.symlinks);
   if (symlinks !== undefined) options.symlinks = symlinks;
   if (values.single) options.single = true;
@@ -324,6 +384,46 @@ function operatorOptions(values: Values, options: ServerOptions): void {
   if (values.health !== undefined) options.health = parseHealth(values.health);
   if (values.mime !== undefined) options.mimeTypes = Object.fromEntries(values.mime.map(parseMimeFlag));
   corsLists(values, options);
+  const auth = authOptions(values, process.env);
+  if (auth !== undefined) options.auth = auth;
+}
+
+/** `user:hash` entries from --auth, --auth-file (one a line, # comments) and $SLUICE_AUTH (whitespace-separated), checked. */
+function authEntries(values: Values, env: NodeJS.ProcessEnv): [source: string, entry: string][] {
+  const entries: [string, string][] = (values.auth ?? []).map((e) => ['--auth', e]);
+  const file = values['auth-file'];
+  if (file !== undefined) {
+    for (const line of readFlagFile('auth-file', file).toString('utf8').split(/\r?\n/)) {
+      if (line.trim() !== '' && !line.trimStart().startsWith('#')) entries.push(['--auth-file', line.trim()]);
+    }
+  }
+  for (const e of (env.SLUICE_AUTH ?? '').split(/\s+/)) if (e !== '') entries.push(['$SLUICE_AUTH', e]);
+  return entries;
+}
+
+/** Basic auth's users, or undefined when none is given. A message never repeats a hash or a password. */
+export function authOptions(values: Values, env: NodeJS.ProcessEnv): AuthOption | undefined {
+  const entries = authEntries(values, env);
+  if (entries.length === 0) {
+    if (values['auth-realm'] !== undefined) throw new UsageError('--auth-realm needs --auth, --auth-file or $SLUICE_AUTH');
+    return undefined;
+  }
+  const users: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [source, entry] of entries) {
+    const colon = entry.indexOf(':');
+    const flag = `invalid ${source}`;
+    if (colon <= 0) throw new UsageError(`${flag} entry (expected USER:HASH)`);
+    const user = entry.slice(0, colon);
+    const why = verifierFor(entry.slice(colon + 1));
+    if (typeof why === 'string') throw new UsageError(`${flag} for '${user}' (${why})`);
+    if (user in users) throw new UsageError(`${flag}: user '${user}' given twice`);
+    users[user] = entry.slice(colon + 1);
+  }
+  const realm = values['auth-realm'];
+  if (realm !== undefined && (!/^[\x20-\x7e]+$/.test(realm) || /["\\]/.test(realm))) {
+    throw new UsageError(`invalid --auth-realm '${realm}' (printable ASCII, no quotes or backslashes)`);
+  }
+  return { users, realm };
 }
 
 /** A comma-separated flag's items, each checked by `check` (which says why one is refused). */

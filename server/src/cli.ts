@@ -16,30 +16,38 @@ import {
   type ServerOptions,
   type SluiceSecureServer,
   type SluiceServer,
+  type WarmSummary,
 } from './index';
 import { formatFrontDoorResponse, logResponse, type AccessLogOptions } from './access-log';
 import {
   accessLogOptions,
   drainTimeout,
-  hostAndPort,
+  isSocketPath,
+  listenTargets,
   MIN_MAX_CHUNK,
+  parseSocketMode,
   parseCommandLine,
   parseMetrics,
   parseWorkers,
   serveOptions,
+  targetName,
   tlsOptions,
   UsageError,
+  type ListenTarget,
   type Values,
 } from './cli-options';
+import { scryptHash } from './auth';
 import { runCompressCommand } from './compress-command';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
-import { serveClusterMetrics, shareWithPrimary, type MetricsListen } from './metrics';
 import { ENGINE_NAMES } from './engines';
-import { exitWithPrimary, runPrimary, workerPort, workerTicketKeys, type ListeningMessage } from './workers';
-import { listenOptions, prepareWorkersPort, sharedWorkersPort } from './workers-listen';
+import { freeSocketPath, removeOnExit, SocketPathError } from './unix-socket';
+import { serveClusterMetrics, shareWithPrimary, type MetricsListen } from './metrics';
+import { exitWithPrimary, runPrimary, workerTicketKeys, type ListeningMessage } from './workers';
+import { listenOptions, prepareWorkersTargets, workerTargets } from './workers-listen';
 
 const HELP = `Usage: sluice [root] [options]
        sluice compress DIR    write .br/.gz siblings of DIR's compressible files
+       sluice hash-password   read a password on stdin, print its scrypt hash for --auth
 
 Serves the files under root (default: the current directory) over HTTP,
 sending bodies from the page cache to the socket with sendfile, splice or
@@ -49,7 +57,10 @@ A serve.json in root (or --config FILE) is read as serve reads it.
 Options:
   --host H          address to listen on (default: $HOST or 127.0.0.1)
   -p, --port P      port to listen on; 0 takes a free port (default: $PORT or 8080)
-  -l, --listen URI  serve's form: PORT, HOST:PORT or tcp://HOST:PORT
+  -l, --listen URI  serve's form: PORT, HOST:PORT, tcp://HOST:PORT or unix:PATH
+                    (a Unix socket; a stale socket file is removed, one a live
+                    server owns is refused); repeatable: one server on each
+  --socket-mode M   octal mode of the unix: sockets, as in 660 (default: by the umask)
   --engine E        auto | ${ENGINE_NAMES.join(' | ')} (default: auto).
                     A named engine that is not available is a start-up error.
   --engines         print which engines this machine supports, and why not, then exit
@@ -87,6 +98,9 @@ Options:
   --compress-cache DIR    the cache directory, outside root
                     (default: $XDG_CACHE_HOME/sluice/compressed or ~/.cache/...)
   --compress-max-bytes B  bound on the cache's size (default: 536870912)
+  --compress-warm   compress root's compressible files in the background at start-up,
+                    at idle priority, so first visitors get compressed bytes too; a
+                    line says when it is done (variants, bytes, time)
   --send-timeout MS       close a connection whose client reads nothing for MS ms
                     while a body is sent (default: 60000; 0 = never)
   --keep-alive-timeout MS close kept-alive connections idle for MS ms (default: 5000)
@@ -113,10 +127,14 @@ Options:
                     of its own (HOST: 127.0.0.1 unless given; PORT 0 takes a free
                     one): requests, bytes by engine, durations, connections, caches,
                     fallbacks to copy, process; with --workers, summed over them
+  --auth USER:HASH  HTTP Basic authentication; repeatable. HASH is scrypt:N:r:p:SALT:HASH
+                    (sluice hash-password makes one) or bcrypt ($2b$...); a password in the
+                    clear only as plain:PASSWORD. Also from --auth-file FILE (one USER:HASH
+                    a line) and $SLUICE_AUTH (whitespace-separated). --health stays open
+  --auth-realm R    the realm the 401's WWW-Authenticate names (default: sluice)
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
-                    bytes Node wrote for the same request (plain HTTP; not with --engine copy);
-                    with --http2, HTTP/2 streams all go through Node's compatibility layer
+                    bytes Node wrote for the same request (plain HTTP; not with --engine copy)
   -u, --no-compression    serve's name for --no-compress
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
@@ -124,7 +142,8 @@ Options:
   -h, --help        show this help
   -v, --version     print the version
 
-The first line printed names the URL, the engine in use and whether the front door is on.
+The first line printed names the URL (each listener's, space-separated), the engine in use
+and whether the front door is on (never on a unix: socket).
 `;
 
 function fail(message: string): never {
@@ -155,11 +174,18 @@ function addressLines(scheme: string, host: string, port: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** addressLines() for each TCP target. */
+function allAddressLines(scheme: string, targets: readonly ListenTarget[]): string {
+  return targets.map((t) => (isSocketPath(t) ? '' : addressLines(scheme, t.host, t.port))).join('');
+}
+
 /** What the process serves, worked out once from the command line. */
 interface Setup {
   root: string;
-  host: string;
-  port: number;
+  /** Where to listen: one server on each. */
+  targets: ListenTarget[];
+  /** --socket-mode, or null. */
+  socketMode: number | null;
   scheme: 'http' | 'https';
   options: ServerOptions;
   tls: ReturnType<typeof tlsOptions>;
@@ -221,52 +247,69 @@ function frontDoorOn(server: AnyServer): boolean {
   return 'frontDoor' in server.sluice && server.sluice.frontDoor !== null && server.sluice.frontDoor.active();
 }
 
-/** Why --front-door, asked for, is off ('' when it is on or was not asked for). */
-function frontDoorLine(server: AnyServer, setup: Setup): string {
-  if (setup.options.frontDoor !== true || frontDoorOn(server)) return '';
-  return 'frontDoorNote' in server.sluice ? server.sluice.frontDoorNote : 'front door off (TLS)';
+/** Why the front door is off where it is ('' when it is on or was not asked for, and is on everywhere else). */
+function frontDoorLine(servers: readonly AnyServer[], setup: Setup): string {
+  const on = servers.map(frontDoorOn);
+  const why = (server: AnyServer): string => ('frontDoorNote' in server.sluice ? server.sluice.frontDoorNote : 'front door off (TLS)');
+  if (setup.options.frontDoor === true && !on.includes(true)) return why(servers[0]);
+  if (!on.includes(true) || !on.includes(false)) return '';
+  const names = setup.targets.map((t, i) => (on[i] ? '' : `${targetName(t, setup.scheme)}: ${why(servers[i])}`));
+  return names.filter(Boolean).join('; ');
 }
 
-/** Listens, then prints the start line (or, in a worker, tells the primary). */
-function listenAndAnnounce(server: AnyServer, setup: Setup): void {
-  const { host, port } = setup;
+/** Listens on `target`; calls back with the URL once it listens (--port 0's port resolved). */
+function listenOn(server: AnyServer, target: ListenTarget, setup: Setup, listening: (target: ListenTarget) => void): void {
+  const name = targetName(target, setup.scheme);
   server.on('error', (err: NodeJS.ErrnoException & { metricsListener?: boolean }) => {
     if (err.metricsListener === true) failMetrics(setup.metrics, err);
-    fail(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`);
+    fail(`cannot listen on ${name.replace(/^\w+:\/\//, '')}: ${err.code ?? err.message}`);
   });
-  server.listen(listenOptions(port, host), () => {
+  server.listen(listenOptions(target), () => {
+    if (isSocketPath(target)) {
+      if (setup.socketMode !== null) fs.chmodSync(target.path, setup.socketMode);
+      return listening(target);
+    }
     const address = server.address();
-    const actualPort = typeof address === 'object' && address ? address.port : port;
-    const url = urlOf(setup.scheme, host, actualPort);
+    listening({ ...target, port: typeof address === 'object' && address ? address.port : target.port });
+  });
+}
+
+/** Listens on every target (one server each), then prints the start line (or, in a worker, tells the primary). */
+function listenAndAnnounce(servers: readonly AnyServer[], setup: Setup): void {
+  const bound: ListenTarget[] = [];
+  let left = servers.length;
+  const announce = (): void => {
+    const url = bound.map((t) => targetName(t, setup.scheme)).join(' ');
+    const first = servers[0];
     // auto says why it skipped faster engines (say, io_uring_setup: EPERM).
-    const note = [server.sluice.engineNote.includes('unavailable here') ? server.sluice.engineNote : '', frontDoorLine(server, setup)]
+    const note = [first.sluice.engineNote.includes('unavailable here') ? first.sluice.engineNote : '', frontDoorLine(servers, setup)]
       .filter(Boolean)
       .join('; ');
+    const frontDoor = servers.some(frontDoorOn);
     if (cluster.isWorker) {
-      process.send?.({
-        sluice: 'listening',
-        url,
-        engine: server.sluice.engine,
-        frontDoor: frontDoorOn(server),
-        note,
-        port: actualPort,
-      } satisfies ListeningMessage);
+      process.send?.({ sluice: 'listening', url, engine: first.sluice.engine, frontDoor, note } satisfies ListeningMessage);
       return;
     }
-    process.stdout.write(startLine(url, server.sluice.engine, 1, frontDoorOn(server), setup.root));
+    for (const t of bound) if (isSocketPath(t)) removeOnExit(t.path);
+    process.stdout.write(startLine(url, first.sluice.engine, 1, frontDoor, setup.root));
     if (note) process.stdout.write(`sluice: ${note}\n`);
-    process.stdout.write(addressLines(setup.scheme, host, actualPort));
-  });
+    process.stdout.write(allAddressLines(setup.scheme, bound));
+  };
+  servers.forEach((server, i) =>
+    listenOn(server, setup.targets[i], setup, (t) => {
+      bound[i] = t;
+      if (--left === 0) announce();
+    }),
+  );
 }
 
 /** The command line, checked: every refusal names its flag (or $PORT). */
 function setupFrom(values: Values, positionals: string[]): Setup {
   const root = rootDirectory(positionals);
   try {
-    const given = hostAndPort(values, process.env);
-    // A worker listens on the port the primary picked (--port 0 included).
-    const host = given.host;
-    const port = workerPort() ?? given.port;
+    // A worker listens where the primary said (--port 0 resolved).
+    const targets = workerTargets() ?? listenTargets(values, process.env);
+    const socketMode = parseSocketMode(values['socket-mode'], targets);
     const plan = serveOptions(values, root);
     const tls = tlsOptions(values);
     if (tls !== null && plan.options.engine !== undefined && plan.options.engine !== 'copy' && plan.options.engine !== 'auto') {
@@ -275,10 +318,10 @@ function setupFrom(values: Values, positionals: string[]): Setup {
     const workers = parseWorkers(values.workers);
     const scheme = tls === null ? 'http' : 'https';
     const log = accessLogOptions(values, plan.options.health);
-    const metrics = parseMetrics(values.metrics, given.port);
+    const metrics = parseMetrics(values.metrics, servingPort(targets));
     // Each process collects; the one listener is this one's, or the primary's (which sums the workers').
     if (metrics !== null) plan.options.metrics = workers > 1 || cluster.isWorker ? true : metrics;
-    return { root: plan.root, host, port, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values), metrics };
+    return { root: plan.root, targets, socketMode, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values), metrics };
   } catch (err) {
     if (err instanceof UsageError) fail(err.message);
     throw err;
@@ -291,6 +334,18 @@ function parsedOrFail(): ReturnType<typeof parseCommandLine> {
   } catch (err) {
     fail((err as Error).message);
   }
+}
+
+/** Why a target cannot be listened on, for fail(). */
+function listenFailure(err: Error & { code?: string; target?: ListenTarget }, scheme: string): string {
+  if (err instanceof SocketPathError) return `cannot listen on unix:${err.path}: ${err.message}`;
+  const where = err.target === undefined ? '' : targetName(err.target, scheme).replace(/^\w+:\/\//, '');
+  return `cannot listen on ${where}: ${err.code ?? err.message}`;
+}
+
+/** Stale socket files removed, live ones refused, before anything listens on them. */
+async function freeSocketPaths(targets: readonly ListenTarget[]): Promise<void> {
+  for (const t of targets) if (isSocketPath(t) && !t.path.startsWith('\\\\')) await freeSocketPath(t.path);
 }
 
 /**
@@ -333,29 +388,93 @@ function withMetrics(server: AnyServer, setup: Setup): void {
   server.on('metricsListening', announceMetrics);
 }
 
-/** The cluster primary: workers on one port, the start line once they all listen. */
+/** The cluster primary: workers on every target, the start line once they all listen. */
 function startPrimary(setup: Setup): void {
-  const announce = (m: ListeningMessage): void => {
-    process.stdout.write(startLine(m.url, m.engine, setup.workers, m.frontDoor === true, setup.root));
-    if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
-    process.stdout.write(addressLines(setup.scheme, setup.host, m.port ?? setup.port));
-    const metrics = setup.metrics;
-    if (metrics !== null)
-      serveClusterMetrics(
-        metrics,
-        (listener) => announceMetrics(listener.address()),
-        (err) => failMetrics(metrics, err),
-      );
-  };
-  // With reusePort every worker binds the one port prepared here (a free
-  // one for --port 0); with cluster's balance the primary picks it.
-  void prepareWorkersPort(setup.host, setup.port).then(
-    () => {
-      const port = sharedWorkersPort() ?? setup.port;
-      runPrimary({ count: setup.workers, host: setup.host, port, tls: setup.tls !== null, drainTimeout: setup.drainTimeout, announce, fail });
-    },
-    (err: NodeJS.ErrnoException) => fail(`cannot listen on ${setup.host}:${setup.port}: ${err.code ?? err.message}`),
+  // With reusePort every worker binds the ports prepared here (a free one
+  // for --port 0); with cluster's balance (and on Unix sockets) the primary
+  // listens for them.
+  void freeSocketPaths(setup.targets)
+    .then(() => prepareWorkersTargets(setup.targets))
+    .then(
+      (targets) => {
+        const announce = (m: ListeningMessage): void => {
+          for (const t of targets) if (isSocketPath(t)) removeOnExit(t.path);
+          process.stdout.write(startLine(m.url, m.engine, setup.workers, m.frontDoor === true, setup.root));
+          if (m.note) process.stdout.write(`sluice: ${m.note}\n`);
+          process.stdout.write(allAddressLines(setup.scheme, targets));
+          const metrics = setup.metrics;
+          if (metrics !== null)
+            serveClusterMetrics(
+              metrics,
+              (listener) => announceMetrics(listener.address()),
+              (err) => failMetrics(metrics, err),
+            );
+        };
+        runPrimary({ count: setup.workers, tls: setup.tls !== null, drainTimeout: setup.drainTimeout, announce, fail });
+      },
+      (err: Error) => fail(listenFailure(err, setup.scheme)),
+    );
+}
+
+/**
+ * One server per target, each with the access log. One of them warms the
+ * compress cache (the first, in the first worker): the cache on disk is
+ * shared, and the others take its variants as they find them.
+ */
+function createServers(setup: Setup): AnyServer[] {
+  const compress = setup.options.compress;
+  const warms = typeof compress === 'object' && compress.warm === true && (cluster.worker?.id ?? 1) === 1;
+  return setup.targets.map((_, i) => {
+    const server = createOrFail(i === 0 ? (warms ? setup : withoutWarm(setup)) : withoutMetrics(withoutWarm(setup)));
+    if (setup.log !== null) attachLog(server, setup.log);
+    if (i === 0) withMetrics(server, setup);
+    if (warms && i === 0) server.on('compressWarm', (s: WarmSummary) => process.stdout.write(warmLine(s)));
+    return server;
+  });
+}
+
+/** The setup of a second or later listener: --metrics has one listener, the first server's. */
+function withoutMetrics(setup: Setup): Setup {
+  return setup.options.metrics === undefined ? setup : { ...setup, options: { ...setup.options, metrics: undefined } };
+}
+
+/** The TCP port served (the first TCP target's), which --metrics must not take; -1 with none. */
+function servingPort(targets: readonly ListenTarget[]): number {
+  for (const t of targets) if (!isSocketPath(t)) return t.port;
+  return -1;
+}
+
+function withoutWarm(setup: Setup): Setup {
+  const compress = setup.options.compress;
+  return typeof compress === 'object' ? { ...setup, options: { ...setup.options, compress: { ...compress, warm: false } } } : setup;
+}
+
+function warmLine(s: WarmSummary): string {
+  return `sluice: compress warm-up done: ${s.variants} variant${s.variants === 1 ? '' : 's'} of ${s.files} compressible file${s.files === 1 ? '' : 's'}, ${s.bytesIn} bytes to ${s.bytesOut}, in ${s.ms} ms\n`;
+}
+
+function attachLog(server: AnyServer, log: AccessLogOptions): void {
+  const write = batchedWriter();
+  server.prependListener(
+    'request',
+    frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
   );
+  // What the front door sends never reaches 'request'.
+  server.on('frontDoorResponse', (r: FrontDoorResponse) => {
+    const line = formatFrontDoorResponse(r, new Date(), log);
+    if (line !== '') write(line);
+  });
+}
+
+/** `sluice hash-password`: the first line of stdin as an scrypt hash for --auth. */
+function hashPassword(): void {
+  const chunks: Buffer[] = [];
+  process.stdin.on('data', (c: Buffer) => chunks.push(c));
+  process.stdin.on('end', () => {
+    const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+    if (password === '') fail('hash-password: no password on stdin');
+    process.stdout.write(`${scryptHash(password)}\n`);
+  });
 }
 
 function main(): void {
@@ -367,33 +486,30 @@ function main(): void {
     );
     return;
   }
+  if (process.argv[2] === 'hash-password') return hashPassword();
   const { values, positionals } = parsedOrFail();
   if (printedInfo(values)) return;
   const setup = setupFrom(values, positionals);
+  const users = setup.options.auth ? Object.entries(setup.options.auth.users) : [];
+  for (const [user] of users.filter(([, hash]) => hash.startsWith('plain:'))) {
+    if (!cluster.isWorker)
+      process.stderr.write(`sluice: warning: --auth for '${user}' holds its password in the clear (plain:); sluice hash-password makes a hash\n`);
+  }
   if (setup.workers > 1 && cluster.isPrimary) {
-    // Check the options here, so a bad flag fails once, not in every worker.
-    createOrFail(setup);
+    // Check the options here, so a bad flag fails once, not in every worker (the workers warm the cache).
+    createOrFail(withoutWarm(setup));
     startPrimary(setup);
     return;
   }
   if (cluster.isWorker) exitWithPrimary();
-  const server = createOrFail(setup);
-  const log = setup.log;
-  if (log !== null) {
-    const write = batchedWriter();
-    server.prependListener(
-      'request',
-      frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
-    );
-    // What the front door sends never reaches 'request'.
-    server.on('frontDoorResponse', (r: FrontDoorResponse) => {
-      const line = formatFrontDoorResponse(r, new Date(), log);
-      if (line !== '') write(line);
-    });
-  }
-  withMetrics(server, setup);
-  listenAndAnnounce(server, setup);
-  drainOnSignal(server, setup.drainTimeout);
+  const servers = createServers(setup);
+  // In a worker, the primary freed the socket files and holds them.
+  const freed = cluster.isWorker ? Promise.resolve() : freeSocketPaths(setup.targets);
+  freed.then(
+    () => listenAndAnnounce(servers, setup),
+    (err: Error) => fail(listenFailure(err, setup.scheme)),
+  );
+  drainOnSignal(servers, setup.drainTimeout);
 }
 
 main();

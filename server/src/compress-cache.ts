@@ -19,6 +19,7 @@
 //   at start-up.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
@@ -64,6 +65,12 @@ export interface CompressCacheOptions {
   dir: string;
   /** Bound on the bytes the directory holds. */
   maxBytes: number;
+  /**
+   * `dir` is the default, not one the user named: where it cannot be made
+   * or written (a server run as nobody with HOME=/root), or lies inside
+   * the root, a private directory under the temporary one is used instead.
+   */
+  fallback?: boolean;
 }
 
 /** What the cache has done (for tests and logs). */
@@ -105,6 +112,8 @@ interface Job {
   source: string;
   stat: fs.Stats;
   coding: CacheCoding;
+  /** A warm-up's job: told the variant's size when made, else null. */
+  done?: (made: number | null) => void;
 }
 
 /**
@@ -147,6 +156,12 @@ class CompressWorker {
   }
 }
 
+/** An entry's name: a hash of the source's identity with the coding and level. */
+function entryName(stat: Pick<fs.Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>, coding: CacheCoding): string {
+  const { dev, ino, size, mtimeMs } = stat;
+  return createHash('sha256').update(`${dev}:${ino}:${size}:${mtimeMs}:${coding}:${LEVEL[coding]}`).digest('hex').slice(0, 32) + SUFFIX[coding];
+}
+
 /** One cache directory; shared by every handler of the process that names it. */
 export class CompressCache {
   readonly stats: CompressStats = { compressed: 0, adopted: 0, dropped: 0, discarded: 0, evicted: 0, failed: 0 };
@@ -156,6 +171,8 @@ export class CompressCache {
   /** Names being made, or found not worth making (no smaller than the source). */
   private readonly busy = new Set<string>();
   private readonly queue: Job[] = [];
+  /** Warm-up jobs: run only while no request's job waits. */
+  private readonly background: Job[] = [];
   private running = 0;
   private readonly names = new WeakMap<FileVersion, Partial<Record<CacheCoding, string>>>();
   private readonly choices = new Map<string, CacheCoding | null>();
@@ -222,7 +239,23 @@ export class CompressCache {
 
   /** Resolves once nothing is queued or running (for tests and `sluice compress`). */
   async idle(): Promise<void> {
-    while (this.running > 0 || this.queue.length > 0) await new Promise((r) => setTimeout(r, 10));
+    while (this.running > 0 || this.queue.length > 0 || this.background.length > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /**
+   * Makes the variant of `source` (as `stat` describes it) in `coding` unless
+   * it is cached or being made, behind every job a request queued, on the
+   * same idle-priority thread. Resolves with the variant's size when this
+   * made it, else null.
+   */
+  warm(source: string, stat: fs.Stats, coding: CacheCoding): Promise<number | null> {
+    const name = entryName(stat, coding);
+    if (this.entries.has(name) || this.busy.has(name)) return Promise.resolve(null);
+    return new Promise((done) => {
+      this.busy.add(name);
+      this.background.push({ name, source, stat, coding, done });
+      this.pump();
+    });
   }
 
   private nameOf(version: FileVersion, coding: CacheCoding): string {
@@ -231,14 +264,7 @@ export class CompressCache {
       names = {};
       this.names.set(version, names);
     }
-    let name = names[coding];
-    if (name === undefined) {
-      const { dev, ino, size, mtimeMs } = version.stat;
-      const hash = createHash('sha256').update(`${dev}:${ino}:${size}:${mtimeMs}:${coding}:${LEVEL[coding]}`).digest('hex');
-      name = hash.slice(0, 32) + SUFFIX[coding];
-      names[coding] = name;
-    }
-    return name;
+    return (names[coding] ??= entryName(version.stat, coding));
   }
 
   private schedule(job: Job): void {
@@ -257,16 +283,18 @@ export class CompressCache {
   }
 
   private pump(): void {
-    while (this.running < 1 && this.queue.length > 0) {
-      const job = this.queue.shift() as Job;
+    while (this.running < 1 && (this.queue.length > 0 || this.background.length > 0)) {
+      const job = (this.queue.shift() ?? this.background.shift()) as Job;
       this.running++;
       compressCounts.queued--;
       compressCounts.running++;
       this.make(job)
+        .then((made) => job.done?.(made))
         .catch(() => {
           this.stats.failed++;
           compressCounts.failed++;
           this.busy.delete(job.name);
+          job.done?.(null);
         })
         .finally(() => {
           this.running--;
@@ -277,14 +305,15 @@ export class CompressCache {
   }
 
   /** Adopts the entry another process made, or has the worker make it; the name stays busy if it is not worth it. */
-  private async make(job: Job): Promise<void> {
+  private async make(job: Job): Promise<number | null> {
     const entry = path.join(this.dir, job.name);
     const existing = await fs.promises.lstat(entry).catch(() => null);
     if (existing?.isFile()) {
       this.stats.adopted++;
       compressCounts.adopted++;
       this.busy.delete(job.name);
-      return this.add(job.name, existing.size);
+      this.add(job.name, existing.size);
+      return null;
     }
     const { dev, ino, size, mtimeMs } = job.stat;
     const outcome = await this.worker.run({ source: job.source, identity: { dev, ino, size, mtimeMs }, entry, coding: job.coding, level: LEVEL[job.coding] });
@@ -300,6 +329,7 @@ export class CompressCache {
     // A version that changed is gone for good, and one that does not shrink
     // never will: those names stay busy. Others may be tried again.
     if (outcome.kind !== 'discarded' && outcome.kind !== 'not-smaller') this.busy.delete(job.name);
+    return outcome.kind === 'made' ? outcome.size : null;
   }
 
   private add(name: string, size: number): void {
@@ -359,26 +389,89 @@ export function isWithin(dir: string, root: string): boolean {
  */
 export function openCompressCache(opts: CompressCacheOptions, root: string): CompressCache | null {
   const dir = path.resolve(opts.dir);
-  const realRoot = realOrSelf(root);
-  if (isWithin(realOrSelf(dir), realRoot) || isWithin(dir, path.resolve(root))) {
+  if (isInRoot(dir, root)) {
+    if (opts.fallback) return openPrivateCache(opts, root, null);
     throw new SluiceError('ERR_SLUICE_COMPRESS_CACHE_IN_ROOT', `The compress cache directory ${dir} is inside the served root ${root}`);
   }
   const known = caches.get(dir);
   if (known !== undefined) return known;
   try {
     prepareDir(dir);
-    const cache = new CompressCache(dir, opts.maxBytes);
-    caches.set(dir, cache);
-    return cache;
   } catch (err) {
-    process.emitWarning(
-      `sluice: no compress cache (${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); compressible files go out as they are`,
-      {
-        code: 'SLUICE_COMPRESS_CACHE_UNAVAILABLE',
-      },
-    );
+    const why = `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    if (opts.fallback) return openPrivateCache(opts, root, why);
+    warnNoCache(why);
     return null;
   }
+  return cacheIn(dir, opts.maxBytes);
+}
+
+function isInRoot(dir: string, root: string): boolean {
+  return isWithin(realOrSelf(dir), realOrSelf(root)) || isWithin(dir, path.resolve(root));
+}
+
+function cacheIn(dir: string, maxBytes: number): CompressCache {
+  const known = caches.get(dir);
+  if (known !== undefined) return known;
+  const cache = new CompressCache(dir, maxBytes);
+  caches.set(dir, cache);
+  return cache;
+}
+
+/** Reasons already warned about: a second handler for the same directory says nothing. */
+const warned = new Set<string>();
+
+function warnNoCache(why: string): void {
+  if (warned.has(why)) return;
+  warned.add(why);
+  process.emitWarning(`sluice: no compress cache (${why}); compressible files go out as they are`, { code: 'SLUICE_COMPRESS_CACHE_UNAVAILABLE' });
+}
+
+/** This user's private directory under the temporary one: `$TMPDIR/sluice-UID`. */
+export function privateTmpDir(): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  return path.join(os.tmpdir(), `sluice-${uid}`);
+}
+
+/**
+ * The cache in privateTmpDir()/compressed, when the default directory
+ * failed (`why`; null: it lies inside the root). The temporary directory is
+ * shared with every user, so the private one must be a real directory
+ * (not a link) that this user owns: one someone else made first is
+ * refused, not used, and its mode is made 0700.
+ */
+function openPrivateCache(opts: CompressCacheOptions, root: string, why: string | null): CompressCache | null {
+  const parent = privateTmpDir();
+  const dir = path.join(parent, 'compressed');
+  if (isInRoot(dir, root)) {
+    if (why !== null) warnNoCache(why);
+    return null;
+  }
+  try {
+    preparePrivateParent(parent);
+    prepareDir(dir);
+  } catch (err) {
+    warnNoCache(`${why ?? `the default directory is inside ${root}`}; ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return null;
+  }
+  if (why !== null && !caches.has(dir)) {
+    process.emitWarning(`sluice: compress cache in ${dir} (${why})`, { code: 'SLUICE_COMPRESS_CACHE_FALLBACK' });
+  }
+  return cacheIn(dir, opts.maxBytes);
+}
+
+function preparePrivateParent(parent: string): void {
+  try {
+    fs.mkdirSync(parent, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const stat = fs.lstatSync(parent);
+  if (!stat.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) {
+    throw Object.assign(new Error(`owned by uid ${stat.uid}, not this user: refused`), { code: 'EPERM' });
+  }
+  if ((stat.mode & 0o077) !== 0) fs.chmodSync(parent, 0o700);
 }
 
 /** Creates `dir` 0700 and checks it is a directory of ours that we can write. */

@@ -39,11 +39,29 @@ function note(message: string): void {
   process.stderr.write(`sluice: ${message}\n`);
 }
 
+/** Several servers (one per listener) drained as one: close() calls back once every one closed. */
+function allOf(servers: readonly Drainable[]): Drainable {
+  if (servers.length === 1) return servers[0];
+  const held = (): number => servers.reduce((n, s) => n + heldByFrontDoor(s), 0);
+  return {
+    on: (event, listener) => servers.forEach((s) => s.on(event, listener)),
+    close(cb) {
+      let left = servers.length;
+      for (const s of servers) s.close(() => --left === 0 && cb());
+    },
+    // HTTP/2 servers have neither: then their sockets are closed one by one.
+    closeIdleConnections: servers.every((s) => s.closeIdleConnections) ? () => servers.forEach((s) => s.closeIdleConnections?.()) : undefined,
+    closeAllConnections: servers.every((s) => s.closeAllConnections) ? () => servers.forEach((s) => s.closeAllConnections?.()) : undefined,
+    sluice: { frontDoor: { stats: () => ({ connections: held() }) } },
+  } as Drainable;
+}
+
 /**
- * Drains `server` on the first SIGTERM or SIGINT, within `timeoutMs`
+ * Drains `servers` on the first SIGTERM or SIGINT, within `timeoutMs`
  * (0: close every connection at once).
  */
-export function drainOnSignal(server: Drainable, timeoutMs: number): void {
+export function drainOnSignal(servers: Drainable | readonly Drainable[], timeoutMs: number): void {
+  const server = Array.isArray(servers) ? allOf(servers) : (servers as Drainable);
   let draining = false;
   let deadline = 0;
   const sockets = new Set<DrainableSocket>();

@@ -167,6 +167,20 @@ export function varyWithAcceptEncoding(current: number | string | string[] | und
   return value ? `${value}, Accept-Encoding` : 'Accept-Encoding';
 }
 
+/**
+ * Two Vary values as one: each field name once (compared case-insensitively,
+ * the first spelling kept), and `*` alone when either says `*`.
+ */
+export function mergeVary(a: string, b: string): string {
+  const names = `${a},${b}`
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (names.includes('*')) return '*';
+  const seen = new Set<string>();
+  return names.filter((n) => !seen.has(n.toLowerCase()) && seen.add(n.toLowerCase())).join(', ');
+}
+
 const NAMES = new WeakMap<readonly string[], ReadonlySet<string>>();
 
 /** The lower-case names of `fields` ([name, value, …]), worked out once per list. */

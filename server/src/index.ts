@@ -14,9 +14,12 @@ import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
 import { fetchListener, type FetchHandler, type FileDefaults } from './fetch/server';
 import { metricsOption, ServerMetrics, type MetricsListen, type MetricsOption } from './metrics';
+import type { WarmSummary } from './compress-warm';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
 export type { CompressOption, CorsOption } from './options';
+export type { AuthOption } from './auth';
+export type { WarmSummary } from './compress-warm';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
@@ -72,6 +75,8 @@ export interface SluiceServer extends http.Server {
     readonly frontDoorNote: string;
     /** The server's Prometheus metrics (the `metrics` option), or null. */
     metrics: ServerMetrics | null;
+    /** The compress warm-up (`compress: { warm: true }`), or null; the server also emits 'compressWarm' with it. */
+    compressWarm: Promise<WarmSummary> | null;
   };
 }
 
@@ -151,12 +156,14 @@ export function createServer(root: string, opts?: ServerOptions | null): SluiceS
       ? frontDoorFor(server, wantDoor, built, rest, timeouts.keepAliveTimeout)
       : { door: null, note: 'front door off (a fetch handler answers every request)' };
   const metrics = metricsWanted === null ? null : watchMetrics(server, door, metricsWanted.listen);
+  built.warm?.then((summary) => server.emit('compressWarm', summary)).catch(() => undefined);
   const sluice = {
     engine,
     engineNote,
     root: absRoot,
     frontDoor: door,
     metrics,
+    compressWarm: built.warm,
     get frontDoorNote(): string {
       const off = door?.offReason() ?? '';
       return off === '' ? note : `front door off (${off})`;

@@ -2,6 +2,7 @@
 // path only reads the resolved form. Defaults, coercions and the TypeErrors
 // for bad values are serve-static 2.x's (and send 1.x's), so an options
 // object written for serve-static means the same thing here.
+import { basicAuth, type AuthOption, type BasicAuth } from './auth';
 import type { Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { EngineName } from './engines/types';
@@ -131,6 +132,14 @@ export interface SluiceOptions {
    */
   health?: string | false;
   /**
+   * HTTP Basic authentication: `{ users: { alice: 'scrypt:16384:8:1:SALT:HASH' }, realm: 'staging' }`.
+   * A request without valid credentials gets `401` with `WWW-Authenticate:
+   * Basic realm="..."`. Hashes are scrypt (`scrypt:N:r:p:SALT:HASH`, base64)
+   * or bcrypt (`$2b$...`); a password in the clear must say `plain:PASSWORD`.
+   * The health path stays open. Off by default.
+   */
+  auth?: AuthOption | false;
+  /**
    * Content-Types by extension, replacing or adding to the built-in ones:
    * `{ wasm: 'application/wasm', '.md': 'text/markdown' }`. A text type
    * gets `charset=utf-8` as the built-in ones do, unless it names one.
@@ -150,6 +159,13 @@ export interface CompressOption {
   dir?: string;
   /** Bound on the bytes the cache holds (default 512 MiB). */
   maxBytes?: number;
+  /**
+   * Compress every compressible file under the root in the background at
+   * start-up (idle priority, behind requests' own compressions), so first
+   * requests get compressed bytes too. createServer's server emits
+   * 'compressWarm' with a summary when done. Default false.
+   */
+  warm?: boolean;
 }
 
 /**
@@ -205,7 +221,8 @@ export interface ResolvedOptions {
   /** The coding `*` in Accept-Encoding stands for, or null for RFC 9110's "any" (adapters choose). */
   precompressedStar: ContentCoding | null;
   symlinks: SymlinkPolicy;
-  compress: { dir: string; maxBytes: number } | null;
+  /** fallback: dir is the default (a private one under the temporary directory stands in where it fails). */
+  compress: { dir: string; maxBytes: number; fallback: boolean; warm: boolean } | null;
   single: boolean;
   cors: boolean;
   /** The origins CORS answers (reflected), or null for any (`*`). */
@@ -226,6 +243,8 @@ export interface ResolvedOptions {
   dialect: Dialect;
   /** The health path, or null. */
   health: string | null;
+  /** Basic authentication, or null. */
+  auth: BasicAuth | null;
   /** The mimeTypes option (extensions lower case, without the dot; charset added), or null. */
   types: TypeOverrides | null;
 }
@@ -418,12 +437,14 @@ export function defaultCacheDir(): string {
 
 function compressOption(value: unknown): ResolvedOptions['compress'] {
   if (value === undefined || value === false) return null;
-  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES };
+  if (value === true) return { dir: defaultCacheDir(), maxBytes: DEFAULT_COMPRESS_MAX_BYTES, fallback: true, warm: false };
   if (typeof value !== 'object' || value === null) throw invalid(`The "compress" option must be a boolean or an object. Received ${show(value)}`);
-  const { dir, maxBytes } = value as CompressOption;
+  const { dir, maxBytes, warm } = value as CompressOption;
+  if (warm !== undefined && typeof warm !== 'boolean') throw invalid(`The "compress.warm" option must be a boolean. Received ${show(warm)}`);
   if (dir !== undefined && (typeof dir !== 'string' || dir === ''))
     throw invalid(`The "compress.dir" option must be a non-empty string. Received ${show(dir)}`);
-  return { dir: dir ?? defaultCacheDir(), maxBytes: positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES) };
+  const bound = positiveInt(maxBytes, 'compress.maxBytes', DEFAULT_COMPRESS_MAX_BYTES);
+  return { dir: dir ?? defaultCacheDir(), maxBytes: bound, fallback: dir === undefined, warm: warm === true };
 }
 
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
@@ -538,6 +559,7 @@ function serveOptions(opts: SluiceOptions) {
     strongEtag: opts.etag === 'strong',
     dialect: SLUICE_DIALECT,
     health: healthPath(opts.health),
+    auth: basicAuth(opts.auth),
     types: typeOverrides(opts.mimeTypes),
   };
 }

@@ -60,11 +60,27 @@ export class Responder {
     if (isQueued(res)) return whenTurn(req, res, () => this.serve(req, res, next, url, originalUrl, claimant));
     const x = new Exchange(req, res, next, originalUrl, claimant);
     if (this.opts.health !== null && this.isHealthCheck(req, url)) return this.answers.health(x, this.draining());
+    // A CORS preflight never carries credentials (Fetch leaves them out): it is answered without.
+    const auth = this.opts.cors && req.method === 'OPTIONS' ? null : this.opts.auth;
+    if (auth !== null)
+      return auth.check(
+        req,
+        res,
+        this.answers.extra,
+        () => this.authorized(x, url, originalUrl),
+        () => claimant?.hijack(),
+      );
+    this.authorized(x, url, originalUrl);
+  };
+
+  /** serve() past the health path and authentication. */
+  private authorized(x: Exchange, url: string, originalUrl: string): void {
+    const { req } = x;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !this.opts.anyMethod) return this.answers.otherMethod(x);
     const resolution = originalUrl !== url && isMountRoot(url, originalUrl) ? this.mountRoot : this.resolver.resolve(url);
     if (resolution.kind === 'error') return this.answers.refuse(x, resolution.status);
     this.finder.find(x, resolution);
-  };
+  }
 
   /** A GET or HEAD of the health path (its query string aside). */
   private isHealthCheck(req: IncomingMessage, url: string): boolean {

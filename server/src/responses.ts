@@ -1,6 +1,7 @@
 // Responses sluice writes itself (errors, redirects), in send's shapes so
 // that clients and tests written against serve-static see the same bytes.
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { mergeVary } from './head';
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -139,7 +140,9 @@ export function sendOptions(
     res.setHeader('Access-Control-Max-Age', '86400');
     if (preflight.allowHeaders === null && requestHeaders !== undefined) vary.push('Access-Control-Request-Headers');
   }
-  if (vary.length > 0) res.setHeader('Vary', vary.join(', '));
+  // A Vary among `fields` (-H, say) is kept, joined with these.
+  const given = res.getHeader('Vary');
+  if (vary.length > 0) res.setHeader('Vary', given === undefined ? vary.join(', ') : mergeVary(String(given), vary.join(', ')));
   res.end();
 }
 

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { chooseTransports, type EngineName, type TransportOptions, type Transports } from './engines';
 import { resolveOptions, type ResolvedOptions, type SluiceOptions } from './options';
 import { Responder } from './responder';
+import { openCompressCache } from './compress-cache';
+import { warmCompressCache, type WarmSummary } from './compress-warm';
+import { contentTypeFor } from './head';
 
 /** Root as serve-static checks it, with serve-static's messages (code matches on them). */
 export function checkRoot(root: unknown): string {
@@ -27,20 +30,33 @@ export interface Built {
   engineNote: string;
   /** Coded variants are made in the background (the compress cache is on). */
   compressing: boolean;
+  /** The compress warm-up (the compress option's `warm`), or null. */
+  warm: Promise<WarmSummary> | null;
 }
 
 export function build(root: unknown, opts: SluiceOptions | null | undefined, overrides?: Partial<ResolvedOptions>): Built {
   const absRoot = checkRoot(root);
   const resolved = { ...resolveOptions(opts), ...overrides };
   const transports = chooseTransports(resolved.engine, transportOptions(resolved));
+  const responder = new Responder(absRoot, resolved, transports);
   return {
-    responder: new Responder(absRoot, resolved, transports),
+    responder,
     transports,
     root: absRoot,
     engine: transports.name,
     engineNote: transports.note,
     compressing: resolved.compress !== null,
+    warm: startWarm(resolved, absRoot),
   };
+}
+
+/** The warm-up of the cache the responder uses (the one instance per directory), when asked for. */
+function startWarm(resolved: ResolvedOptions, root: string): Promise<WarmSummary> | null {
+  const cache = resolved.compress?.warm ? openCompressCache(resolved.compress, root) : null;
+  if (cache === null) return null;
+  const types = resolved.types;
+  const type = (file: string): string => types?.get(path.extname(file).slice(1).toLowerCase()) ?? contentTypeFor(file);
+  return warmCompressCache(cache, root, type);
 }
 
 /** Responders kept per (root, options) by a ResponderCache; past this it starts over. */

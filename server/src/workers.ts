@@ -3,17 +3,17 @@
 // every worker drain (drain.ts) and exits when they are gone.
 //
 // Three things Node's cluster does not do on its own:
-// - With --port 0 every worker is told the one port the primary picked, so
-//   that workers that replace dead ones listen where the first line said,
-//   even after all of them died at once (the primary's listening socket
-//   closes with its last worker; a port-0 replacement would get a new one).
+// - With --port 0 every worker is told the one port the primary picked
+//   (workers-listen.ts), so that workers that replace dead ones listen where
+//   the first line said, even after all of them died at once (the primary's
+//   listening socket closes with its last worker; a port-0 replacement
+//   would get a new one).
 // - A connection the primary had handed to a worker that died before
 //   taking it is closed, not left open forever (below).
 // - HTTPS workers share one set of session ticket keys, so a resumed
 //   session does not depend on which worker a connection reaches.
 import * as crypto from 'node:crypto';
 import cluster, { type Worker } from 'node:cluster';
-import * as net from 'node:net';
 
 /**
  * The environment variable that gives HTTPS workers one set of session
@@ -29,15 +29,6 @@ export function workerTicketKeys(): Buffer | undefined {
   return hex !== undefined && /^[0-9a-f]{96}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
 }
 
-/** The environment variable that gives workers the port to listen on. */
-const WORKER_PORT_ENV = 'SLUICE_WORKER_PORT';
-
-/** In a worker, the port the primary chose for every worker; undefined elsewhere. */
-export function workerPort(): number | undefined {
-  const value = cluster.isWorker ? process.env[WORKER_PORT_ENV] : undefined;
-  return value === undefined ? undefined : Number(value);
-}
-
 /**
  * In a worker: a primary that died leaves the worker's IPC writes failing
  * with EPIPE; the worker then exits quietly (Node's cluster exits it on the
@@ -47,17 +38,6 @@ export function exitWithPrimary(): void {
   cluster.worker?.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || !process.connected) process.exit(0);
     throw err;
-  });
-}
-
-/** A free port on `host` (port 0 resolved once, by the primary). */
-function freePort(host: string, cb: (err: Error | null, port: number) => void): void {
-  const probe = net.createServer();
-  probe.once('error', (err) => cb(err, 0));
-  probe.listen(0, host, () => {
-    const address = probe.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    probe.close(() => cb(null, port));
   });
 }
 
@@ -110,9 +90,6 @@ export function isListeningMessage(m: unknown): m is ListeningMessage {
 
 export interface PrimaryOptions {
   count: number;
-  host: string;
-  /** The port every worker listens on; 0 = one free port, picked here. */
-  port: number;
   /** Whether workers serve HTTPS (then they share session ticket keys). */
   tls: boolean;
   /** The workers' drain deadline (ms); the primary waits a little longer. */
@@ -136,11 +113,7 @@ function signalWorkers(signal: NodeJS.Signals): void {
 
 export function runPrimary(opts: PrimaryOptions): void {
   const keys = opts.tls ? { [TICKET_KEYS_ENV]: crypto.randomBytes(48).toString('hex') } : {};
-  if (opts.port !== 0) return startWorkers(opts, keys);
-  freePort(opts.host, (err, port) => {
-    if (err) opts.fail(`cannot listen on ${opts.host}:0: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-    startWorkers(opts, { ...keys, [WORKER_PORT_ENV]: String(port) });
-  });
+  startWorkers(opts, keys);
 }
 
 function startWorkers(opts: PrimaryOptions, env: NodeJS.ProcessEnv): void {

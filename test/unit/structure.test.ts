@@ -25,9 +25,9 @@ const MAX_CLASS_METHODS = 20;
 const LAYERS: readonly (readonly string[])[] = [
   ['body', 'errors', 'http-error', 'negotiate', 'native', 'descriptors', 'trust-proxy', 'counters'],
   ['engines/*', 'file-table', 'conditional', 'range', 'resolve', 'globs'],
-  ['options', 'head', 'rules', 'digest'],
+  ['auth', 'options', 'head', 'rules', 'digest'],
   ['compress-worker'],
-  ['multipart', 'precompressed', 'compress-cache', 'symlinks', 'responses', 'listing'],
+  ['multipart', 'precompressed', 'compress-cache', 'compress-warm', 'symlinks', 'responses', 'listing'],
   ['plan'],
   ['respond', 'exchange'],
   ['answers'],
@@ -38,7 +38,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['index', 'fastify', 'serve-handler', 'koa', 'hono', 'fetch'],
   ['nest/*'],
   ['nest'],
-  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
+  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options', 'unix-socket'],
   ['cli'],
 ];
 

@@ -356,7 +356,10 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
   wrapClosing(server, door);
   const offReason = (): string => {
     if (door.isPassing()) return "a 'request' or 'connection' listener not marked frontDoorAware was added";
-    return started || !server.listening ? '' : 'the server has no TCP listener of its own: its connections come through node:cluster';
+    if (started || !server.listening) return '';
+    // The addon drops an answered head with recv(MSG_TRUNC) and no buffer, which TCP allows and Unix sockets refuse (EFAULT).
+    if (typeof server.address() === 'string') return 'a Unix socket: the front door answers TCP connections only';
+    return 'the server has no TCP listener of its own: its connections come through node:cluster';
   };
   return {
     stats: () => door.stats(),
