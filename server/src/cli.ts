@@ -107,6 +107,13 @@ Options:
                     client --log records
   --health PATH     answer PATH (say /healthz) before looking for a file: 200 ok
                     while serving, 503 once draining; no-store, never logged
+  --proxy URL       a fallback proxy: a path with no file, and every method but GET
+                    and HEAD, goes to URL (http:// or https://, a path prefix kept),
+                    streamed both ways, with X-Forwarded-For/-Proto/-Host; WebSocket
+                    upgrades too. Upstream failures are 502, its timeouts 504.
+                    The 404 page does not apply; not with --single
+  --proxy-timeout MS  time the upstream has to connect and answer with its head,
+                    and that its body may stall (default: 30000)
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
                     bytes Node wrote for the same request (plain HTTP; not with --engine copy)

@@ -9,9 +9,10 @@ import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
 import { build, type Built } from './setup';
+import { attachProxy, FallbackProxy, resolveProxy } from './proxy';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
-export type { CompressOption, CorsOption } from './options';
+export type { CompressOption, CorsOption, ProxyOption } from './options';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
 export type { ContentCoding } from './negotiate';
 export { engines, frontDoorUnavailableReason };
@@ -39,7 +40,9 @@ export interface Middleware {
 
 /** A handler for a bare `http.createServer`: answers every request itself. */
 export function createHandler(root: string, opts?: SluiceOptions | null): Handler {
+  const proxy = proxyFor(opts);
   const { responder, engine, engineNote } = build(root, opts);
+  if (proxy !== null) responder.passMiss = proxy.forward;
   const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
   return Object.assign(handler, { engine, engineNote });
@@ -47,6 +50,7 @@ export function createHandler(root: string, opts?: SluiceOptions | null): Handle
 
 /** A drop-in for Express's serve-static: same options, next() semantics. */
 export function serveStatic(root: string, opts?: SluiceOptions | null): Middleware {
+  if (opts?.proxy !== undefined) throw proxyError('The "proxy" option is for createServer and createHandler: a middleware passes misses to next()');
   const { responder, engine, engineNote } = build(root, opts);
   const { respond } = responder;
   const middleware = (req: http.IncomingMessage, res: http.ServerResponse, next: Next): void => respond(req, res, next);
@@ -106,14 +110,33 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
   };
 }
 
+function proxyError(message: string): TypeError {
+  const err = new TypeError(message);
+  (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+/** The fallback proxy the options ask for, or null. */
+function proxyFor(opts: SluiceOptions | null | undefined): FallbackProxy | null {
+  const spec = resolveProxy(opts?.proxy);
+  if (spec === null) return null;
+  if (opts?.single === true) throw proxyError('The "single" and "proxy" options exclude each other: with a proxy, every miss goes to the upstream');
+  return new FallbackProxy(spec.target, spec.timeout);
+}
+
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
   const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
+  const proxy = proxyFor(rest);
   const built = build(root, rest);
   const { responder, engine, engineNote, root: absRoot } = built;
   const { respond } = responder;
   const server = http.createServer(timeouts, (req, res) => respond(req, res));
+  if (proxy !== null) {
+    responder.passMiss = proxy.forward;
+    attachProxy(server, proxy);
+  }
   // close() drops the listener at once: from then on the health path says 503.
   responder.draining = () => !server.listening;
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
@@ -206,7 +229,9 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
   // engine was named; every body is copied either way.
   const unnamed = rest.engine === undefined || rest.engine === 'auto';
   const small = rest.smallFileMax ?? (unnamed ? TLS_SMALL_FILE_MAX : smallFileMaxFor(rest.engine ?? 'auto'));
+  const proxy = proxyFor(rest);
   const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
+  if (proxy !== null) responder.passMiss = proxy.forward;
   const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
   // noDelay: a response written as more than one TLS record must not wait
@@ -217,6 +242,7 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     ? http2.createSecureServer({ ...secure, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
     : https.createServer({ ...secure, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
+  if (proxy !== null) attachProxy(server as https.Server, proxy);
   responder.draining = () => !server.listening;
   return Object.assign(server, { sluice: { engine, engineNote, root: absRoot, http2: Boolean(h2) } });
 }

@@ -131,6 +131,12 @@ export class Responder {
   private readonly mountRoot: Resolution;
   /** Whether the server is closing: the health path then answers 503 (createServer sets this). */
   draining: () => boolean = () => false;
+  /**
+   * Where a request without a file goes instead of the 404 answer (a miss
+   * before any file was found, or a method other than GET and HEAD): the
+   * fallback proxy. Standalone only (never under an adapter's next()).
+   */
+  passMiss: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   /** Each route's candidate paths, made once (a route is remembered per path, and so is this). */
   private readonly candidates = new WeakMap<object, readonly string[]>();
 
@@ -210,7 +216,9 @@ export class Responder {
     const { req, res, next } = x;
     if (next !== undefined && this.opts.fallthrough) return next();
     x.claim();
-    if (this.opts.cors && req.method === 'OPTIONS') {
+    const preflight = this.opts.cors && req.method === 'OPTIONS';
+    if (this.passMiss !== null && next === undefined && !preflight) return this.passMiss(req, res);
+    if (preflight) {
       const requestMethod = headerString(req.headers['access-control-request-method']);
       return sendOptions(res, requestMethod, headerString(req.headers['access-control-request-headers']), this.everywhere, this.preflightFor(req));
     }
@@ -566,6 +574,10 @@ export class Responder {
 
   /** A refusal: the 404 fallbacks, fall through, next(err), or an error page. */
   private refuse(x: Exchange, status: number, err?: Error, headers?: Record<string, string>): void {
+    if (status === 404 && !x.found && this.passMiss !== null && x.next === undefined) {
+      x.claim();
+      return this.passMiss(x.req, x.res);
+    }
     if (status === 404 && !x.found && this.fallBack(x)) return;
     if (x.next !== undefined) {
       // serve-static: before a file is found, client errors fall through;

@@ -25,7 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['plan'],
   ['respond'],
   ['responder'],
-  ['setup', 'access-log', 'connections', 'serve-config'],
+  ['setup', 'access-log', 'connections', 'serve-config', 'proxy'],
   ['send-file', 'fastify/*'],
   ['index', 'fastify', 'serve-handler'],
   ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
