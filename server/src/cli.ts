@@ -31,6 +31,7 @@ import {
   type Values,
 } from './cli-options';
 import { runCompressCommand } from './compress-command';
+import { HTTP_SERVER_HELP, httpServerMode, type HttpServerMode } from './compat-http-server';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
 import { exitWithPrimary, runPrimary, workerPort, workerTicketKeys, type ListeningMessage } from './workers';
@@ -121,6 +122,8 @@ Options:
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
                     and never switches ports
+  --compat http-server ARGS  read ARGS as http-server does (its flags, defaults
+                    and environment; also the http-server-sluice command)
   -h, --help        show this help
   -v, --version     print the version
 
@@ -277,9 +280,9 @@ function setupFrom(values: Values, positionals: string[]): Setup {
   }
 }
 
-function parsedOrFail(): ReturnType<typeof parseCommandLine> {
+function parsedOrFail(argv: readonly string[]): ReturnType<typeof parseCommandLine> {
   try {
-    return parseCommandLine(process.argv.slice(2));
+    return parseCommandLine(argv);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -303,18 +306,46 @@ function startPrimary(setup: Setup): void {
   );
 }
 
-function main(): void {
+/**
+ * `--compat http-server ARGS` (what `http-server-sluice ARGS` runs): ARGS
+ * read as http-server reads them; null for sluice's own command line.
+ */
+function compatMode(argv: readonly string[]): HttpServerMode | null {
+  const m = /^--compat(?:=(.*))?$/.exec(argv[0] ?? '');
+  if (m === null) return null;
+  const name = m[1] ?? argv[1];
+  if (name !== 'http-server') fail(`invalid --compat '${name ?? ''}' (expected http-server)`);
+  try {
+    return httpServerMode(argv.slice(m[1] === undefined ? 2 : 1), process.env);
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message);
+    throw err;
+  }
+}
+
+/** The compat mode's options, passphrase and title over what its translated flags gave. */
+function applyCompat(setup: Setup, mode: HttpServerMode): void {
+  setup.options = { ...setup.options, ...mode.overrides };
+  if (setup.tls !== null && mode.passphrase !== undefined) setup.tls = { ...setup.tls, tls: { ...setup.tls.tls, passphrase: mode.passphrase } };
+  if (mode.title !== undefined) process.title = `http-server ${setup.port} ${mode.title}`;
+  for (const note of mode.notes) process.stderr.write(`sluice: ${note}\n`);
+}
+
+export function main(argv: readonly string[] = process.argv.slice(2)): void {
   // `sluice compress DIR` (serve a directory named compress as ./compress).
-  if (process.argv[2] === 'compress') {
-    void runCompressCommand(process.argv.slice(3)).then(
+  if (argv[0] === 'compress') {
+    void runCompressCommand(argv.slice(1)).then(
       (code) => process.exit(code),
       (err: Error) => fail(err.message),
     );
     return;
   }
-  const { values, positionals } = parsedOrFail();
+  const compat = compatMode(argv);
+  if (compat !== null && compat.argv[0] === '--help') return void process.stdout.write(HTTP_SERVER_HELP);
+  const { values, positionals } = parsedOrFail(compat?.argv ?? argv);
   if (printedInfo(values)) return;
   const setup = setupFrom(values, positionals);
+  if (compat !== null) applyCompat(setup, compat);
   if (setup.workers > 1 && cluster.isPrimary) {
     // Check the options here, so a bad flag fails once, not in every worker.
     createOrFail(setup);
@@ -340,4 +371,4 @@ function main(): void {
   drainOnSignal(server, setup.drainTimeout);
 }
 
-main();
+if (require.main === module) main();

@@ -83,6 +83,14 @@ export interface ServerOptions extends SluiceOptions {
    * addon has it and the engine is not copy; false turns it off.
    */
   frontDoor?: boolean;
+  /**
+   * Runs first for every request (the front door's replays included); it
+   * returns true when it has answered the request itself (a 401, a
+   * generated robots.txt), false to let sluice serve it. The http-server
+   * mode's basic auth and -r use it. A reply it gives is never kept by the
+   * front door unless it is a 200 with a file body, which it cannot be.
+   */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 function timeout(value: unknown, name: string, fallback: number): number {
@@ -110,6 +118,18 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
   };
 }
 
+/** The request listener: `intercept` first when there is one. */
+function intercepted(
+  intercept: ServerOptions['intercept'],
+  respond: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  if (intercept === undefined) return (req, res) => respond(req, res);
+  if (typeof intercept !== 'function') throw proxyError(`The "intercept" option must be a function. Received ${String(intercept)}`);
+  return (req, res) => {
+    if (!intercept(req, res)) respond(req, res);
+  };
+}
+
 function proxyError(message: string): TypeError {
   const err = new TypeError(message);
   (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
@@ -126,13 +146,13 @@ function proxyFor(opts: SluiceOptions | null | undefined): FallbackProxy | null 
 
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, ...rest } = opts ?? {};
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, intercept, ...rest } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
   const proxy = proxyFor(rest);
   const built = build(root, rest);
   const { responder, engine, engineNote, root: absRoot } = built;
   const { respond } = responder;
-  const server = http.createServer(timeouts, (req, res) => respond(req, res));
+  const server = http.createServer(timeouts, intercepted(intercept, respond));
   if (proxy !== null) {
     responder.passMiss = proxy.forward;
     attachProxy(server, proxy);
@@ -218,7 +238,7 @@ export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
  * copy engine, which `auto` picks here.
  */
 export function createSecureServer(root: string, opts: SecureServerOptions): SluiceSecureServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, ...rest } = opts;
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, intercept, ...rest } = opts;
   if (typeof tls !== 'object' || tls === null || (tls.pfx === undefined && (tls.cert === undefined || tls.key === undefined))) {
     const err = new TypeError('The "tls" option must name a cert and a key, or a pfx');
     (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
@@ -233,7 +253,7 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
   const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
   if (proxy !== null) responder.passMiss = proxy.forward;
   const { respond } = responder;
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
+  const handler = intercepted(intercept, respond);
   // noDelay: a response written as more than one TLS record must not wait
   // for the client's delayed ACK (40 ms) before its later records go out
   // (https servers set it already; http2's do not).

@@ -60,6 +60,7 @@ describe('the npm package', function () {
         'dist/index.js',
         'dist/index.d.ts',
         'dist/cli.js',
+        'dist/http-server-sluice.js',
         'dist/fastify.js',
       ]) {
         assert.ok(files.includes(needed), `${needed} is not in the tarball`);

@@ -28,8 +28,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['setup', 'access-log', 'connections', 'serve-config', 'proxy'],
   ['send-file', 'fastify/*'],
   ['index', 'fastify', 'serve-handler'],
-  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options'],
-  ['cli'],
+  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options', 'basic-auth'],
+  ['compat-http-server'],
+  ['cli', 'http-server-sluice'],
 ];
 
 function layerOf(module: string): number {
