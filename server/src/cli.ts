@@ -31,7 +31,7 @@ import {
   type Values,
 } from './cli-options';
 import { runCompressCommand } from './compress-command';
-import { HTTP_SERVER_HELP, httpServerMode, type HttpServerMode } from './compat-http-server';
+import { HTTP_SERVER_HELP, httpServerMode, withMode, type HttpServerMode } from './compat-http-server';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
 import { exitWithPrimary, runPrimary, workerPort, workerTicketKeys, type ListeningMessage } from './workers';
@@ -325,7 +325,7 @@ function compatMode(argv: readonly string[]): HttpServerMode | null {
 
 /** The compat mode's options, passphrase and title over what its translated flags gave. */
 function applyCompat(setup: Setup, mode: HttpServerMode): void {
-  setup.options = { ...setup.options, ...mode.overrides };
+  setup.options = withMode(setup.options, mode);
   if (setup.tls !== null && mode.passphrase !== undefined) setup.tls = { ...setup.tls, tls: { ...setup.tls.tls, passphrase: mode.passphrase } };
   if (mode.title !== undefined) process.title = `http-server ${setup.port} ${mode.title}`;
   for (const note of mode.notes) process.stderr.write(`sluice: ${note}\n`);
@@ -368,6 +368,8 @@ export function main(argv: readonly string[] = process.argv.slice(2)): void {
     });
   }
   listenAndAnnounce(server, setup);
+  // http-server's own line, after sluice's start line: scripts and tools wait for it.
+  if (compat !== null) server.once('listening', () => process.stdout.write(`Starting up http-server, serving ${setup.root}\n`));
   drainOnSignal(server, setup.drainTimeout);
 }
 

@@ -203,7 +203,7 @@ export interface HttpServerMode {
   /** sluice's command line (root first). */
   argv: string[];
   /** Options set over the ones sluice's flags give. */
-  overrides: ServerOptions;
+  overrides: ServerOptions & { upgrades?: boolean };
   /** $NODE_HTTP_SERVER_SSL_PASSPHRASE, for the key. */
   passphrase?: string;
   /** -T: the process title's suffix. */
@@ -234,7 +234,8 @@ function timeoutFlag(value: string | undefined, argv: string[]): void {
 
 /** The port: -p, else $PORT, else 8080 (0 takes a free one). */
 function portFlag(values: CompatValues, env: NodeJS.ProcessEnv, argv: string[]): void {
-  const p = str(values, 'p') ?? env.PORT;
+  // $PORT as http-server reads it (parseInt: 9090.86 is 9090).
+  const p = str(values, 'p') ?? (env.PORT === undefined ? undefined : (/^\d+/.exec(env.PORT)?.[0] ?? env.PORT));
   const source = str(values, 'p') !== undefined ? '-p' : '$PORT';
   if (p !== undefined && (!/^\d+$/.test(p) || Number(p) > 65535)) throw new UsageError(`invalid ${source} '${p}' (expected 0-65535)`);
   argv.push('--port', p ?? '8080', '--host', str(values, 'a') ?? '0.0.0.0');
@@ -243,6 +244,7 @@ function portFlag(values: CompatValues, env: NodeJS.ProcessEnv, argv: string[]):
 
 /** --mimetypes FILE: an Apache .types file (`type ext ext …` per line, # comments). */
 export function mimeTypesFile(file: string): string[] {
+  if (file.trimStart().startsWith('{')) return mimeTypesJson(file);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -257,6 +259,25 @@ export function mimeTypesFile(file: string): string[] {
       const entry = typeEntry(ext, words[0]);
       if (typeof entry === 'string') throw new UsageError(`invalid --mimetypes ${file} line ${n + 1} (${entry})`);
       out.push(`${entry.ext}=${words[0]}`);
+    }
+  }
+  return out;
+}
+
+/** --mimetypes '{"application/x-my-type": ["opml"]}': types and their extensions, as JSON. */
+function mimeTypesJson(text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`invalid --mimetypes '${text}' (neither a .types file nor JSON such as {"text/x-a": ["a"]})`);
+  }
+  const out: string[] = [];
+  for (const [type, exts] of Object.entries(parsed as Record<string, unknown>)) {
+    for (const ext of Array.isArray(exts) ? exts : [exts]) {
+      const entry = typeEntry(String(ext), type);
+      if (typeof entry === 'string') throw new UsageError(`invalid --mimetypes '${text}' (${entry})`);
+      out.push(`${entry.ext}=${type}`);
     }
   }
   return out;
@@ -311,7 +332,8 @@ function rootOf(positionals: string[]): string {
 
 /** The flags that only add fields, names or notes. */
 function smallFlags(values: CompatValues, argv: string[], mode: HttpServerMode): void {
-  for (const h of (values.H as string[] | undefined) ?? []) argv.push('-H', h);
+  // A name alone is a field with an empty value, as http-server takes it.
+  for (const h of (values.H as string[] | undefined) ?? []) argv.push('-H', h.includes(':') ? h : `${h}:`);
   const coop = values.coop;
   if (coop !== undefined && !isFalse(coop)) {
     if (typeof coop === 'string' && coop !== 'true') argv.push('-H', `Cross-Origin-Opener-Policy: ${coop}`, '-H', 'Cross-Origin-Embedder-Policy: require-corp');
@@ -323,7 +345,15 @@ function smallFlags(values: CompatValues, argv: string[], mode: HttpServerMode):
   if (values.o !== undefined) mode.notes.push('-o: sluice opens no browser');
   if (values.U !== undefined || values['log-ip'] !== undefined)
     mode.notes.push("-U, --log-ip: sluice's log lines always carry the client's address and the time with its offset");
-  if (values.websocket !== undefined && values.P === undefined) throw new UsageError('--websocket needs -P (sluice forwards upgrades whenever -P is given)');
+  if (values.websocket !== undefined && values.P === undefined) mode.notes.push('--websocket without -P changes nothing');
+}
+
+/** The options sluice's flags gave, with the mode's set over them. */
+export function withMode(options: ServerOptions, mode: HttpServerMode): ServerOptions {
+  const { upgrades, ...overrides } = mode.overrides;
+  const out: ServerOptions = { ...options, ...overrides };
+  if (upgrades === false && typeof out.proxy === 'object' && !(out.proxy instanceof URL)) out.proxy = { ...out.proxy, upgrades: false };
+  return out;
 }
 
 /** http-server's command line and environment as sluice's (see the README's http-server mode). */
@@ -355,6 +385,8 @@ export function httpServerMode(args: readonly string[], env: NodeJS.ProcessEnv):
     const target = typeof values.P === 'string' ? proxyTarget(values.P) : 'a URL is needed';
     if (typeof target === 'string') throw new UsageError(`invalid -P ${target}`);
     argv.push('--proxy', values.P as string);
+    // As http-server: upgrades are forwarded only with --websocket.
+    if (values.websocket === undefined || isFalse(values.websocket)) mode.overrides.upgrades = false;
   }
   smallFlags(values, argv, mode);
   mode.overrides.intercept = intercepts(values, env);

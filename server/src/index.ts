@@ -141,7 +141,7 @@ function proxyFor(opts: SluiceOptions | null | undefined): FallbackProxy | null 
   const spec = resolveProxy(opts?.proxy);
   if (spec === null) return null;
   if (opts?.single === true) throw proxyError('The "single" and "proxy" options exclude each other: with a proxy, every miss goes to the upstream');
-  return new FallbackProxy(spec.target, spec.timeout);
+  return new FallbackProxy(spec.target, spec.timeout, spec.upgrades);
 }
 
 /** An http.Server that serves `root` (call .listen() yourself). */

@@ -152,6 +152,8 @@ export interface ProxyOption {
   target: string | URL;
   /** Milliseconds the upstream has to connect and send its response head (504 past it), and that its body may stall. Default 30000. */
   timeout?: number;
+  /** Forward upgrades (WebSocket) too; createServer's. Default true. */
+  upgrades?: boolean;
 }
 
 export interface CorsOption {

@@ -58,7 +58,7 @@ export function proxyTarget(value: string | URL): URL | string {
 }
 
 /** The proxy option checked: its target URL and timeout, or null without one. */
-export function resolveProxy(value: unknown): { target: URL; timeout: number } | null {
+export function resolveProxy(value: unknown): { target: URL; timeout: number; upgrades: boolean } | null {
   if (value === undefined || value === null || value === false) return null;
   const spec = typeof value === 'string' || value instanceof URL ? { target: value } : (value as ProxyOption);
   if (typeof spec !== 'object' || (typeof spec.target !== 'string' && !(spec.target instanceof URL))) {
@@ -70,7 +70,7 @@ export function resolveProxy(value: unknown): { target: URL; timeout: number } |
   if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 1) {
     throw invalid(`The "proxy.timeout" option must be a positive integer (ms). Received ${String(timeout)}`);
   }
-  return { target, timeout };
+  return { target, timeout, upgrades: spec.upgrades !== false };
 }
 
 /** The names a Connection field lists (those fields are hop-by-hop too). */
@@ -157,6 +157,8 @@ export class FallbackProxy {
   constructor(
     readonly target: URL,
     readonly timeout: number,
+    /** Whether the server's upgrades are forwarded. */
+    readonly upgrades = true,
   ) {
     this.pool = new Pool(target.origin, { headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
   }
@@ -256,6 +258,6 @@ export function attachProxy(
   server: { on(event: 'upgrade', l: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown; once(event: 'close', l: () => void): unknown },
   proxy: FallbackProxy,
 ): void {
-  server.on('upgrade', proxy.upgrade);
+  if (proxy.upgrades) server.on('upgrade', proxy.upgrade);
   server.once('close', () => void proxy.close());
 }

@@ -220,6 +220,13 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
     try {
       assert.equal((await get(`${s.base}/api/x`)).body, 'up /api/x');
       assert.equal((await get(`${s.base}/page.html`)).body, 'page html\n');
+      // No --websocket: an upgrade is not forwarded as one (http-server forwards them only with it).
+      const socket = net.connect(Number(new URL(s.base).port), '127.0.0.1');
+      socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      const first = await new Promise<string>((resolve) => socket.once('data', (c: Buffer) => resolve(c.toString('latin1'))));
+      socket.destroy();
+      assert.doesNotMatch(first, /^HTTP\/1\.1 101/);
+      assert.match(first, /up \/ws$/);
     } finally {
       await stop(s);
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
@@ -258,11 +265,11 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
     }
   });
 
-  it('$PORT, $NODE_HTTP_SERVER_USERNAME/PASSWORD, and ./public as the default root', async () => {
+  it('$PORT (read as parseInt reads it: 0.5 is 0), $NODE_HTTP_SERVER_USERNAME/PASSWORD, and ./public as the default root', async () => {
     const cwd = scratchDir();
     fs.mkdirSync(path.join(cwd, 'public'));
     fs.writeFileSync(path.join(cwd, 'public', 'in-public.txt'), 'public dir\n');
-    const s = await start(['-a', '127.0.0.1'], { cwd, env: { PORT: '0', NODE_HTTP_SERVER_USERNAME: 'ann', NODE_HTTP_SERVER_PASSWORD: 's3cret' } });
+    const s = await start(['-a', '127.0.0.1'], { cwd, env: { PORT: '0.5', NODE_HTTP_SERVER_USERNAME: 'ann', NODE_HTTP_SERVER_PASSWORD: 's3cret' } });
     try {
       assert.equal((await get(`${s.base}/in-public.txt`)).status, 401);
       assert.equal((await get(`${s.base}/in-public.txt`, AUTH)).body, 'public dir\n');
@@ -289,7 +296,6 @@ describe('http-server mode: refusals and --help', function () {
       [['-S', '-C', '/nonexistent/c.pem'], /cannot read -C \/nonexistent\/c\.pem: ENOENT/],
       [['--username', 'a'], /--username and --password go together/],
       [['--mimetypes', '/nonexistent.types'], /cannot read --mimetypes/],
-      [['--websocket'], /--websocket needs -P/],
       [['--proxy-all'], /--proxy-all is not supported: /],
       [['--base-dir', '/x'], /--base-dir is not supported: /],
       [['--frobnicate'], /unknown option '--frobnicate'/],
