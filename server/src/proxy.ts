@@ -19,6 +19,7 @@ import * as tls from 'node:tls';
 import { Pool } from 'undici';
 import { isCaptureSocket } from './engines/capture';
 import type { ProxyOption } from './options';
+import { trackDelivery } from './respond';
 
 export const DEFAULT_PROXY_TIMEOUT = 30_000;
 
@@ -184,7 +185,12 @@ export class FallbackProxy {
         (upstream) => {
           if (res.destroyed) return void upstream.body.destroy();
           res.writeHead(upstream.statusCode, endToEnd(upstream.headers) as OutgoingHttpHeaders);
+          // The access log's body bytes: what went through, cut off or not.
+          const delivery = trackDelivery(res);
+          let sent = 0;
+          if (delivery !== null) upstream.body.on('data', (chunk: Buffer) => void (sent += chunk.length));
           pipeline(upstream.body, res, (err) => {
+            delivery?.settle(sent);
             if (err) res.destroy();
           });
         },

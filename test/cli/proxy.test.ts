@@ -20,13 +20,33 @@ describe('cli: --proxy', function () {
   let upstream: http.Server;
   let child: ChildProcess;
   let base: string;
+  let logged = (): string => '';
   before(async () => {
-    upstream = http.createServer((req, res) => res.end(`upstream ${req.method} ${req.url} ${req.headers['x-forwarded-proto']}`));
+    upstream = http.createServer((req, res) => {
+      // Chunked (no Content-Length), so the log's count is what went through.
+      if (req.url === '/logged-miss') {
+        res.write('part one; ');
+        return void res.end('part two');
+      }
+      res.end(`upstream ${req.method} ${req.url} ${req.headers['x-forwarded-proto']}`);
+    });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const root = path.join(scratchDir(), 'cli-proxy');
     fs.mkdirSync(root, { recursive: true });
     fs.writeFileSync(path.join(root, 'here.txt'), 'here\n');
-    const started = await startCli([root, '--port', '0', '--proxy', `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, '--proxy-timeout', '2000']);
+    const started = await startCli([
+      root,
+      '--port',
+      '0',
+      '--proxy',
+      `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      '--proxy-timeout',
+      '2000',
+      '--log',
+    ]);
+    let out = '';
+    started.child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    logged = () => out;
     child = started.child;
     base = `http://127.0.0.1:${started.port}`;
   });
@@ -39,6 +59,13 @@ describe('cli: --proxy', function () {
     assert.equal(await (await request(`${base}/here.txt`)).body.text(), 'here\n');
     assert.equal(await (await request(`${base}/api/v1?x=2`)).body.text(), 'upstream GET /api/v1?x=2 http');
     assert.equal(await (await request(`${base}/here.txt`, { method: 'POST', body: 'x' })).body.text(), 'upstream POST /here.txt http');
+  });
+
+  it('should log a proxied response with the body bytes that went through', async () => {
+    const body = await (await request(`${base}/logged-miss`)).body.text();
+    const deadline = Date.now() + 3000;
+    while (!logged().includes('/logged-miss') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(logged(), new RegExp(`"GET /logged-miss HTTP/1.1" 200 ${Buffer.byteLength(body)} `));
   });
 
   it('should refuse a bad --proxy, --proxy-timeout, and --proxy with --single, naming the flag (exit 2)', () => {
