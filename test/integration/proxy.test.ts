@@ -11,11 +11,12 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
-import { createHandler, createServer, serveStatic, type SluiceServer } from '../../server/src/index';
+import { Agent, request } from 'undici';
+import { createHandler, createSecureServer, createServer, serveStatic, type SluiceServer } from '../../server/src/index';
 import { frontDoorUnavailableReason } from '../../server/src/engines/front-door';
 import { scratchDir, sha256 } from '../helpers/fixtures';
 import { connect, readResponses, requestText } from '../helpers/raw-http';
+import { testCert } from '../helpers/tls';
 
 interface Upstream {
   server: http.Server;
@@ -343,5 +344,26 @@ describe('proxy option: createHandler, a path prefix, and refusals', function ()
     assert.throws(() => createServer('.', { proxy: { target: 'http://a', timeout: 0 } }), { code: 'ERR_INVALID_ARG_VALUE', message: /proxy\.timeout/ });
     assert.throws(() => createServer('.', { proxy: 'http://a', single: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /exclude each other/ });
     assert.throws(() => serveStatic('.', { proxy: 'http://a' }), { code: 'ERR_INVALID_ARG_VALUE', message: /next\(\)/ });
+  });
+});
+
+describe('proxy option: createSecureServer', function () {
+  this.timeout(10_000);
+  it('should forward a miss over HTTPS with X-Forwarded-Proto: https', async function () {
+    const { cert } = testCert();
+    if (cert === null) return this.skip();
+    const upstream = await startUpstream();
+    const server = createSecureServer(makeSite(), { tls: cert, proxy: `http://127.0.0.1:${upstream.port}` });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = new Agent({ connect: { rejectUnauthorized: false } });
+    try {
+      const res = await text(`https://127.0.0.1:${(server.address() as AddressInfo).port}/secure-miss`, { dispatcher: agent });
+      assert.equal(res.body, 'upstream has no /secure-miss');
+      assert.equal(upstream.seen[upstream.seen.length - 1].headers['x-forwarded-proto'], 'https');
+    } finally {
+      await agent.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(upstream.server);
+    }
   });
 });
