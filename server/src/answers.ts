@@ -3,7 +3,7 @@
 // every answer sluice writes itself (refusals and error pages, listings,
 // redirects, a 405 or a CORS preflight), each with the fields the options
 // put on every response.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ensureStrongEtag } from './digest';
 import type { Transports } from './engines';
 import { classifyErrno, statusForErrno } from './errors';
@@ -48,6 +48,12 @@ export class Answers {
   readonly extra: readonly string[];
   /** The headers option's everywhere fields alone (what a 405, an OPTIONS answer or the health path carries). */
   readonly everywhere: readonly string[];
+  /**
+   * Where a request without a file goes instead of the 404 answer (a miss
+   * before any file was found, or a method other than GET and HEAD): the
+   * fallback proxy. Standalone only (never under an adapter's next()).
+   */
+  passMiss: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
 
   constructor(
     private readonly root: string,
@@ -94,7 +100,9 @@ export class Answers {
     const { req, res, next } = x;
     if (next !== undefined && this.opts.fallthrough) return next();
     x.claim();
-    if (this.opts.cors && req.method === 'OPTIONS') {
+    const preflight = this.opts.cors && req.method === 'OPTIONS';
+    if (this.passMiss !== null && next === undefined && !preflight) return this.passMiss(req, res);
+    if (preflight) {
       const requestMethod = headerString(req.headers['access-control-request-method']);
       return sendOptions(res, requestMethod, headerString(req.headers['access-control-request-headers']), this.everywhere, this.preflightFor(req));
     }
@@ -124,6 +132,10 @@ export class Answers {
 
   /** A refusal: the 404 fallbacks, fall through, next(err), or an error page. */
   refuse(x: Exchange, status: number, err?: Error, headers?: Record<string, string>): void {
+    if (status === 404 && !x.found && this.passMiss !== null && x.next === undefined) {
+      x.claim();
+      return this.passMiss(x.req, x.res);
+    }
     if (status === 404 && !x.found && this.fallBack(x)) return;
     if (x.next !== undefined) {
       // serve-static: before a file is found, client errors fall through;

@@ -16,6 +16,7 @@ import { DEFAULT_DRAIN_TIMEOUT } from './drain';
 import { HEALTH_PATH, MAX_SMALL_FILE_MAX, MIN_MAX_CHUNK, originOf, parseDuration, typeEntry, type SymlinkPolicy } from './options';
 import { PER_RESPONSE_FIELDS, type HeaderEntry, type HeaderRule } from './rules';
 import { loadServeConfig, optionsFromServeConfig, ServeConfigError } from './serve-config';
+import { proxyTarget } from './proxy';
 
 /** A refusal of the command line: printed as `sluice: <message>`, exit code 2. */
 export class UsageError extends Error {}
@@ -64,6 +65,8 @@ export const FLAGS = {
   'cors-headers': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'log-format': { type: 'string' },
+  proxy: { type: 'string' },
+  'proxy-timeout': { type: 'string' },
   'front-door': { type: 'boolean' },
   metrics: { type: 'string' },
   'no-front-door': { type: 'boolean' },
@@ -334,6 +337,7 @@ export function serveOptions(values: Values, root: string): Plan {
   if (values.cors) options.cors = true;
   if (values.listing) options.listing = true;
   operatorOptions(values, options);
+  proxyFlags(values, options);
   const door = frontDoorWanted(values);
   if (door !== undefined) options.frontDoor = door;
   return { root: servedRoot, options, config: file };
@@ -351,6 +355,21 @@ function frontDoorWanted(values: Values): boolean | undefined {
   if (!values['front-door']) return undefined;
   if (values['ssl-cert'] !== undefined) throw new UsageError("--front-door serves plain HTTP only (over TLS every byte goes through Node's TLS stream)");
   return true;
+}
+
+/** --proxy URL (misses and other methods go upstream) and --proxy-timeout MS. */
+function proxyFlags(values: Values, options: ServerOptions): void {
+  const url = values.proxy;
+  const timeout = milliseconds('proxy-timeout', values['proxy-timeout']);
+  if (url === undefined) {
+    if (timeout !== undefined) throw new UsageError('--proxy-timeout needs --proxy');
+    return;
+  }
+  const target = proxyTarget(url);
+  if (typeof target === 'string') throw new UsageError(`invalid --proxy ${target}`);
+  if (timeout === 0) throw new UsageError(`invalid --proxy-timeout '0' (expected milliseconds, at least 1)`);
+  if (options.single) throw new UsageError('--single and --proxy exclude each other: with --proxy every miss goes to the upstream');
+  options.proxy = { target, timeout };
 }
 
 /** What --cross-origin-isolated sets: the fields a page needs for SharedArrayBuffer. */

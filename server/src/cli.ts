@@ -38,6 +38,7 @@ import {
 } from './cli-options';
 import { scryptHash } from './auth';
 import { runCompressCommand } from './compress-command';
+import { HTTP_SERVER_HELP, httpServerMode, withMode, type HttpServerMode } from './compat-http-server';
 import { DEFAULT_DRAIN_TIMEOUT, drainOnSignal } from './drain';
 import { ENGINE_NAMES } from './engines';
 import { freeSocketPath, removeOnExit, SocketPathError } from './unix-socket';
@@ -132,6 +133,13 @@ Options:
                     clear only as plain:PASSWORD. Also from --auth-file FILE (one USER:HASH
                     a line) and $SLUICE_AUTH (whitespace-separated). --health stays open
   --auth-realm R    the realm the 401's WWW-Authenticate names (default: sluice)
+  --proxy URL       a fallback proxy: a path with no file, and every method but GET
+                    and HEAD, goes to URL (http:// or https://, a path prefix kept),
+                    streamed both ways, with X-Forwarded-For/-Proto/-Host; WebSocket
+                    upgrades too. Upstream failures are 502, its timeouts 504.
+                    The 404 page does not apply; not with --single
+  --proxy-timeout MS  time the upstream has to connect and answer with its head,
+                    and that its body may stall (default: 30000)
   --no-front-door   answer every request through Node's HTTP layer. By default (--front-door)
                     the addon answers plain GET/HEAD requests itself, before it, with the
                     bytes Node wrote for the same request (plain HTTP; not with --engine copy)
@@ -139,6 +147,8 @@ Options:
   -L, --no-request-logging, -n, --no-clipboard, --no-port-switching, -d, --debug
                     serve's flags, accepted; sluice logs nothing unless --log
                     and never switches ports
+  --compat http-server ARGS  read ARGS as http-server does (its flags, defaults
+                    and environment; also the http-server-sluice command)
   -h, --help        show this help
   -v, --version     print the version
 
@@ -328,9 +338,9 @@ function setupFrom(values: Values, positionals: string[]): Setup {
   }
 }
 
-function parsedOrFail(): ReturnType<typeof parseCommandLine> {
+function parsedOrFail(argv: readonly string[]): ReturnType<typeof parseCommandLine> {
   try {
-    return parseCommandLine(process.argv.slice(2));
+    return parseCommandLine(argv);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -477,19 +487,47 @@ function hashPassword(): void {
   });
 }
 
-function main(): void {
+/**
+ * `--compat http-server ARGS` (what `http-server-sluice ARGS` runs): ARGS
+ * read as http-server reads them; null for sluice's own command line.
+ */
+function compatMode(argv: readonly string[]): HttpServerMode | null {
+  const m = /^--compat(?:=(.*))?$/.exec(argv[0] ?? '');
+  if (m === null) return null;
+  const name = m[1] ?? argv[1];
+  if (name !== 'http-server') fail(`invalid --compat '${name ?? ''}' (expected http-server)`);
+  try {
+    return httpServerMode(argv.slice(m[1] === undefined ? 2 : 1), process.env);
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message);
+    throw err;
+  }
+}
+
+/** The compat mode's options, passphrase and title over what its translated flags gave. */
+function applyCompat(setup: Setup, mode: HttpServerMode): void {
+  setup.options = withMode(setup.options, mode);
+  if (setup.tls !== null && mode.passphrase !== undefined) setup.tls = { ...setup.tls, tls: { ...setup.tls.tls, passphrase: mode.passphrase } };
+  if (mode.title !== undefined) process.title = `http-server ${servingPort(setup.targets)} ${mode.title}`;
+  for (const note of mode.notes) process.stderr.write(`sluice: ${note}\n`);
+}
+
+export function main(argv: readonly string[] = process.argv.slice(2)): void {
   // `sluice compress DIR` (serve a directory named compress as ./compress).
-  if (process.argv[2] === 'compress') {
-    void runCompressCommand(process.argv.slice(3)).then(
+  if (argv[0] === 'compress') {
+    void runCompressCommand(argv.slice(1)).then(
       (code) => process.exit(code),
       (err: Error) => fail(err.message),
     );
     return;
   }
-  if (process.argv[2] === 'hash-password') return hashPassword();
-  const { values, positionals } = parsedOrFail();
+  if (argv[0] === 'hash-password') return hashPassword();
+  const compat = compatMode(argv);
+  if (compat !== null && compat.argv[0] === '--help') return void process.stdout.write(HTTP_SERVER_HELP);
+  const { values, positionals } = parsedOrFail(compat?.argv ?? argv);
   if (printedInfo(values)) return;
   const setup = setupFrom(values, positionals);
+  if (compat !== null) applyCompat(setup, compat);
   const users = setup.options.auth ? Object.entries(setup.options.auth.users) : [];
   for (const [user] of users.filter(([, hash]) => hash.startsWith('plain:'))) {
     if (!cluster.isWorker)
@@ -503,6 +541,8 @@ function main(): void {
   }
   if (cluster.isWorker) exitWithPrimary();
   const servers = createServers(setup);
+  // http-server's own line, after sluice's start line: scripts and tools wait for it.
+  if (compat !== null) servers[0].once('listening', () => process.stdout.write(`Starting up http-server, serving ${setup.root}\n`));
   // In a worker, the primary freed the socket files and holds them.
   const freed = cluster.isWorker ? Promise.resolve() : freeSocketPaths(setup.targets);
   freed.then(
@@ -512,4 +552,4 @@ function main(): void {
   drainOnSignal(servers, setup.drainTimeout);
 }
 
-main();
+if (require.main === module) main();

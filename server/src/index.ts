@@ -15,9 +15,10 @@ import { build, type Built } from './setup';
 import { fetchListener, type FetchHandler, type FileDefaults } from './fetch/server';
 import { metricsOption, ServerMetrics, type MetricsListen, type MetricsOption } from './metrics';
 import type { WarmSummary } from './compress-warm';
+import { attachProxy, FallbackProxy, resolveProxy } from './proxy';
 
 export type { EngineName, EngineReport, SluiceOptions, SymlinkPolicy, Next };
-export type { CompressOption, CorsOption } from './options';
+export type { CompressOption, CorsOption, ProxyOption } from './options';
 export type { AuthOption } from './auth';
 export type { WarmSummary } from './compress-warm';
 export type { HeaderRule, HeaderEntry, RewriteRule, RedirectRule } from './rules';
@@ -50,7 +51,9 @@ export interface Middleware {
 
 /** A handler for a bare `http.createServer`: answers every request itself. */
 export function createHandler(root: string, opts?: SluiceOptions | null): Handler {
+  const proxy = proxyFor(opts);
   const { responder, engine, engineNote } = build(root, opts);
+  if (proxy !== null) responder.passMiss = proxy.forward;
   const { respond } = responder;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res);
   return Object.assign(handler, { engine, engineNote });
@@ -58,6 +61,7 @@ export function createHandler(root: string, opts?: SluiceOptions | null): Handle
 
 /** A drop-in for Express's serve-static: same options, next() semantics. */
 export function serveStatic(root: string, opts?: SluiceOptions | null): Middleware {
+  if (opts?.proxy !== undefined) throw proxyError('The "proxy" option is for createServer and createHandler: a middleware passes misses to next()');
   const { responder, engine, engineNote } = build(root, opts);
   const { respond } = responder;
   const middleware = (req: http.IncomingMessage, res: http.ServerResponse, next: Next): void => respond(req, res, next);
@@ -110,6 +114,14 @@ export interface ServerOptions extends SluiceOptions {
    * address). Default off.
    */
   metrics?: MetricsOption;
+  /**
+   * Runs first for every request (the front door's replays included); it
+   * returns true when it has answered the request itself (a 401, a
+   * generated robots.txt), false to let sluice serve it. The http-server
+   * mode's basic auth and -r use it. A reply it gives is never kept by the
+   * front door unless it is a 200 with a file body, which it cannot be.
+   */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 function timeout(value: unknown, name: string, fallback: number): number {
@@ -137,14 +149,54 @@ function serverTimeouts(opts: ServerOptions): http.ServerOptions & { keepAliveTi
   };
 }
 
+/** The request listener: `intercept` first when there is one. */
+function intercepted(
+  intercept: ServerOptions['intercept'],
+  respond: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  if (intercept === undefined) return (req, res) => respond(req, res);
+  if (typeof intercept !== 'function') throw proxyError(`The "intercept" option must be a function. Received ${String(intercept)}`);
+  return (req, res) => {
+    if (!intercept(req, res)) respond(req, res);
+  };
+}
+
+function proxyError(message: string): TypeError {
+  const err = new TypeError(message);
+  (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+/** The fallback proxy the options ask for, or null. */
+function proxyFor(opts: SluiceOptions | null | undefined): FallbackProxy | null {
+  const spec = resolveProxy(opts?.proxy);
+  if (spec === null) return null;
+  if (opts?.single === true) throw proxyError('The "single" and "proxy" options exclude each other: with a proxy, every miss goes to the upstream');
+  return new FallbackProxy(spec.target, spec.timeout, spec.upgrades);
+}
+
 /** An http.Server that serves `root` (call .listen() yourself). */
 export function createServer(root: string, opts?: ServerOptions | null): SluiceServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, frontDoor: wantDoor, fetch: handler, metrics: wantMetrics, ...rest } = opts ?? {};
+  const {
+    keepAliveTimeout: _k,
+    headersTimeout: _h,
+    requestTimeout: _r,
+    frontDoor: wantDoor,
+    fetch: handler,
+    metrics: wantMetrics,
+    intercept,
+    ...rest
+  } = opts ?? {};
   const timeouts = serverTimeouts(opts ?? {});
   const metricsWanted = metricsOption(wantMetrics);
+  const proxy = proxyFor(rest);
   const built = build(root, rest);
   const { responder, engine, engineNote, root: absRoot } = built;
-  const server = http.createServer(timeouts, requestListener(built, handler, rest));
+  const server = http.createServer(timeouts, intercepted(intercept, requestListener(built, handler, rest)));
+  if (proxy !== null) {
+    responder.passMiss = proxy.forward;
+    attachProxy(server, proxy);
+  }
   // close() drops the listener at once: from then on the health path says 503.
   responder.draining = () => !server.listening;
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
@@ -296,7 +348,7 @@ export type SluiceSecureServer = (https.Server | http2.Http2SecureServer) & {
  * copy engine, which `auto` picks here.
  */
 export function createSecureServer(root: string, opts: SecureServerOptions): SluiceSecureServer {
-  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, frontDoor: wantCore, metrics: wantMetrics, ...rest } = opts;
+  const { keepAliveTimeout: _k, headersTimeout: _h, requestTimeout: _r, tls, http2: h2, frontDoor: wantCore, metrics: wantMetrics, intercept, ...rest } = opts;
   const metricsWanted = metricsOption(wantMetrics);
   if (typeof tls !== 'object' || tls === null || (tls.pfx === undefined && (tls.cert === undefined || tls.key === undefined))) {
     const err = new TypeError('The "tls" option must name a cert and a key, or a pfx');
@@ -308,9 +360,15 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
   // engine was named; every body is copied either way.
   const unnamed = rest.engine === undefined || rest.engine === 'auto';
   const small = rest.smallFileMax ?? (unnamed ? TLS_SMALL_FILE_MAX : smallFileMaxFor(rest.engine ?? 'auto'));
+  const proxy = proxyFor(rest);
   const { responder, engine, engineNote, root: absRoot } = build(root, { ...rest, engine: rest.engine ?? 'copy', smallFileMax: small });
+  if (proxy !== null) responder.passMiss = proxy.forward;
   const { respond } = responder;
-  const handler = frontDoorAware((req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res));
+  // With an intercept the listener is not front-door-aware: HTTP/2 streams then all go through it (none is answered on the core API before it).
+  const handler =
+    intercept === undefined
+      ? frontDoorAware((req: http.IncomingMessage, res: http.ServerResponse): void => respond(req, res))
+      : intercepted(intercept, respond);
   // noDelay: a response written as more than one TLS record must not wait
   // for the client's delayed ACK (40 ms) before its later records go out
   // (https servers set it already; http2's do not).
@@ -319,6 +377,7 @@ export function createSecureServer(root: string, opts: SecureServerOptions): Slu
     ? http2.createSecureServer({ ...secure, allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
     : https.createServer({ ...secure, ...timeouts }, handler);
   if (!h2) (server as https.Server).keepAliveTimeout = timeouts.keepAliveTimeout;
+  if (proxy !== null) attachProxy(server as https.Server, proxy);
   responder.draining = () => !server.listening;
   const streams = h2 === true && coreStreams(server as http2.Http2SecureServer, wantCore, respond);
   const metrics = metricsWanted === null ? null : watchMetrics(server as unknown as http.Server, null, metricsWanted.listen);

@@ -145,6 +145,24 @@ export interface SluiceOptions {
    * gets `charset=utf-8` as the built-in ones do, unless it names one.
    */
   mimeTypes?: Record<string, string>;
+  /**
+   * A fallback proxy (createServer and createHandler; a middleware's misses
+   * go to next()): a request with no file behind it (a 404 before any file
+   * was found) and every method but GET and HEAD go to this upstream,
+   * streamed both ways; createServer forwards WebSocket upgrades too. The
+   * SPA shell and the 404 page do not apply then: the upstream answers
+   * misses. `'http://127.0.0.1:3000'`, or `{ target, timeout }`.
+   */
+  proxy?: string | URL | ProxyOption;
+}
+
+export interface ProxyOption {
+  /** The upstream: `http://host:port` or `https://…`, optionally with a path prefixed to every request's. */
+  target: string | URL;
+  /** Milliseconds the upstream has to connect and send its response head (504 past it), and that its body may stall. Default 30000. */
+  timeout?: number;
+  /** Forward upgrades (WebSocket) too; createServer's. Default true. */
+  upgrades?: boolean;
 }
 
 export interface CorsOption {

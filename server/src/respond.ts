@@ -67,6 +67,14 @@ export function recordDeliveries(): void {
   recording = true;
 }
 
+/** A record for a body sent other than by an engine (the proxy's), or null while nobody reads them. */
+export function trackDelivery(res: ServerResponse): Delivery | null {
+  if (!recording) return null;
+  const delivery = new Delivery();
+  deliveries.set(res, delivery);
+  return delivery;
+}
+
 /** The record of `res`'s body, if sluice sent one. */
 export function deliveryOf(res: ServerResponse): Delivery | undefined {
   return deliveries.get(res);

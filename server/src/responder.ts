@@ -28,6 +28,15 @@ export class Responder {
   /** Whether the server is closing: the health path then answers 503 (createServer sets this). */
   draining: () => boolean = () => false;
 
+  /** The fallback proxy a miss goes to (answers.ts), or null: set by createServer for --proxy. */
+  get passMiss(): ((req: IncomingMessage, res: ServerResponse) => void) | null {
+    return this.answers.passMiss;
+  }
+
+  set passMiss(to: ((req: IncomingMessage, res: ServerResponse) => void) | null) {
+    this.answers.passMiss = to;
+  }
+
   constructor(
     root: string,
     private readonly opts: ResolvedOptions,

@@ -60,6 +60,7 @@ describe('the npm package', function () {
         'dist/index.js',
         'dist/index.d.ts',
         'dist/cli.js',
+        'dist/http-server-sluice.js',
         'dist/fastify.js',
         'dist/koa.js',
         'dist/koa.d.ts',

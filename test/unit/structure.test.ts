@@ -33,13 +33,14 @@ const LAYERS: readonly (readonly string[])[] = [
   ['answers'],
   ['finder'],
   ['responder'],
-  ['setup', 'access-log', 'connections', 'serve-config', 'metrics'],
+  ['setup', 'access-log', 'connections', 'serve-config', 'metrics', 'proxy'],
   ['send-file', 'fastify/*', 'koa/*', 'hono/*', 'fetch/*'],
   ['index', 'fastify', 'serve-handler', 'koa', 'hono', 'fetch'],
   ['nest/*'],
   ['nest'],
-  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options', 'unix-socket'],
-  ['cli'],
+  ['compress-command', 'drain', 'workers', 'workers-listen', 'cli-options', 'unix-socket', 'basic-auth'],
+  ['compat-http-server'],
+  ['cli', 'http-server-sluice'],
 ];
 
 function layerOf(module: string): number {
