@@ -1,8 +1,8 @@
 // Table tests of head.ts: the values every head carries (ETag, dates,
 // Cache-Control, Vary) and the field lists kept per file version.
 import { strict as assert } from 'node:assert';
-import type * as fs from 'node:fs';
 import type { FileVersion } from '../../server/src/file-table';
+import { fakeVersion } from '../helpers/file-version';
 import {
   cacheControlValue,
   contentRange,
@@ -17,22 +17,7 @@ import {
 } from '../../server/src/head';
 
 function version(p = '/srv/app.js', size = 1000, mtimeMs = 1_700_000_000_123.6): FileVersion {
-  return {
-    path: p,
-    fd: 3,
-    stat: { size, mtimeMs } as fs.Stats,
-    size,
-    type: null,
-    etag: null,
-    strongEtag: null,
-    codedEtag: null,
-    lastModified: null,
-    realPath: null,
-    bytes: null,
-    heads: new Map(),
-    release: () => undefined,
-    invalidate: () => undefined,
-  };
+  return fakeVersion(p, size, mtimeMs);
 }
 
 const POLICY: HeadPolicy = {

@@ -3,9 +3,9 @@
 // version's cached head lists, and send's order when headers were set
 // before ours), as Go's fs_test.go tables checkPreconditions.
 import { strict as assert } from 'node:assert';
-import type * as fs from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FileVersion } from '../../server/src/file-table';
+import { fakeVersion } from '../helpers/file-version';
 import { HeadCache, representationOf, type HeadPolicy, type Preset } from '../../server/src/head';
 import { plan, type Plan, type PlanOptions } from '../../server/src/plan';
 
@@ -15,22 +15,7 @@ const AT = 'Mon, 15 Jan 2024 12:00:00 GMT';
 const BEFORE = 'Mon, 15 Jan 2024 11:59:59 GMT';
 
 function version(size = SIZE): FileVersion {
-  return {
-    path: '/srv/app.js',
-    fd: 42,
-    stat: { size, mtimeMs: MTIME } as fs.Stats,
-    size,
-    type: null,
-    etag: null,
-    strongEtag: null,
-    codedEtag: null,
-    lastModified: null,
-    realPath: null,
-    bytes: null,
-    heads: new Map(),
-    release: () => undefined,
-    invalidate: () => undefined,
-  };
+  return fakeVersion('/srv/app.js', size, MTIME, 42);
 }
 
 const POLICY: HeadPolicy = {
