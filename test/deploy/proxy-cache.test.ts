@@ -283,6 +283,9 @@ function proxySuite(name: 'nginx' | 'varnish', bin: string | null, why: string, 
         assert.equal(res.status, 200);
         assert.ok(res.body.equals(site.files.get(`/f/${i}.txt`) as Buffer));
       }
+      // A replica's access log reaches this process over a pipe, after its response.
+      const spread = (): number => replicas.reduce((n, r) => n + r.log.filter((l) => l.includes('?spread')).length, 0);
+      await waitFor('every ?spread request in a replica log', () => spread() >= SMALL_FILES, 5000);
       for (const r of replicas)
         assert.ok(r.log.filter((l) => l.includes('?spread')).length >= SMALL_FILES / 4, `replica ${r.port} took too few of ${SMALL_FILES}`);
     });
@@ -294,6 +297,8 @@ function proxySuite(name: 'nginx' | 'varnish', bin: string | null, why: string, 
       assert.equal(first.headers['x-cache'], 'MISS');
       const second = await get(`${proxy.url}${file}`);
       assert.equal(second.headers['x-cache'], 'HIT');
+      // The first request's log line comes over a pipe, after its response.
+      await waitFor('the first request in a replica log', () => replicas.some((r) => logged(r, file).length > 0), 5000);
       assert.equal(replicas.flatMap((r) => logged(r, file)).length, 1, 'a fresh entry is served from the cache');
       // Past max-age=1: nginx keeps whole seconds and expires an entry only
       // once the clock has passed its last one.
