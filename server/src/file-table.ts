@@ -74,7 +74,17 @@ export interface FileTableOptions {
   maxFiles: number;
   /** How long an entry is trusted before the path is checked again. */
   revalidateMs: number;
+  /**
+   * How long an entry may go unasked for before its fd is closed (0:
+   * never), as nginx's open_file_cache inactive=: a file deleted or
+   * replaced by a deploy and never asked for again would otherwise keep its
+   * inode (and its disk space) until evicted. Default 60 s.
+   */
+  inactiveMs?: number;
 }
+
+/** The longest wait between two sweeps for inactive entries. */
+const SWEEP_MAX_MS = 10_000;
 
 // O_NONBLOCK: opening a FIFO must not park a thread-pool thread; it has no
 // effect on regular files.
@@ -93,6 +103,8 @@ class Entry implements FileVersion {
   refs = 1;
   cached = false;
   checkedAt = 0;
+  /** When a request last took this entry (Date.now()). */
+  usedAt = 0;
   /** FileTable.inserts when this entry last moved to the recent end. */
   touchedAt = -1;
   constructor(
@@ -129,6 +141,8 @@ export class FileTable {
   private readonly pending = new Map<string, OpenCallback[]>();
   private readonly maxFiles: number;
   readonly revalidateMs: number;
+  private readonly inactiveMs: number;
+  private sweeper: NodeJS.Timeout | null = null;
   /** Entries inserted so far: recency only matters relative to inserts. */
   private inserts = 0;
   /**
@@ -136,11 +150,12 @@ export class FileTable {
    * a stat that found the entry unchanged (revalidated), or by an open
    * (misses); entries evicted for room, and shed when descriptors ran short.
    */
-  readonly counts = { hits: 0, revalidated: 0, misses: 0, evicted: 0, shed: 0 };
+  readonly counts = { hits: 0, revalidated: 0, misses: 0, evicted: 0, shed: 0, inactive: 0 };
 
   constructor(opts: FileTableOptions) {
     this.maxFiles = opts.maxFiles;
     this.revalidateMs = opts.revalidateMs;
+    this.inactiveMs = opts.inactiveMs ?? 60_000;
   }
 
   /** Most files cached at once. */
@@ -161,7 +176,9 @@ export class FileTable {
    */
   open(path: string, cb: OpenCallback, extraFlags = 0): void {
     const entry = this.entries.get(path);
-    if (entry !== undefined && Date.now() - entry.checkedAt < this.revalidateMs) {
+    const now = Date.now();
+    if (entry !== undefined && now - entry.checkedAt < this.revalidateMs) {
+      entry.usedAt = now;
       this.touch(entry);
       entry.refs++;
       this.counts.hits++;
@@ -182,6 +199,7 @@ export class FileTable {
       if (!err && !isChanged(entry.stat, now) && entry.cached) {
         this.counts.revalidated++;
         entry.checkedAt = Date.now();
+        entry.usedAt = entry.checkedAt;
         this.touch(entry);
         entry.refs++;
         return deliver(null, entry);
@@ -239,8 +257,10 @@ export class FileTable {
     entry.cached = true;
     entry.refs++;
     entry.checkedAt = Date.now();
+    entry.usedAt = entry.checkedAt;
     entry.touchedAt = ++this.inserts;
     this.entries.set(entry.path, entry);
+    this.startSweeping();
     while (this.entries.size > this.maxFiles) {
       const oldest = this.entries.values().next().value as Entry;
       this.drop(oldest);
@@ -267,6 +287,30 @@ export class FileTable {
     entry.cached = false;
     if (this.entries.get(entry.path) === entry) this.entries.delete(entry.path);
     entry.release();
+  }
+
+  /** Sweeps for inactive entries while the table holds any; the timer never keeps the process alive. */
+  private startSweeping(): void {
+    if (this.sweeper !== null || this.inactiveMs <= 0) return;
+    this.sweeper = setInterval(() => this.sweepInactive(Date.now()), Math.min(SWEEP_MAX_MS, this.inactiveMs));
+    this.sweeper.unref();
+  }
+
+  /** Closes the idle entries no request took in the last inactiveMs; returns how many. */
+  sweepInactive(now: number): number {
+    let closed = 0;
+    for (const entry of [...this.entries.values()]) {
+      if (entry.refs === 1 && now - entry.usedAt >= this.inactiveMs) {
+        this.drop(entry);
+        closed++;
+      }
+    }
+    this.counts.inactive += closed;
+    if (this.entries.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+    return closed;
   }
 
   /** Drops the least recently used half of the idle entries; returns how many. */

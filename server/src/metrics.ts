@@ -304,13 +304,14 @@ export class ServerMetrics {
     });
     new Counter({
       name: 'sluice_file_table_evictions_total',
-      help: 'Entries closed to make room (room) or because descriptors ran short (shortage)',
+      help: 'Entries closed to make room (room), because descriptors ran short (shortage), or unasked for 60 s (inactive)',
       labelNames: ['why'],
       registers,
       collect() {
         this.reset();
         this.inc({ why: 'room' }, fileTable.counts.evicted);
         this.inc({ why: 'shortage' }, fileTable.counts.shed);
+        this.inc({ why: 'inactive' }, fileTable.counts.inactive);
       },
     });
     defineCompress(registers);

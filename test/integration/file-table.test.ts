@@ -73,6 +73,35 @@ describe('open-file table', () => {
       assert.deepEqual(fdsUnder(dir), []);
     });
   });
+
+  describe('with entries nobody asks for', () => {
+    it('should close a deleted file unasked for past inactiveMs, and keep the entries in use or asked for', async () => {
+      const dir = scratchDir();
+      const table = new FileTable({ maxFiles: 100, revalidateMs: 60_000, inactiveMs: 300 });
+      const take = (name: string) =>
+        new Promise<{ release(): void }>((resolve, reject) => table.open(path.join(dir, name), (err, file) => (err || !file ? reject(err) : resolve(file))));
+      for (const name of ['gone', 'asked', 'held']) fs.writeFileSync(path.join(dir, name), name);
+      (await take('gone')).release();
+      (await take('asked')).release();
+      const held = await take('held');
+      fs.unlinkSync(path.join(dir, 'gone'));
+      // 'asked' is asked for every 100 ms; 'held' stays in use (a response still sending it).
+      const deadline = Date.now() + 900;
+      while (Date.now() < deadline) {
+        (await take('asked')).release();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(
+        fdsUnder(dir),
+        ['asked', 'held'].map((f) => path.join(dir, f)),
+      );
+      assert.ok(table.counts.inactive >= 1);
+      held.release();
+      assert.equal(table.sweepInactive(Date.now() + 1000), 2);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(fdsUnder(dir), []);
+    });
+  });
 });
 
 forEachEngine('freshness', (engine) => {
