@@ -199,8 +199,9 @@ export class Answers {
       return this.refuse(x, planned.status, undefined, planned.headers);
     }
     // Nothing but sluice can see or change the response: its head can go as one list.
-    const visible = x.adapted || preset !== null || this.opts.setHeaders !== null || !this.transports.isPlainHttp1(req, res);
-    respond(this.transports, req, res, planned, version, visible, x);
+    const transport = this.transports.transportOf(req, res);
+    const visible = x.adapted || preset !== null || this.opts.setHeaders !== null || !transport.headAsList;
+    respond(this.transports, req, res, planned, version, visible, x, transport);
   }
 
   /**
