@@ -156,7 +156,7 @@ class HonoFiles<E extends Env> {
     if (incoming === undefined || outgoing === undefined) throw bindingsError();
     if (this.options.onFound !== undefined) return this.serveAfterOnFound(full, c, next, incoming, outgoing);
     const claim = new HonoClaim(c, outgoing, this.typeOf);
-    return this.answer(full, c, next, incoming, outgoing, claim);
+    return this.serveFile(full, c, next, incoming, outgoing, claim);
   };
 
   /** onFound may be async: the file is looked up first, and its head waits for onFound. */
@@ -165,11 +165,11 @@ class HonoFiles<E extends Env> {
     if (file === null) return this.miss(full, c, next);
     c.header('Content-Type', this.typeOf(file));
     await this.options.onFound?.(file, c);
-    return this.answer(file, c, next, req, res, new HonoClaim(c, res, null));
+    return this.serveFile(file, c, next, req, res, new HonoClaim(c, res, null));
   }
 
   /** `full` (the peer's path: root joined with the request's) answered by the responder, or handed back to the chain. */
-  private async answer(full: string, c: Context<E>, next: Next, req: IncomingMessage, res: ServerResponse, claim: HonoClaim): Promise<Response | void> {
+  private async serveFile(full: string, c: Context<E>, next: Next, req: IncomingMessage, res: ServerResponse, claim: HonoClaim): Promise<Response | void> {
     const [responder, target] = this.targetOf(full);
     if (target === null) return this.miss(full, c, next);
     const range = req.headers.range;

@@ -29,7 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['compress-worker'],
   ['multipart', 'precompressed', 'compress-cache', 'compress-warm', 'symlinks', 'responses', 'listing'],
   ['plan'],
-  ['respond', 'exchange'],
+  ['deliver', 'exchange'],
   ['answers'],
   ['finder'],
   ['responder'],

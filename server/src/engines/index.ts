@@ -106,7 +106,7 @@ export function engines(): EngineReport[] {
   return ENGINE_NAMES.map(probe);
 }
 
-function build(name: EngineName, opts: NativeEngineOptions): Engine {
+function buildEngine(name: EngineName, opts: NativeEngineOptions): Engine {
   const binding = native.binding;
   if (name === 'sendfile' && binding) {
     return nativeTransferEngine('sendfile', binding, binding.MOVER_SENDFILE, 'sendfile', opts);
@@ -205,10 +205,10 @@ export function chooseTransports(choice: EngineName | 'auto', opts: TransportOpt
   if (choice !== 'auto') {
     const report = probe(choice);
     if (!report.available) throw engineUnavailableError(choice, withHint(report.reason));
-    return new Transports(build(choice, opts), smallMax, opts.sendTimeout, `engine ${choice}`);
+    return new Transports(buildEngine(choice, opts), smallMax, opts.sendTimeout, `engine ${choice}`);
   }
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
-  return new Transports(build(name, opts), smallMax, opts.sendTimeout, autoNote(name));
+  return new Transports(buildEngine(name, opts), smallMax, opts.sendTimeout, autoNote(name));
 }
 
 /**

@@ -85,7 +85,7 @@ export function deliveryOf(res: ServerResponse): Delivery | undefined {
  * `visible`: others can see the response, so its fields are set one by one.
  * `transport`: how `res` reaches its client (the engines' transportOf()).
  */
-export function respond(
+export function deliver(
   transports: Transports,
   req: IncomingMessage,
   res: ServerResponse,
