@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Body } from './body';
 import { bodyStream, type ResponseTransport, type SendDone, type Transports } from './engines';
+import { CODES } from './errors';
 import type { FileVersion } from './file-table';
 import { writeHead, type HeaderTarget } from './head';
 import type { Answer } from './plan';
@@ -131,7 +132,7 @@ export function sendBody(
   const finish: SendDone = (err, bytes, via) => {
     delivery?.settle(bytes, via ?? engine.label ?? engine.name);
     // The file is shorter than its stat: never serve that version again.
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
+    if ((err as NodeJS.ErrnoException | null)?.code === CODES.truncated) version.invalidate();
     version.release();
     // Head and possibly body bytes are out: the only honest end is to close
     // the connection, never to end a short body.
@@ -153,7 +154,7 @@ function relay(res: ServerResponse, answer: Answer, version: FileVersion, to: (b
   }
   const stream = bodyStream(answer.body ?? NO_BODY, (err, bytes) => {
     delivery?.settle(bytes, 'stream');
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
+    if ((err as NodeJS.ErrnoException | null)?.code === CODES.truncated) version.invalidate();
     version.release();
   });
   // A hook may replace the payload and never read this stream: the

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import type { Context, Env, MiddlewareHandler, Next } from 'hono';
 import type { EngineName } from './engines';
+import { honoBindingsError } from './errors';
 import type { ContentCoding } from './negotiate';
 import type { CompressOption, SluiceOptions, SymlinkPolicy } from './options';
 import type { Responder } from './responder';
@@ -93,11 +94,6 @@ function alreadySent(status: number): Response {
   return res;
 }
 
-function bindingsError(): Error {
-  const err = new Error("sluice/hono answers on @hono/node-server's Node request and response (c.env.incoming, c.env.outgoing); this request has none");
-  return Object.assign(err, { code: 'ERR_SLUICE_HONO_BINDINGS' });
-}
-
 function sluiceOptions<E extends Env>(options: ServeStaticOptions<E>): SluiceOptions {
   const { maxAge, immutable, etag, lastModified, acceptRanges, maxRanges, symlinks, compress, engine, headers } = options;
   return {
@@ -153,7 +149,7 @@ class HonoFiles<E extends Env> {
     if (name === null) return this.miss(c.req.path, c, next);
     const full = path.join(this.root, name);
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
-    if (incoming === undefined || outgoing === undefined) throw bindingsError();
+    if (incoming === undefined || outgoing === undefined) throw honoBindingsError();
     if (this.options.onFound !== undefined) return this.serveAfterOnFound(full, c, next, incoming, outgoing);
     const claim = new HonoClaim(c, outgoing, this.typeOf);
     return this.serveFile(full, c, next, incoming, outgoing, claim);
