@@ -4,10 +4,10 @@
 // line. Behind trusted proxies the client is the one their X-Forwarded-For
 // or Forwarded names. Health checks are left out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { deliveryOf, recordDeliveries } from './deliver';
 import type { StreamRequest, StreamResponse } from './engines';
 import { isCaptureSocket } from './engines/capture';
 import type { FrontDoorResponse } from './engines/front-door';
-import { deliveryOf, recordDeliveries } from './respond';
 import { isHealthAnswer } from './responses';
 import type { ProxyTrust } from './trust-proxy';
 

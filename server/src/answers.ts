@@ -4,6 +4,7 @@
 // redirects, a 405 or a CORS preflight), each with the fields the options
 // put on every response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { deliver } from './deliver';
 import { ensureStrongEtag } from './digest';
 import type { Transports } from './engines';
 import { classifyErrno, statusForErrno } from './errors';
@@ -15,7 +16,6 @@ import { listingHtml, listingJson, type ListingEntry } from './listing';
 import type { ResolvedOptions } from './options';
 import { headerString, plan, type PlanOptions } from './plan';
 import { relativeToRoot } from './resolve';
-import { respond } from './respond';
 import {
   CORS_FIELDS,
   corsFieldsFor,
@@ -199,8 +199,9 @@ export class Answers {
       return this.refuse(x, planned.status, undefined, planned.headers);
     }
     // Nothing but sluice can see or change the response: its head can go as one list.
-    const visible = x.adapted || preset !== null || this.opts.setHeaders !== null || !this.transports.isPlainHttp1(req, res);
-    respond(this.transports, req, res, planned, version, visible, x);
+    const transport = this.transports.transportOf(req, res);
+    const visible = x.adapted || preset !== null || this.opts.setHeaders !== null || !transport.headAsList;
+    deliver(this.transports, req, res, planned, version, visible, x, transport);
   }
 
   /**

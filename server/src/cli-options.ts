@@ -304,7 +304,7 @@ function configFile(values: Values, root: string): string | null {
   return fs.existsSync(own) ? own : null;
 }
 
-export interface Plan {
+export interface RootAndOptions {
   root: string;
   options: ServerOptions;
   /** serve.json's path when one was read. */
@@ -316,7 +316,7 @@ export interface Plan {
  * serve.json, `/about` still finds about.html (as sirv and http-server do);
  * links leaving the root are refused unless --symlinks says otherwise.
  */
-export function serveOptions(values: Values, root: string): Plan {
+export function rootAndOptions(values: Values, root: string): RootAndOptions {
   const file = configFile(values, root);
   let base: ServerOptions = { extensions: ['html', 'htm'], notFound: '404.html' };
   let servedRoot = root;

@@ -29,7 +29,7 @@ import {
   parseCommandLine,
   parseMetrics,
   parseWorkers,
-  serveOptions,
+  rootAndOptions,
   targetName,
   tlsOptions,
   UsageError,
@@ -320,18 +320,18 @@ function setupFrom(values: Values, positionals: string[]): Setup {
     // A worker listens where the primary said (--port 0 resolved).
     const targets = workerTargets() ?? listenTargets(values, process.env);
     const socketMode = parseSocketMode(values['socket-mode'], targets);
-    const plan = serveOptions(values, root);
+    const chosen = rootAndOptions(values, root);
     const tls = tlsOptions(values);
-    if (tls !== null && plan.options.engine !== undefined && plan.options.engine !== 'copy' && plan.options.engine !== 'auto') {
-      throw new UsageError(`--engine ${plan.options.engine} cannot send over TLS (bodies are encrypted in user space): use copy or auto`);
+    if (tls !== null && chosen.options.engine !== undefined && chosen.options.engine !== 'copy' && chosen.options.engine !== 'auto') {
+      throw new UsageError(`--engine ${chosen.options.engine} cannot send over TLS (bodies are encrypted in user space): use copy or auto`);
     }
     const workers = parseWorkers(values.workers);
     const scheme = tls === null ? 'http' : 'https';
-    const log = accessLogOptions(values, plan.options.health);
+    const log = accessLogOptions(values, chosen.options.health);
     const metrics = parseMetrics(values.metrics, servingPort(targets));
     // Each process collects; the one listener is this one's, or the primary's (which sums the workers').
-    if (metrics !== null) plan.options.metrics = workers > 1 || cluster.isWorker ? true : metrics;
-    return { root: plan.root, targets, socketMode, scheme, options: plan.options, tls, workers, log, drainTimeout: drainTimeout(values), metrics };
+    if (metrics !== null) chosen.options.metrics = workers > 1 || cluster.isWorker ? true : metrics;
+    return { root: chosen.root, targets, socketMode, scheme, options: chosen.options, tls, workers, log, drainTimeout: drainTimeout(values), metrics };
   } catch (err) {
     if (err instanceof UsageError) fail(err.message);
     throw err;

@@ -25,7 +25,7 @@ import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import compressible from 'compressible';
 import { compressCounts } from './counters';
-import { SluiceError } from './errors';
+import { compressCacheInRootError } from './errors';
 import type { CompressOutcome, CompressRequest } from './compress-worker';
 import type { FileVersion } from './file-table';
 import { negotiateEncoding, type ContentCoding, type Encoding } from './negotiate';
@@ -391,7 +391,7 @@ export function openCompressCache(opts: CompressCacheOptions, root: string): Com
   const dir = path.resolve(opts.dir);
   if (isInRoot(dir, root)) {
     if (opts.fallback) return openPrivateCache(opts, root, null);
-    throw new SluiceError('ERR_SLUICE_COMPRESS_CACHE_IN_ROOT', `The compress cache directory ${dir} is inside the served root ${root}`);
+    throw compressCacheInRootError(dir, root);
   }
   const known = caches.get(dir);
   if (known !== undefined) return known;

@@ -1,7 +1,25 @@
-// Coded errors: every ERR_SLUICE_* sluice raises is built here, system
-// errors are shaped as Node's own, and one table maps an errno met before
-// the head to an HTTP status.
+// Coded errors: every ERR_SLUICE_* sluice raises is built here (and CODES
+// names them for whoever compares), system errors are shaped as Node's
+// own, and one table maps an errno met before the head to an HTTP status.
 import { getSystemErrorName } from 'node:util';
+
+/**
+ * The code of every error sluice raises itself: stable, documented, and
+ * what callers (sluice's own modules among them) compare `err.code` with.
+ */
+export const CODES = {
+  truncated: 'ERR_SLUICE_TRUNCATED',
+  aborted: 'ERR_SLUICE_ABORTED',
+  notCapturable: 'ERR_SLUICE_NOT_CAPTURABLE',
+  sendTimeout: 'ERR_SLUICE_SEND_TIMEOUT',
+  engineUnavailable: 'ERR_SLUICE_ENGINE_UNAVAILABLE',
+  compressCacheInRoot: 'ERR_SLUICE_COMPRESS_CACHE_IN_ROOT',
+  bodyTaken: 'ERR_SLUICE_BODY_TAKEN',
+  honoBindings: 'ERR_SLUICE_HONO_BINDINGS',
+  socketInUse: 'ERR_SLUICE_SOCKET_IN_USE',
+  socketPath: 'ERR_SLUICE_SOCKET_PATH',
+  config: 'ERR_SLUICE_CONFIG',
+} as const;
 
 /** An error raised by sluice itself; `code` is stable (ERR_SLUICE_*). */
 export class SluiceError extends Error {
@@ -17,27 +35,77 @@ export class SluiceError extends Error {
 
 /** The file ended before the length its Content-Length promised (it shrank while sent). */
 export function truncatedError(): SluiceError {
-  return new SluiceError('ERR_SLUICE_TRUNCATED', 'The file ended before the length promised in Content-Length');
+  return new SluiceError(CODES.truncated, 'The file ended before the length promised in Content-Length');
 }
 
 /** The client's connection closed before the whole body went out. */
 export function abortedError(): SluiceError {
-  return new SluiceError('ERR_SLUICE_ABORTED', 'The client connection closed before the body was sent');
+  return new SluiceError(CODES.aborted, 'The client connection closed before the body was sent');
 }
 
 /** A replayed request's body is not one file range (the front door then hands the connection to Node). */
 export function notCapturableError(): SluiceError {
-  return new SluiceError('ERR_SLUICE_NOT_CAPTURABLE', 'This body cannot be recorded for the front door');
+  return new SluiceError(CODES.notCapturable, 'This body cannot be recorded for the front door');
 }
 
 /** The client read nothing for `ms` milliseconds while a body was being sent. */
 export function sendTimeoutError(ms: number): SluiceError {
-  return new SluiceError('ERR_SLUICE_SEND_TIMEOUT', `The client read nothing for ${ms} ms`);
+  return new SluiceError(CODES.sendTimeout, `The client read nothing for ${ms} ms`);
 }
 
 /** An engine named explicitly cannot run here; `reason` says why. */
 export function engineUnavailableError(name: string, reason: string): SluiceError {
-  return new SluiceError('ERR_SLUICE_ENGINE_UNAVAILABLE', `The ${name} engine is not available: ${reason}`);
+  return new SluiceError(CODES.engineUnavailable, `The ${name} engine is not available: ${reason}`);
+}
+
+/** The compress cache's directory lies inside the served root (it would serve its own entries). */
+export function compressCacheInRootError(dir: string, root: string): SluiceError {
+  return new SluiceError(CODES.compressCacheInRoot, `The compress cache directory ${dir} is inside the served root ${root}`);
+}
+
+/** A file() Response's body stream read after the server sent the body itself. */
+export function bodyTakenError(): Error {
+  return Object.assign(new Error('The body was sent by the server'), { code: CODES.bodyTaken });
+}
+
+/** sluice/hono met a request without @hono/node-server's Node request and response. */
+export function honoBindingsError(): Error {
+  const err = new Error("sluice/hono answers on @hono/node-server's Node request and response (c.env.incoming, c.env.outgoing); this request has none");
+  return Object.assign(err, { code: CODES.honoBindings });
+}
+
+/** Why a socket path cannot be listened on (the message says why, not where); `path` says where. */
+export class SocketPathError extends Error {
+  constructor(
+    message: string,
+    readonly code: typeof CODES.socketInUse | typeof CODES.socketPath,
+    readonly path = '',
+  ) {
+    super(message);
+  }
+}
+
+/** The socket path at `file` cannot be used: `why`. */
+export function socketPathError(why: string, file: string): SocketPathError {
+  return new SocketPathError(why, CODES.socketPath, file);
+}
+
+/** A live server accepts connections on the socket at `file`. */
+export function socketInUseError(file: string): SocketPathError {
+  return new SocketPathError('in use: a live server accepts connections on it', CODES.socketInUse, file);
+}
+
+/** A serve.json that cannot be used: `file`, the key at fault ('' for the whole file), and why. */
+export class ServeConfigError extends Error {
+  readonly code = CODES.config;
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`${file}: ${key === '' ? '' : `${key}: `}${detail}`);
+    this.name = 'ServeConfigError';
+  }
 }
 
 /** Node's name for a negative errno ('EPIPE'), or 'errno N' for one Node does not know. */

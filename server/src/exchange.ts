@@ -3,11 +3,11 @@
 import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Outlet } from './deliver';
 import type { FileVersion } from './file-table';
 import type { HeaderTarget } from './head';
 import type { ContentCoding } from './negotiate';
 import { headerString, type Answer } from './plan';
-import type { Outlet } from './respond';
 
 /** Connect-style continuation: absent for the standalone server. */
 export type Next = (err?: unknown) => void;

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import type { Context, Env, MiddlewareHandler, Next } from 'hono';
 import type { EngineName } from './engines';
+import { honoBindingsError } from './errors';
 import type { ContentCoding } from './negotiate';
 import type { CompressOption, SluiceOptions, SymlinkPolicy } from './options';
 import type { Responder } from './responder';
@@ -93,11 +94,6 @@ function alreadySent(status: number): Response {
   return res;
 }
 
-function bindingsError(): Error {
-  const err = new Error("sluice/hono answers on @hono/node-server's Node request and response (c.env.incoming, c.env.outgoing); this request has none");
-  return Object.assign(err, { code: 'ERR_SLUICE_HONO_BINDINGS' });
-}
-
 function sluiceOptions<E extends Env>(options: ServeStaticOptions<E>): SluiceOptions {
   const { maxAge, immutable, etag, lastModified, acceptRanges, maxRanges, symlinks, compress, engine, headers } = options;
   return {
@@ -153,10 +149,10 @@ class HonoFiles<E extends Env> {
     if (name === null) return this.miss(c.req.path, c, next);
     const full = path.join(this.root, name);
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
-    if (incoming === undefined || outgoing === undefined) throw bindingsError();
+    if (incoming === undefined || outgoing === undefined) throw honoBindingsError();
     if (this.options.onFound !== undefined) return this.serveAfterOnFound(full, c, next, incoming, outgoing);
     const claim = new HonoClaim(c, outgoing, this.typeOf);
-    return this.answer(full, c, next, incoming, outgoing, claim);
+    return this.serveFile(full, c, next, incoming, outgoing, claim);
   };
 
   /** onFound may be async: the file is looked up first, and its head waits for onFound. */
@@ -165,11 +161,11 @@ class HonoFiles<E extends Env> {
     if (file === null) return this.miss(full, c, next);
     c.header('Content-Type', this.typeOf(file));
     await this.options.onFound?.(file, c);
-    return this.answer(file, c, next, req, res, new HonoClaim(c, res, null));
+    return this.serveFile(file, c, next, req, res, new HonoClaim(c, res, null));
   }
 
   /** `full` (the peer's path: root joined with the request's) answered by the responder, or handed back to the chain. */
-  private async answer(full: string, c: Context<E>, next: Next, req: IncomingMessage, res: ServerResponse, claim: HonoClaim): Promise<Response | void> {
+  private async serveFile(full: string, c: Context<E>, next: Next, req: IncomingMessage, res: ServerResponse, claim: HonoClaim): Promise<Response | void> {
     const [responder, target] = this.targetOf(full);
     if (target === null) return this.miss(full, c, next);
     const range = req.headers.range;

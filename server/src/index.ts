@@ -7,7 +7,7 @@ import { AUTO_SMALL_FILE_MAX, engines, smallFileMaxFor, TLS_SMALL_FILE_MAX, type
 import { answerOnStreams } from './engines';
 import { attachFrontDoor, FRONT_DOOR_RESPONSE, frontDoorAware, frontDoorUnavailableReason, type FrontDoorControl } from './engines/front-door';
 import { streamReport } from './access-log';
-import { recordDeliveries } from './respond';
+import { recordDeliveries } from './deliver';
 import type { SluiceOptions, SymlinkPolicy } from './options';
 import type { Next } from './responder';
 import { answerBeforeClosing } from './connections';
@@ -397,7 +397,7 @@ function coreStreams(server: http2.Http2SecureServer, wanted: unknown, respond: 
   }
   if (wanted === false) return false;
   return answerOnStreams(server, {
-    answer: (req, res) => respond(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
+    respond: (req, res) => respond(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
     reporting: () => {
       const on = server.listenerCount(FRONT_DOOR_RESPONSE) > 0;
       if (on) recordDeliveries();

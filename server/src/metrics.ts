@@ -12,11 +12,11 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { compressCounts, FALLBACK_REASONS, fallbacks, precompressedHits } from './counters';
+import { deliveryOf, recordDeliveries } from './deliver';
 import { isCaptureSocket } from './engines/capture';
 import { frontDoorAware, type FrontDoorControl } from './engines/front-door';
 import { connectionCount } from './engines/socket';
 import { fileTable } from './file-table';
-import { deliveryOf, recordDeliveries } from './respond';
 
 type FrontDoorStats = ReturnType<FrontDoorControl['stats']>;
 

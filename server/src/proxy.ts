@@ -17,9 +17,9 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import * as tls from 'node:tls';
 import { Pool } from 'undici';
+import { trackDelivery } from './deliver';
 import { isCaptureSocket } from './engines/capture';
 import type { ProxyOption } from './options';
-import { trackDelivery } from './respond';
 
 export const DEFAULT_PROXY_TIMEOUT = 30_000;
 

@@ -1,6 +1,6 @@
 // One request, start to finish: the entry points adapters call. What file
 // answers (resolve → open → symlink policy → variant) is finder.ts's; what
-// the answer is (plan → respond, and every refusal as the adapter wants
+// the answer is (plan → deliver, and every refusal as the adapter wants
 // it: a fall-through, next(err), or an error page) is answers.ts's. This
 // module only takes the request in and hands it to them.
 //

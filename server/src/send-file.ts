@@ -67,7 +67,8 @@ function directoryError(): HttpError {
   return err;
 }
 
-function abortedError(): Error {
+/** What Express's res.sendFile passes its callback when the client left before the body went out (ECONNABORTED). */
+function econnabortedError(): Error {
   return Object.assign(new Error('Request aborted'), { code: 'ECONNABORTED' });
 }
 
@@ -82,8 +83,8 @@ class FileClaim implements Claimant {
 
   hijack(): void {
     const res = this.res;
-    if (res.closed) return this.report(res.writableFinished ? undefined : abortedError());
-    res.once('close', () => this.report(res.writableFinished ? undefined : abortedError()));
+    if (res.closed) return this.report(res.writableFinished ? undefined : econnabortedError());
+    res.once('close', () => this.report(res.writableFinished ? undefined : econnabortedError()));
   }
 
   setHeaders(_path: string, _stat: Stats): void {

@@ -5,8 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
+import { ServeConfigError } from './errors';
 import type { SluiceOptions } from './options';
 import { RuleSet, type HeaderRule, type RedirectRule, type RewriteRule } from './rules';
+
+export { ServeConfigError } from './errors';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const SCHEMA = require('@zeit/schemas/deployment/config-static.js') as object;
@@ -24,18 +27,6 @@ export interface ServeConfig {
   renderSingle?: boolean;
   symlinks?: boolean;
   etag?: boolean;
-}
-
-export class ServeConfigError extends Error {
-  readonly code = 'ERR_SLUICE_CONFIG';
-  constructor(
-    readonly file: string,
-    readonly key: string,
-    detail: string,
-  ) {
-    super(`${file}: ${key === '' ? '' : `${key}: `}${detail}`);
-    this.name = 'ServeConfigError';
-  }
 }
 
 let validator: ReturnType<Ajv['compile']> | null = null;

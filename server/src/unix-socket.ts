@@ -5,17 +5,9 @@
 // accepts on is refused, and anything that is not a socket is left alone.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { socketInUseError, socketPathError } from './errors';
 
-/** Why a socket path cannot be listened on (the message says why, not where); `code` is ERR_SLUICE_SOCKET_IN_USE or ERR_SLUICE_SOCKET_PATH. */
-export class SocketPathError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'ERR_SLUICE_SOCKET_IN_USE' | 'ERR_SLUICE_SOCKET_PATH',
-    readonly path = '',
-  ) {
-    super(message);
-  }
-}
+export { SocketPathError } from './errors';
 
 /** Resolves whether something accepts connections on the socket at `file`. */
 function isAccepting(file: string): Promise<boolean> {
@@ -28,7 +20,7 @@ function isAccepting(file: string): Promise<boolean> {
     probe.once('error', (err: NodeJS.ErrnoException) => {
       // ECONNREFUSED: a socket file with no listener (left by a dead server).
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(false);
-      else reject(new SocketPathError(`cannot check it: ${err.code ?? err.message}`, 'ERR_SLUICE_SOCKET_PATH', file));
+      else reject(socketPathError(`cannot check it: ${err.code ?? err.message}`, file));
     });
   });
 }
@@ -44,15 +36,15 @@ export async function freeSocketPath(file: string): Promise<void> {
     stat = fs.lstatSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new SocketPathError((err as NodeJS.ErrnoException).code ?? (err as Error).message, 'ERR_SLUICE_SOCKET_PATH', file);
+    throw socketPathError((err as NodeJS.ErrnoException).code ?? (err as Error).message, file);
   }
-  if (!stat.isSocket()) throw new SocketPathError('the path exists and is not a socket (left as it is)', 'ERR_SLUICE_SOCKET_PATH', file);
-  if (await isAccepting(file)) throw new SocketPathError('in use: a live server accepts connections on it', 'ERR_SLUICE_SOCKET_IN_USE', file);
+  if (!stat.isSocket()) throw socketPathError('the path exists and is not a socket (left as it is)', file);
+  if (await isAccepting(file)) throw socketInUseError(file);
   try {
     fs.unlinkSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new SocketPathError(`cannot remove the stale socket: ${(err as NodeJS.ErrnoException).code}`, 'ERR_SLUICE_SOCKET_PATH', file);
+      throw socketPathError(`cannot remove the stale socket: ${(err as NodeJS.ErrnoException).code}`, file);
     }
   }
 }

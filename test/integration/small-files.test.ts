@@ -20,7 +20,7 @@ async function picked(choice: EngineName | 'auto', size: number, smallFileMax: n
   const body: Body = { segments: [{ fd: 0, offset: 0, length: size }], length: size, source: { fd: 0, size, bytes: null } };
   let name: EngineName | undefined;
   const server = http.createServer((req, res) => {
-    const engine = transports.pick(req, res, body);
+    const engine = transports.pick(transports.transportOf(req, res), body);
     // smallBodyEngine reports itself as copy: it writes through Node.
     name = engine.name === 'copy' && transports.name !== 'copy' ? 'copy' : engine.name;
     res.end();

@@ -2,7 +2,8 @@
 // above the engines, no module importing one above it, Node's socket
 // internals touched in one file, no Node-API or libuv in the native core,
 // no function in server/src longer than a screen, no class that every
-// stage calls back into, and one home for what used to be kept twice.
+// stage calls back into, one home for what used to be kept twice, and
+// every ERR_SLUICE_* error made in errors.ts.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,7 +30,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['compress-worker'],
   ['multipart', 'precompressed', 'compress-cache', 'compress-warm', 'symlinks', 'responses', 'listing'],
   ['plan'],
-  ['respond', 'exchange'],
+  ['deliver', 'exchange'],
   ['answers'],
   ['finder'],
   ['responder'],
@@ -153,6 +154,19 @@ function prepositionMethods(module: string, file: ts.SourceFile): string[] {
   return out;
 }
 
+/** String literals (and template texts) that spell an ERR_SLUICE_* code: errors.ts's CODES is their one home. */
+function sluiceCodeLiterals(module: string, file: ts.SourceFile): string[] {
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if ((ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node)) && node.text.includes('ERR_SLUICE_')) {
+      out.push(`${module}.ts:${file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1}`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return out;
+}
+
 describe('source structure', () => {
   it('should have no module import one in a layer above it', () => {
     const wrong: string[] = [];
@@ -219,6 +233,13 @@ describe('source structure', () => {
       .filter(({ module, text }) => module !== 'serve-handler' && /===\s*'serve-handler'|'serve-handler'\s*===/.test(text))
       .map((s) => s.module);
     assert.deepEqual(asking, []);
+  });
+
+  it('should spell every ERR_SLUICE_* code in errors.ts only (errors are made there; others compare with its CODES)', () => {
+    assert.deepEqual(
+      sources.filter(({ module }) => module !== 'errors').flatMap(({ module, text }) => sluiceCodeLiterals(module, parse(module, text))),
+      [],
+    );
   });
 
   it('should define the native status values (kDone, kEof, kAgain, kYield, kPending) in core/progress.h only', () => {

@@ -292,7 +292,7 @@ export function answeredOnStream(res: unknown): boolean {
 
 export interface StreamAnswering {
   /** Answers one request (sluice's handler). */
-  answer(req: StreamRequest, res: StreamResponse): void;
+  respond(req: StreamRequest, res: StreamResponse): void;
   /** Whether anyone wants to hear of each answered stream when it closes. */
   reporting(): boolean;
   /** Told when an answered stream has closed. */
@@ -327,7 +327,7 @@ export function answerOnStreams(server: http2.Http2SecureServer, answering: Stre
       req.remoteAddress = req.socket?.remoteAddress;
       stream.once('close', () => answering.closed(req, res));
     }
-    answering.answer(req, res);
+    answering.respond(req, res);
   };
   server.on('stream', dispatch);
   return true;

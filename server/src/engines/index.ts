@@ -20,6 +20,29 @@ export type { Engine, EngineName, SendDone } from './types';
 export type { NativeEngineOptions } from './native-transfer';
 export { isQueued, responseInFlight, whenTurn } from './socket';
 export { answerOnStreams, answeredOnStream, type StreamAnswering, StreamRequest, StreamResponse } from './h2-stream';
+
+/**
+ * How one response reaches its client, as transportOf() finds it:
+ * - 'capture': a request the front door replays (its reply is recorded);
+ * - 'http2': an HTTP/2 stream (Node frames every byte);
+ * - 'wrapped-write': someone replaced res.write (the bytes must go through it);
+ * - 'tls': no fd file bytes can go to (TLS, or a connection already gone);
+ * - 'plain': plain HTTP/1 over TCP or a Unix socket, with its fd.
+ */
+export type TransportKind = 'capture' | 'http2' | 'wrapped-write' | 'tls' | 'plain';
+
+export interface ResponseTransport {
+  readonly kind: TransportKind;
+  /**
+   * Whether a head given to writeHead() as a list goes out as it is: a
+   * plain HTTP/1 response whose writes reach Node's own code, or an HTTP/2
+   * stream answered on the core API.
+   */
+  readonly headAsList: boolean;
+  /** The connection's fd ('plain'), else -1. */
+  readonly fd: number;
+}
+
 export interface EngineReport {
   name: EngineName;
   available: boolean;
@@ -83,7 +106,7 @@ export function engines(): EngineReport[] {
   return ENGINE_NAMES.map(probe);
 }
 
-function build(name: EngineName, opts: NativeEngineOptions): Engine {
+function buildEngine(name: EngineName, opts: NativeEngineOptions): Engine {
   const binding = native.binding;
   if (name === 'sendfile' && binding) {
     return nativeTransferEngine('sendfile', binding, binding.MOVER_SENDFILE, 'sendfile', opts);
@@ -121,29 +144,35 @@ export class Transports {
   }
 
   /**
-   * Whether `res` is a plain HTTP/1 response whose writes reach Node's own
-   * code, or an HTTP/2 stream answered on the core API: then a head given
-   * to writeHead() as a list goes out as it is.
+   * How `res` reaches its client, asked once per response: the answer
+   * decides how its head is written and, through pick(), which engine
+   * moves its body.
    */
-  isPlainHttp1(req: IncomingMessage, res: ServerResponse): boolean {
-    return (req.httpVersionMajor === 1 && !isWriteWrapped(res)) || isStreamResponse(res);
+  transportOf(req: IncomingMessage, res: ServerResponse): ResponseTransport {
+    const wrapped = isWriteWrapped(res);
+    const headAsList = (req.httpVersionMajor === 1 && !wrapped) || isStreamResponse(res);
+    if (isCaptureSocket(req.socket)) return { kind: 'capture', headAsList, fd: -1 };
+    if (req.httpVersionMajor === 2) return { kind: 'http2', headAsList, fd: -1 };
+    if (wrapped) return { kind: 'wrapped-write', headAsList, fd: -1 };
+    const fd = socketFd(res.socket ?? req.socket);
+    return { kind: fd < 0 ? 'tls' : 'plain', headAsList, fd };
   }
 
-  /** The engine that moves `body` on `res`. */
-  pick(req: IncomingMessage, res: ServerResponse, body: Body): Engine {
+  /** The engine that moves `body` on a response whose transport is `transport` (from transportOf()). */
+  pick(transport: ResponseTransport, body: Body): Engine {
     // A request the front door replays: its reply is recorded, not sent.
-    if (isCaptureSocket(req.socket)) return captureEngine;
+    if (transport.kind === 'capture') return captureEngine;
     const small = this.smallMax > 0 && fitsInMemory(body, this.smallMax);
     // HTTP/2 frames every byte of the body (even over cleartext h2c, where a
     // raw fd would be reachable): only Node may write that socket. Its
     // streams time out on their own, so copy needs no idle-send timer there.
     // (Its compatibility response has a write of its own: not a wrapper.)
-    if (req.httpVersionMajor === 2) return small ? smallBodyEngine : this.fallBack('http2', HTTP2_COPY);
+    if (transport.kind === 'http2') return small ? smallBodyEngine : this.fallBack('http2', HTTP2_COPY);
     // Someone wrapped res.write (compression, say): the bytes must go through it.
-    if (isWriteWrapped(res)) return this.fallBack('wrapped-write', pipedEngine);
+    if (transport.kind === 'wrapped-write') return this.fallBack('wrapped-write', pipedEngine);
     if (small) return smallBodyEngine;
     // TLS encrypts in user space: there is no fd to send file bytes to.
-    if (socketFd(res.socket ?? req.socket) < 0) return this.fallBack('tls', this.copy);
+    if (transport.kind === 'tls') return this.fallBack('tls', this.copy);
     return this.engine;
   }
 
@@ -176,10 +205,10 @@ export function chooseTransports(choice: EngineName | 'auto', opts: TransportOpt
   if (choice !== 'auto') {
     const report = probe(choice);
     if (!report.available) throw engineUnavailableError(choice, withHint(report.reason));
-    return new Transports(build(choice, opts), smallMax, opts.sendTimeout, `engine ${choice}`);
+    return new Transports(buildEngine(choice, opts), smallMax, opts.sendTimeout, `engine ${choice}`);
   }
   const name = AUTO_ORDER.find((n) => probe(n).available) ?? 'copy';
-  return new Transports(build(name, opts), smallMax, opts.sendTimeout, autoNote(name));
+  return new Transports(buildEngine(name, opts), smallMax, opts.sendTimeout, autoNote(name));
 }
 
 /**

@@ -13,7 +13,7 @@ import { addHolder, relieveShortage } from '../descriptors';
 import { abortedError, errnoError, sendTimeoutError, truncatedError } from '../errors';
 import type { NativeBinding, NativeSegment, TransferCallback } from '../native';
 import { createCopyEngine } from './copy';
-import { giveHeadBack, onSocketClose, pendingBytes, socketFd, takeHead, whenBodyMayStart } from './socket';
+import { giveHeadBack, onSocketClose, pendingBytes, takeHead, whenBodyMayStart } from './socket';
 import type { Engine, EngineName, SendDone } from './types';
 import { watchTransfer } from './watchdog';
 
@@ -120,7 +120,7 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
   const viaCopy = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
     relieveShortage();
     fallbacks.descriptors++;
-    copy.send(req, res, body, (err, bytes) => done(err, bytes, 'copy'));
+    copy.send(req, res, body, (err, bytes) => done(err, bytes, 'copy'), -1);
   };
   const outcome = (status: number): Error | null => {
     if (status === binding.DONE) return null;
@@ -129,31 +129,33 @@ export function zeroCopyEngine(name: EngineName, binding: NativeBinding, syscall
   };
   const m: Mover = { binding, start, sendTimeout, outcome };
 
-  /** Waits until the head has left Node, then moves the body on the socket's fd. */
-  const afterHead = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
+  /**
+   * Waits until the head has left Node, then moves the body on `fd`, the
+   * connection's: a socket that is not destroyed still holds the fd it had
+   * when the response was classified.
+   */
+  const afterHead = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone, fd: number): void => {
     whenBodyMayStart(req, res, (socket) => {
-      if (!socket) return done(abortedError(), 0);
-      const fd = socketFd(socket);
-      if (fd < 0) return done(abortedError(), 0);
+      if (!socket || fd < 0) return done(abortedError(), 0);
       // Something was written after the head: wait for that too.
-      if (pendingBytes(socket) > 0) return afterHead(req, res, body, done);
+      if (pendingBytes(socket) > 0) return afterHead(req, res, body, done, fd);
       transfer(m, socket, fd, body, 0, done, () => viaCopy(req, res, body, done));
     });
   };
 
-  const send = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void => {
+  const send = (req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone, fd: number): void => {
     // The common case: this response owns an idle socket, so its head and
-    // body leave together from the addon.
-    const idleFd = socketFd(res.socket);
-    const head = idleFd >= 0 ? takeHead(res) : null;
+    // body leave together from the addon. (A queued response has no socket
+    // yet: takeHead() leaves its head to Node.)
+    const head = fd >= 0 ? takeHead(res) : null;
     if (head !== null && res.socket) {
       const train: Body = { segments: [head, ...body.segments], length: head.length + body.length };
-      return transfer(m, res.socket, idleFd, train, head.length, done, () => {
+      return transfer(m, res.socket, fd, train, head.length, done, () => {
         giveHeadBack(res);
         viaCopy(req, res, body, done);
       });
     }
-    afterHead(req, res, body, done);
+    afterHead(req, res, body, done, fd);
   };
 
   return { name, send };

@@ -15,11 +15,12 @@ export type SendDone = (err: Error | null, bytes: number, via?: string) => void;
  * Moves a response body. The status line and headers are already set on
  * `res`; the engine sends the head through Node (or with the body), then the
  * body's bytes, and reports back. It never ends the response and knows
- * nothing of HTTP.
+ * nothing of HTTP. `fd` is the connection's, found once for the response
+ * (-1 where bytes cannot go straight to it): only a zero-copy engine uses it.
  */
 export interface Engine {
   readonly name: EngineName;
   /** What the metrics call it, where that differs from `name` (memory, piped). */
   readonly label?: string;
-  send(req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone): void;
+  send(req: IncomingMessage, res: ServerResponse, body: Body, done: SendDone, fd: number): void;
 }

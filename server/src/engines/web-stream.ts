@@ -6,7 +6,7 @@
 // sluice's Response (the fetch server) sends the segments zero-copy instead.
 import * as fs from 'node:fs';
 import { isFileSegment, type Body } from '../body';
-import { truncatedError } from '../errors';
+import { bodyTakenError, truncatedError } from '../errors';
 import { CHUNK_SIZE } from './read';
 import type { SendDone } from './types';
 
@@ -83,7 +83,7 @@ export function webBodyStream(body: Body, done: SendDone, start?: () => boolean)
     async pull(controller): Promise<void> {
       if (!begun) {
         begun = true;
-        if (start !== undefined && !start()) throw Object.assign(new Error('The body was sent by the server'), { code: 'ERR_SLUICE_BODY_TAKEN' });
+        if (start !== undefined && !start()) throw bodyTakenError();
       }
       const request = controller.byobRequest;
       if (request === null || request.view === null) return;

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Body } from '../body';
 import { webBodyStream } from '../engines/web-stream';
+import { CODES } from '../errors';
 import type { FileVersion } from '../file-table';
 import type { HeaderTarget } from '../head';
 import { HttpError } from '../http-error';
@@ -49,7 +50,7 @@ export class HeldFile {
   release(err: Error | null): void {
     if (this.state === 'taken' || this.state === 'released') return;
     this.state = 'released';
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') this.version.invalidate();
+    if ((err as NodeJS.ErrnoException | null)?.code === CODES.truncated) this.version.invalidate();
     this.version.release();
   }
 }

@@ -7,8 +7,8 @@
 // sluice's engines (zero-copy on plain HTTP/1.1), without reading its stream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { sendBody } from '../deliver';
 import { isQueued, whenTurn, type Transports } from '../engines';
-import { sendBody } from '../respond';
 import { file, heldFileOf, type FileOptions } from './file';
 
 /** What a fetch handler gets besides the Request. */

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Body } from './body';
-import { bodyStream, type Transports } from './engines';
+import { bodyStream, type ResponseTransport, type SendDone, type Transports } from './engines';
+import { CODES } from './errors';
 import type { FileVersion } from './file-table';
 import { writeHead, type HeaderTarget } from './head';
 import type { Answer } from './plan';
@@ -83,8 +84,9 @@ export function deliveryOf(res: ServerResponse): Delivery | undefined {
 /**
  * Writes `answer` on `res` from `version` (whose reference this releases).
  * `visible`: others can see the response, so its fields are set one by one.
+ * `transport`: how `res` reaches its client (the engines' transportOf()).
  */
-export function respond(
+export function deliver(
   transports: Transports,
   req: IncomingMessage,
   res: ServerResponse,
@@ -92,20 +94,29 @@ export function respond(
   version: FileVersion,
   visible: boolean,
   outlet: Outlet,
+  transport: ResponseTransport,
 ): void {
   writeHead(res, outlet.fields, answer.head, visible);
   if (outlet.relay !== null) return relay(res, answer, version, outlet.relay);
   if (outlet.hold !== null) return outlet.hold(answer, version);
   outlet.claim();
-  sendBody(transports, req, res, answer.body, version);
+  sendBody(transports, req, res, answer.body, version, transport);
 }
 
 /**
  * Sends `body` (null: none) on `res`, whose head is set, through the engine
  * the transports pick, then ends `res` (or destroys it once any body byte
- * may be out), releasing `version`'s reference.
+ * may be out), releasing `version`'s reference. `transport`: how `res`
+ * reaches its client, when the caller already asked the transports.
  */
-export function sendBody(transports: Transports, req: IncomingMessage, res: ServerResponse, body: Body | null, version: FileVersion): void {
+export function sendBody(
+  transports: Transports,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Body | null,
+  version: FileVersion,
+  transport?: ResponseTransport,
+): void {
   if (body === null) {
     version.release();
     res.end();
@@ -116,17 +127,19 @@ export function sendBody(transports: Transports, req: IncomingMessage, res: Serv
     delivery = new Delivery();
     deliveries.set(res, delivery);
   }
-  const engine = transports.pick(req, res, body);
-  engine.send(req, res, body, (err, bytes, via) => {
+  const on = transport ?? transports.transportOf(req, res);
+  const engine = transports.pick(on, body);
+  const finish: SendDone = (err, bytes, via) => {
     delivery?.settle(bytes, via ?? engine.label ?? engine.name);
     // The file is shorter than its stat: never serve that version again.
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
+    if ((err as NodeJS.ErrnoException | null)?.code === CODES.truncated) version.invalidate();
     version.release();
     // Head and possibly body bytes are out: the only honest end is to close
     // the connection, never to end a short body.
     if (err) res.destroy();
     else res.end();
-  });
+  };
+  engine.send(req, res, body, finish, on.fd);
 }
 
 /** What a relayed answer without a body streams: nothing (Fastify's HEAD routes still want a stream to drain). */
@@ -141,7 +154,7 @@ function relay(res: ServerResponse, answer: Answer, version: FileVersion, to: (b
   }
   const stream = bodyStream(answer.body ?? NO_BODY, (err, bytes) => {
     delivery?.settle(bytes, 'stream');
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_SLUICE_TRUNCATED') version.invalidate();
+    if ((err as NodeJS.ErrnoException | null)?.code === CODES.truncated) version.invalidate();
     version.release();
   });
   // A hook may replace the payload and never read this stream: the
