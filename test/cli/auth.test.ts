@@ -3,7 +3,7 @@
 // challenge, the health path left open, and the front door never serving a
 // kept reply to a request without the credentials it was made for.
 import { strict as assert } from 'node:assert';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
-import { CLI, startCli } from '../helpers/cli';
+import { CLI, runCli, startCli, stopCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { createServer, frontDoorUnavailableReason, serveStatic } from '../../server/src/index';
 import { scryptHash } from '../../server/src/auth';
@@ -31,16 +31,8 @@ async function get(url: string, headers: Record<string, string> = {}, method: 'G
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
 function refused(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args, '--port', '0'], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, ...env } });
+  const r = runCli([...args, '--port', '0'], { env });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -72,7 +64,7 @@ describe('cli: --auth', function () {
       child = started.child;
       base = `http://127.0.0.1:${started.port}`;
     });
-    after(() => stop(child));
+    after(() => stopCli(child));
 
     it('should answer 401 with the challenge and no file bytes without credentials', async () => {
       for (const p of ['/', '/secret.txt', '/missing']) {
@@ -124,16 +116,12 @@ describe('cli: --auth', function () {
       assert.equal((await get(`${base}/secret.txt`, { authorization: basic('alice', 'wonderland') })).status, 200);
       assert.equal((await get(`${base}/secret.txt`, { authorization: basic('bob', 'builder') })).status, 200);
     } finally {
-      await stop(started.child);
+      await stopCli(started.child);
     }
   });
 
   it('should warn on stderr that a plain:PASSWORD is in the clear', () => {
-    const r = spawnSync(process.execPath, [CLI, root, '--port', '0', '--auth', 'carol:plain:s3cret'], {
-      encoding: 'utf8',
-      timeout: 2000,
-      killSignal: 'SIGKILL',
-    });
+    const r = runCli([root, '--port', '0', '--auth', 'carol:plain:s3cret'], { timeoutMs: 2000 });
     assert.match(r.stderr, /warning: --auth for 'carol' holds its password in the clear/);
     assert.doesNotMatch(r.stderr, /s3cret/);
   });
@@ -145,7 +133,7 @@ describe('cli: --auth', function () {
       assert.equal((await get(`${base}/secret.txt`, { authorization: basic('carol', 's3cret') })).status, 200);
       assert.equal((await get(`${base}/secret.txt`, { authorization: basic('carol', 's3creT') })).status, 401);
     } finally {
-      await stop(started.child);
+      await stopCli(started.child);
     }
   });
 
@@ -169,7 +157,7 @@ describe('cli: --auth', function () {
   }
 
   it('should print a hash --auth takes with sluice hash-password', async () => {
-    const r = spawnSync(process.execPath, [CLI, 'hash-password'], { input: 'open sesame\n', encoding: 'utf8' });
+    const r = runCli(['hash-password'], { input: 'open sesame\n' });
     assert.equal(r.status, 0, r.stderr);
     const hash = r.stdout.trim();
     assert.match(hash, /^scrypt:16384:8:1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
@@ -177,12 +165,12 @@ describe('cli: --auth', function () {
     try {
       assert.equal((await get(`http://127.0.0.1:${started.port}/secret.txt`, { authorization: basic('ali', 'open sesame') })).status, 200);
     } finally {
-      await stop(started.child);
+      await stopCli(started.child);
     }
   });
 
   it('should list --auth, --auth-file, --auth-realm and hash-password in --help', () => {
-    const out = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
+    const out = runCli(['--help']).stdout;
     for (const word of ['--auth USER:HASH', '--auth-file FILE', '--auth-realm R', 'sluice hash-password', 'SLUICE_AUTH']) assert.ok(out.includes(word), word);
   });
 });

@@ -1,56 +1,21 @@
 // The CLI contract other tools drive: flags, the first line, exit codes.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { fixtures, sha256 } from '../helpers/fixtures';
-import { cliArgs, engineCases } from '../helpers/server';
+import { engineCases } from '../helpers/server';
+import { launchCli, runCli, stopCli, type StartedCli } from '../helpers/cli';
 import { frontDoorUnavailableReason } from '../../server/src/index';
 
-const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
-
-interface Started {
-  child: ChildProcess;
-  firstLine: string;
+/** Starts the CLI and resolves at its first stdout line. */
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<StartedCli> {
+  return launchCli(args, { env, ready: 'line' });
 }
-
-/** Starts the CLI and resolves with its first stdout line. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...cliArgs(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      printed.set(child, out);
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve({ child, firstLine: out.slice(0, nl) });
-    });
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
-}
-
-/** Everything a started child printed on stdout so far (start() records it). */
-const printed = new WeakMap<ChildProcess, string>();
 
 /** The second stdout line (the first is the start line). */
-async function nextLine(child: ChildProcess): Promise<string> {
-  const until = Date.now() + 5000;
-  for (;;) {
-    const lines = (printed.get(child) ?? '').split('\n');
-    if (lines.length > 2) return lines[1] as string;
-    if (Date.now() > until) throw new Error(`no second line (got ${JSON.stringify(printed.get(child))})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
+async function nextLine(started: StartedCli): Promise<string> {
+  return (await started.waitFor(/^[^\n]*\n([^\n]*)\n/))[1] as string;
 }
 
 describe('cli', () => {
@@ -65,7 +30,7 @@ describe('cli', () => {
       const res = await request(`${url}/size-1048579.bin`);
       assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-1048579.bin')));
     } finally {
-      assert.equal(await stop(child), 0, 'SIGTERM should exit 0');
+      assert.equal(await stopCli(child), 0, 'SIGTERM should exit 0');
     }
   });
 
@@ -74,7 +39,7 @@ describe('cli', () => {
     try {
       assert.match(firstLine, /http:\/\/127\.0\.0\.1:\d+/);
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
@@ -85,12 +50,12 @@ describe('cli', () => {
         try {
           assert.match(firstLine, new RegExp(`engine=${c.name}\\b`));
         } finally {
-          await stop(child);
+          await stopCli(child);
         }
       });
     } else {
       it(`should refuse --engine ${c.name} with the reason (${c.reason})`, () => {
-        const r = spawnSync(process.execPath, [CLI, fx.root, '--port', '0', '--engine', c.name], { encoding: 'utf8', timeout: 10_000 });
+        const r = runCli([fx.root, '--port', '0', '--engine', c.name]);
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, new RegExp(`${c.name} engine is not available`));
       });
@@ -119,7 +84,7 @@ describe('cli', () => {
       const res = await request(`${url}/hello.txt`, { reset: true });
       assert.equal(res.statusCode, 200);
       await res.body.arrayBuffer();
-      assert.equal(await stop(child), 0);
+      assert.equal(await stopCli(child), 0);
       exited = true;
     } finally {
       if (!exited) child.kill('SIGKILL');
@@ -145,36 +110,38 @@ describe('cli', () => {
         assert.equal(logged.length, 2, out);
         assert.equal((out.match(line) ?? []).length, 2, out);
       } finally {
-        await stop(child);
+        await stopCli(child);
       }
     });
   }
 
   it('should say why auto did without io_uring (io_uring_setup: EPERM, as under Docker)', async () => {
-    const { child } = await start([fx.root, '--port', '0'], { SLUICE_FORCE_ERRNO: 'io_uring_setup:EPERM' });
+    const started = await start([fx.root, '--port', '0'], { SLUICE_FORCE_ERRNO: 'io_uring_setup:EPERM' });
+    const { child } = started;
     try {
-      const second = await nextLine(child);
+      const second = await nextLine(started);
       assert.match(second, /unavailable here: .*io_uring: io_uring_setup: EPERM/);
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
   it('should serve on copy, saying so once, when the addon is missing', async () => {
-    const { child, firstLine } = await start([fx.root, '--port', '0'], { SLUICE_DISABLE_NATIVE: '1' });
+    const started = await start([fx.root, '--port', '0'], { SLUICE_DISABLE_NATIVE: '1' });
+    const { child, firstLine } = started;
     try {
       assert.match(firstLine, /engine=copy/);
-      assert.match(await nextLine(child), /engine copy \(auto\) \(unavailable here: .*sendfile: native addon disabled/);
+      assert.match(await nextLine(started), /engine copy \(auto\) \(unavailable here: .*sendfile: native addon disabled/);
       const url = /http:\/\/127\.0\.0\.1:\d+/.exec(firstLine)?.[0];
       const res = await request(`${url}/size-1048579.bin`);
       assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-1048579.bin')));
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
   it('should refuse an unknown engine, a bad port and a missing root', () => {
-    const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000 });
+    const run = (args: string[]) => runCli([...args]);
     const unknown = run([fx.root, '--engine', 'warp']);
     assert.notEqual(unknown.status, 0);
     assert.match(unknown.stderr, /engine/);
@@ -187,7 +154,7 @@ describe('cli', () => {
   });
 
   it('should refuse a --max-chunk below 4096 bytes and a bad --drain-timeout, naming the flag', () => {
-    const run = (args: string[]) => spawnSync(process.execPath, [CLI, fx.root, '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
+    const run = (args: string[]) => runCli([fx.root, '--port', '0', ...args]);
     for (const value of ['1', '4095', '0', '-5', 'lots', '4096.5']) {
       const r = run([`--max-chunk=${value}`]);
       assert.equal(r.status, 2, `--max-chunk ${value}`);
@@ -205,7 +172,7 @@ describe('cli', () => {
   });
 
   it('should document every flag in --help', () => {
-    const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const r = runCli(['--help']);
     assert.equal(r.status, 0);
     for (const flag of [
       '--host',
@@ -246,35 +213,36 @@ describe('cli', () => {
         assert.equal(sha256(Buffer.from(await res.body.arrayBuffer())), sha256(fx.bytes('/size-1048579.bin')));
       }
     } finally {
-      assert.equal(await stop(child), 0, 'SIGTERM should exit 0');
+      assert.equal(await stopCli(child), 0, 'SIGTERM should exit 0');
     }
   });
 
   it('should turn the front door off with --no-front-door, and refuse both flags at once', async () => {
     const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--no-front-door']);
-    await stop(child);
+    await stopCli(child);
     assert.match(firstLine, / front-door=off root=/);
-    const both = spawnSync(process.execPath, [CLI, fx.root, '--port', '0', '--front-door', '--no-front-door'], { encoding: 'utf8', timeout: 10_000 });
+    const both = runCli([fx.root, '--port', '0', '--front-door', '--no-front-door']);
     assert.equal(both.status, 2);
     assert.match(both.stderr, /--front-door and --no-front-door contradict each other/);
   });
 
   it('should say why --front-door is off, and refuse it with TLS', async () => {
-    const { child, firstLine } = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--engine', 'copy']);
+    const started = await start([fx.root, '--port', '0', '--host', '127.0.0.1', '--front-door', '--engine', 'copy']);
+    const { child, firstLine } = started;
     try {
       assert.match(firstLine, / front-door=off root=/);
-      assert.equal(await nextLine(child), 'sluice: front door off (the copy engine was chosen)');
+      assert.equal(await nextLine(started), 'sluice: front door off (the copy engine was chosen)');
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
-    const run = (args: string[]) => spawnSync(process.execPath, [CLI, fx.root, '--port', '0', '--front-door', ...args], { encoding: 'utf8', timeout: 10_000 });
+    const run = (args: string[]) => runCli([fx.root, '--port', '0', '--front-door', ...args]);
     const tls = run(['--ssl-cert', __filename, '--ssl-key', __filename]);
     assert.equal(tls.status, 2);
     assert.match(tls.stderr, /--front-door serves plain HTTP only/);
   });
 
   it('should list engines with --engines', () => {
-    const r = spawnSync(process.execPath, [CLI, '--engines'], { encoding: 'utf8' });
+    const r = runCli(['--engines']);
     assert.equal(r.status, 0);
     for (const name of ['io_uring', 'splice', 'sendfile', 'copy']) assert.match(r.stdout, new RegExp(`^${name}\\s`, 'm'));
     assert.match(r.stdout, /^front door (available \(on unless --no-front-door\)|unavailable: .+)$/m);

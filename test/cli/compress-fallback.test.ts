@@ -3,11 +3,11 @@
 // temporary one (0700, its own) instead of giving up, and refuses one that
 // someone else made first. Needs root (to run the server as nobody).
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { request } from 'undici';
-import { CLI } from '../helpers/cli';
+import { CLI, launchCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 
 const NOBODY = 65534;
@@ -27,36 +27,9 @@ function makeWorld(): { root: string; tmp: string } {
   return { root, tmp };
 }
 
-interface Started {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
-}
-
 /** Runs `args` with node as nobody, HOME=/root, TMPDIR=tmp; resolves on the first 127.0.0.1:PORT printed. */
-function startAsNobody(args: string[], tmp: string): Promise<Started> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: '/root', TMPDIR: tmp };
-  delete env.XDG_CACHE_HOME;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { uid: NOBODY, gid: NOBODY, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, port: Number(port), stderr: () => err });
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+function startAsNobody(args: string[], tmp: string): Promise<StartedCli> {
+  return launchCli(args, { commandArgs: [], uid: NOBODY, gid: NOBODY, env: { HOME: '/root', TMPDIR: tmp, XDG_CACHE_HOME: undefined } });
 }
 
 /** The Content-Encoding of /app.js for a client accepting br, once the variant is made (or after `ms`). */
@@ -117,7 +90,7 @@ describe('compress cache: a default directory that cannot be written (run as nob
         checkPrivateDir(tmp);
         assert.match(started.stderr(), /compress cache in .*sluice-65534\/compressed \(\/root\/\.cache\/sluice\/compressed: EACCES\)/);
       } finally {
-        await stop(started.child);
+        await stopCli(started.child);
       }
     });
   }
@@ -134,7 +107,7 @@ describe('compress cache: a default directory that cannot be written (run as nob
       assert.deepEqual(fs.readdirSync(planted), []);
       assert.equal(fs.statSync(planted).uid, 0);
     } finally {
-      await stop(started.child);
+      await stopCli(started.child);
     }
   });
 });

@@ -2,13 +2,12 @@
 // files are compressed in the background at start-up, a line says when,
 // and the first request for an asset then gets the compressed variant.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { request } from 'undici';
-import { CLI } from '../helpers/cli';
+import { launchCli, runCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { CACHE_CODINGS } from '../../server/src/compress-cache';
 import { createServer, type WarmSummary } from '../../server/src/index';
@@ -38,46 +37,14 @@ async function firstRequest(base: string, name: string): Promise<{ coding: strin
   return { coding, body: coding === 'br' ? zlib.brotliDecompressSync(raw) : raw };
 }
 
-interface Started {
-  child: ChildProcess;
-  base: string;
-  /** Resolves with the warm-up line (rejects after `ms`). */
-  warmLine(ms: number): Promise<string>;
+/** The CLI with a compress cache of its own. */
+function start(args: string[]): Promise<StartedCli> {
+  return launchCli(args, { env: { XDG_CACHE_HOME: scratchDir() } });
 }
 
-function start(args: string[]): Promise<Started> {
-  const env = { ...process.env, XDG_CACHE_HOME: scratchDir() };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const warmLine = (ms: number): Promise<string> =>
-      new Promise((ok, fail) => {
-        const timer = setTimeout(() => fail(new Error(`no warm-up line in ${ms} ms: ${out}`)), ms);
-        const look = (): void => {
-          const line = /^sluice: compress warm-up done: .*$/m.exec(out)?.[0];
-          if (line === undefined) return;
-          clearTimeout(timer);
-          child.stdout?.off('data', look);
-          ok(line);
-        };
-        child.stdout?.on('data', look);
-        look();
-      });
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, base: `http://127.0.0.1:${port}`, warmLine });
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+/** The line saying the warm-up is done (rejects after `ms`). */
+async function warmLine(s: StartedCli, ms: number): Promise<string> {
+  return (await s.waitFor(/^sluice: compress warm-up done: .*$/m, ms))[0];
 }
 
 describe('cli: --compress-warm', function () {
@@ -87,7 +54,7 @@ describe('cli: --compress-warm', function () {
     const { root, files } = makeSite();
     const s = await start([root, '--port', '0', '--compress-warm']);
     try {
-      const line = await s.warmLine(40_000);
+      const line = await warmLine(s, 40_000);
       const n = Object.keys(files).length;
       const total = Object.values(files).reduce((sum, b) => sum + b.length, 0);
       assert.match(
@@ -103,7 +70,7 @@ describe('cli: --compress-warm', function () {
       await gz.body.arrayBuffer();
       assert.equal(gz.headers['content-encoding'], 'gzip');
     } finally {
-      await stop(s.child);
+      await stopCli(s.child);
     }
   });
 
@@ -115,7 +82,7 @@ describe('cli: --compress-warm', function () {
       fs.writeFileSync(path.join(root, `big${i}.js`), Buffer.from(`var v${i} = ${JSON.stringify('abcdefghij'.repeat(1000) + i)};\n`.repeat(60)));
     const s = await start([root, '--port', '0', '--compress-warm']);
     try {
-      const done = s.warmLine(50_000);
+      const done = warmLine(s, 50_000);
       let seen = false;
       let finished = false;
       void done.then(() => (finished = true));
@@ -131,7 +98,7 @@ describe('cli: --compress-warm', function () {
       assert.ok(seen, 'a SCHED_IDLE or nice-19 thread while warming');
       await done;
     } finally {
-      await stop(s.child);
+      await stopCli(s.child);
     }
   });
 
@@ -141,18 +108,18 @@ describe('cli: --compress-warm', function () {
     try {
       assert.equal((await firstRequest(s.base, 'app.js')).coding, undefined);
     } finally {
-      await stop(s.child);
+      await stopCli(s.child);
     }
   });
 
   it('should refuse --compress-warm with --no-compress (exit code 2)', () => {
-    const r = spawnSync(process.execPath, [CLI, '--port', '0', '--compress-warm', '--no-compress'], { encoding: 'utf8' });
+    const r = runCli(['--port', '0', '--compress-warm', '--no-compress']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--compress-warm needs the compress cache/);
   });
 
   it('should list --compress-warm in --help', () => {
-    assert.match(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout, /--compress-warm /);
+    assert.match(runCli(['--help']).stdout, /--compress-warm /);
   });
 });
 

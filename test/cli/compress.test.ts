@@ -1,12 +1,11 @@
 // `sluice compress DIR`, and the CLI's compress cache shared by workers.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { request } from 'undici';
 import { CACHE_CODINGS } from '../../server/src/compress-cache';
-import { CLI, startCli } from '../helpers/cli';
+import { runCli, startCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { prng } from '../helpers/prng';
 import { forEachEngine } from '../helpers/server';
@@ -19,7 +18,7 @@ function text(bytes: number, seed: number): Buffer {
 }
 
 function compress(dir: string): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [CLI, 'compress', dir], { encoding: 'utf8', timeout: 60_000 });
+  return runCli(['compress', dir], { timeoutMs: 60_000 });
 }
 
 describe('sluice compress', function () {

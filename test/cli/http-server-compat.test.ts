@@ -3,14 +3,14 @@
 // variables checked on a running server, and bad values refused with the
 // flag's name (exit 2).
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Agent, request } from 'undici';
-import { CLI } from '../helpers/cli';
+import { CLI, launchCli, runCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { testCert } from '../helpers/tls';
 
@@ -33,34 +33,10 @@ function makeSite(): string {
   return root;
 }
 
-interface Started {
-  child: ChildProcess;
-  base: string;
-  /** Everything printed on stdout so far. */
-  out: () => string;
-}
-
-/** Starts the http-server mode (by its own bin unless `viaSluice`) and waits for the start line. */
-function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; viaSluice?: boolean } = {}): Promise<Started> {
-  const argv = opts.viaSluice ? [CLI, '--compat', 'http-server', ...args] : [BIN, ...args];
-  const child = spawn(process.execPath, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /(https?):\/\/[^\s]*?:(\d+)/.exec(out);
-      if (m) resolve({ child, base: `${m[1]}://127.0.0.1:${m[2]}`, out: () => out });
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-  });
-}
-
-function stop(s: Started | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!s || s.child.exitCode !== null) return resolve();
-    s.child.once('exit', () => resolve());
-    s.child.kill('SIGTERM');
-  });
+/** Starts the http-server mode (by its own bin unless `viaSluice`) and waits for its URL. */
+function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; viaSluice?: boolean } = {}): Promise<StartedCli> {
+  const commandArgs = opts.viaSluice ? [CLI, '--compat', 'http-server'] : [BIN];
+  return launchCli(args, { commandArgs, cwd: opts.cwd, env: opts.env, ready: /(https?):\/\/[^\s]*?:(\d+)/ });
 }
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET', dispatcher?: Agent) {
@@ -73,11 +49,11 @@ const AUTH = { authorization: `Basic ${Buffer.from('ann:s3cret').toString('base6
 describe('http-server mode: defaults', function () {
   this.timeout(30_000);
   const root = makeSite();
-  let s: Started;
+  let s: StartedCli;
   before(async () => {
     s = await start([root, '-p', '0', '-a', '127.0.0.1']);
   });
-  after(() => stop(s));
+  after(() => stopCli(s?.child));
 
   it('should send Cache-Control max-age=3600 by default (-c)', async () => {
     assert.equal((await get(`${s.base}/page.html`)).headers['cache-control'], 'public, max-age=3600');
@@ -104,8 +80,8 @@ describe('http-server mode: defaults', function () {
   it('should write an access log line per response (-s turns it off)', async () => {
     await get(`${s.base}/page.html?logged`);
     const deadline = Date.now() + 3000;
-    while (!s.out().includes('/page.html?logged') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.match(s.out(), /"GET \/page\.html\?logged HTTP\/1\.1" 200/);
+    while (!s.output().includes('/page.html?logged') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(s.output(), /"GET \/page\.html\?logged HTTP\/1\.1" 200/);
   });
   it('should not answer /robots.txt without -r', async () => {
     assert.equal((await get(`${s.base}/robots.txt`)).status, 404);
@@ -115,7 +91,7 @@ describe('http-server mode: defaults', function () {
 describe('http-server mode: flags', function () {
   this.timeout(30_000);
   const root = makeSite();
-  let s: Started;
+  let s: StartedCli;
   before(async () => {
     s = await start([
       root,
@@ -147,7 +123,7 @@ describe('http-server mode: flags', function () {
       's3cret',
     ]);
   });
-  after(() => stop(s));
+  after(() => stopCli(s?.child));
 
   it('-c-1: no caching', async () => {
     assert.equal((await get(`${s.base}/page.html`, AUTH)).headers['cache-control'], 'no-cache, no-store, must-revalidate');
@@ -174,7 +150,7 @@ describe('http-server mode: flags', function () {
   it('-s: no access log', async () => {
     await get(`${s.base}/page.html?silent`, AUTH);
     await new Promise((r) => setTimeout(r, 300));
-    assert.ok(!s.out().includes('silent'), s.out());
+    assert.ok(!s.output().includes('silent'), s.output());
   });
   it("--cors=X-Foo: * and preflights allowing http-server's list and X-Foo", async () => {
     assert.equal((await get(`${s.base}/page.html`, AUTH)).headers['access-control-allow-origin'], '*');
@@ -228,7 +204,7 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
       assert.doesNotMatch(first, /^HTTP\/1\.1 101/);
       assert.match(first, /up \/ws$/);
     } finally {
-      await stop(s);
+      await stopCli(s?.child);
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
     }
   });
@@ -244,7 +220,7 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
       const idle = Date.now() - t0;
       assert.ok(idle >= 900 && idle < 4000, `closed after ${idle} ms`);
     } finally {
-      await stop(s);
+      await stopCli(s?.child);
     }
   });
 
@@ -261,7 +237,7 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
       assert.equal((await get(`${s.base}/page.html`, {}, 'GET', agent)).body, 'page html\n');
     } finally {
       await agent.close();
-      await stop(s);
+      await stopCli(s?.child);
     }
   });
 
@@ -274,7 +250,7 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
       assert.equal((await get(`${s.base}/in-public.txt`)).status, 401);
       assert.equal((await get(`${s.base}/in-public.txt`, AUTH)).body, 'public dir\n');
     } finally {
-      await stop(s);
+      await stopCli(s?.child);
     }
   });
 });
@@ -310,8 +286,8 @@ describe('http-server mode: refusals and --help', function () {
     const own = run(['--help']);
     assert.equal(own.status, 0);
     for (const flag of ['-p --port', '-c ', '-P --proxy', '--username', '--mimetypes', '-S --tls']) assert.ok(own.stdout.includes(flag), flag);
-    const viaSluice = spawnSync(process.execPath, [CLI, '--compat', 'http-server', '-h'], { encoding: 'utf8' });
+    const viaSluice = runCli(['--compat', 'http-server', '-h']);
     assert.equal(viaSluice.stdout, own.stdout);
-    assert.match(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout, /--compat http-server/);
+    assert.match(runCli(['--help']).stdout, /--compat http-server/);
   });
 });

@@ -3,13 +3,13 @@
 // socket's mode, --workers on a Unix socket; and the library listening on
 // a Unix socket itself.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Agent, request } from 'undici';
-import { CLI, startCli } from '../helpers/cli';
+import { launchCli, runCli, startCli, stopCli } from '../helpers/cli';
 import { scratchDir, sha256 } from '../helpers/fixtures';
 import { createServer, engines, frontDoorUnavailableReason, type EngineName } from '../../server/src/index';
 import { native } from '../../server/src/native';
@@ -21,14 +21,6 @@ function makeSite(): { root: string; big: Buffer } {
   fs.writeFileSync(path.join(root, 'big.bin'), big);
   fs.writeFileSync(path.join(root, 'hello.txt'), 'hello, world\n');
   return { root, big };
-}
-
-function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
 }
 
 /** GET over the Unix socket at `file`. */
@@ -43,7 +35,7 @@ async function getOverSocket(file: string, urlPath: string): Promise<{ status: n
 }
 
 function refused(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000 });
+  const r = runCli([...args]);
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -75,7 +67,7 @@ describe('cli: -l unix:PATH and several -l', function () {
       child = started.child;
       lines = started.firstLine;
     });
-    after(() => stop(child));
+    after(() => stopCli(child));
 
     it('should name every listener on the start line, in order', () => {
       assert.match(
@@ -104,7 +96,7 @@ describe('cli: -l unix:PATH and several -l', function () {
     });
 
     it('should remove the socket file when it stops', async () => {
-      await stop(child);
+      await stopCli(child);
       assert.equal(fs.existsSync(sock), false);
     });
   });
@@ -120,7 +112,7 @@ describe('cli: -l unix:PATH and several -l', function () {
         assert.equal(sha256(res.body), sha256(big));
         assert.equal((await getOverSocket(sock, '/hello.txt')).body.toString(), 'hello, world\n');
       } finally {
-        await stop(started.child);
+        await stopCli(started.child);
       }
     });
   }
@@ -128,21 +120,16 @@ describe('cli: -l unix:PATH and several -l', function () {
   it('should say the front door is off on the Unix socket and on for TCP', async function () {
     if (frontDoorUnavailableReason() !== '') this.skip();
     const sock = path.join(scratchDir(), 's.sock');
-    const child = spawn(process.execPath, [CLI, root, '-l', '127.0.0.1:0', '-l', `unix:${sock}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const started = await launchCli([root, '-l', '127.0.0.1:0', '-l', `unix:${sock}`]);
+    const { child } = started;
     try {
-      const out = await new Promise<string>((resolve) => {
-        let text = '';
-        child.stdout.on('data', (c: Buffer) => {
-          text += c.toString();
-          if (text.split('\n').length > 2) resolve(text);
-        });
-      });
+      const out = (await started.waitFor(/^[^\n]*\n[^\n]*\n/))[0];
       const [first, second] = out.split('\n');
       assert.match(first, /front-door=on /);
       assert.equal(second, `sluice: unix:${sock}: front door off (a Unix socket: the front door answers TCP connections only)`);
       assert.equal((await getOverSocket(sock, '/hello.txt')).status, 200);
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
@@ -158,7 +145,7 @@ describe('cli: -l unix:PATH and several -l', function () {
     try {
       assert.equal((await getOverSocket(sock, '/hello.txt')).status, 200);
     } finally {
-      await stop(started.child);
+      await stopCli(started.child);
     }
   });
 
@@ -194,7 +181,7 @@ describe('cli: -l unix:PATH and several -l', function () {
     try {
       assert.equal(fs.statSync(sock).mode & 0o777, 0o660);
     } finally {
-      await stop(started.child);
+      await stopCli(started.child);
     }
   });
 
@@ -218,7 +205,7 @@ describe('cli: -l unix:PATH and several -l', function () {
   }
 
   it('should list -l unix: and --socket-mode in --help', () => {
-    const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const r = runCli(['--help']);
     assert.match(r.stdout, /-l, --listen URI .*unix:PATH/);
     assert.match(r.stdout, /--socket-mode M/);
   });
@@ -232,7 +219,7 @@ describe('cli: -l unix:PATH and several -l', function () {
       assert.match(started.firstLine, /workers=2 /);
       await accepting(sock);
     });
-    after(() => stop(child));
+    after(() => stopCli(child));
 
     it('should serve every request through the one socket node:cluster shares', async () => {
       const results = await Promise.all(Array.from({ length: 8 }, () => getOverSocket(sock, '/big.bin')));
@@ -249,7 +236,7 @@ describe('cli: -l unix:PATH and several -l', function () {
       await new Promise((r) => setTimeout(r, 300));
       await accepting(sock);
       for (let i = 0; i < 4; i++) assert.equal((await getOverSocket(sock, '/hello.txt')).status, 200);
-      await stop(child);
+      await stopCli(child);
       assert.equal(fs.existsSync(sock), false);
     });
   });

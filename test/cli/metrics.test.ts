@@ -3,22 +3,14 @@
 // traffic; one body forced to fall back to copy; --workers 2 summed by the
 // primary; bad values refused with the flag's name.
 import { strict as assert } from 'node:assert';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { request } from 'undici';
-import { CLI, startCli } from '../helpers/cli';
+import { CLI, runCli, startCli, stopCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { histogram, knownTraffic, makeMetricsSite, scrape, total, type Family } from '../helpers/metrics';
 
 const N = 20;
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 /** Starts the CLI and waits for the line that names the metrics listener. */
 async function startWithMetrics(
@@ -77,7 +69,7 @@ describe('cli: --metrics', function () {
         return s;
       }));
     });
-    after(() => stop(child));
+    after(() => stopCli(child));
 
     it('should count every request, byte and duration, by engine', async () => {
       const received = await knownTraffic(base, N);
@@ -111,7 +103,7 @@ describe('cli: --metrics', function () {
     before(async () => {
       ({ child, base, metricsUrl } = await startWithMetrics([site.root, '--port', '0', '--metrics', '0'], env));
     });
-    after(() => stop(child));
+    after(() => stopCli(child));
 
     it('should count the fallback by reason, and its bytes as copy', async () => {
       const received = await knownTraffic(base, N);
@@ -131,7 +123,7 @@ describe('cli: --metrics', function () {
     before(async () => {
       ({ child, base, metricsUrl } = await startWithMetrics([site.root, '--port', '0', '--workers', '2', '--metrics', '0'], env));
     });
-    after(() => stop(child));
+    after(() => stopCli(child));
 
     it('should sum every worker into the primary', async () => {
       // Four connections at once: node:cluster's primary (or, with
@@ -148,20 +140,20 @@ describe('cli: --metrics', function () {
   describe('with a bad value', () => {
     for (const bad of ['abc', '70000', 'host:', ':9100', '1.2.3.4:x']) {
       it(`should refuse --metrics ${bad} with the flag's name and exit 2`, () => {
-        const r = spawnSync(process.execPath, [CLI, site.root, '--port', '0', '--metrics', bad], { encoding: 'utf8', timeout: 10_000 });
+        const r = runCli([site.root, '--port', '0', '--metrics', bad]);
         assert.equal(r.status, 2, r.stderr);
         assert.match(r.stderr, /--metrics/);
       });
     }
 
     it('should refuse the serving port', () => {
-      const r = spawnSync(process.execPath, [CLI, site.root, '--port', '8099', '--metrics', '8099'], { encoding: 'utf8', timeout: 10_000 });
+      const r = runCli([site.root, '--port', '8099', '--metrics', '8099']);
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /--metrics '8099': 8099 is the serving port/);
     });
 
     it('should list --metrics in --help', () => {
-      const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+      const r = runCli(['--help']);
       assert.match(r.stdout, /--metrics \[HOST:\]PORT/);
     });
   });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { request } from 'undici';
-import { CLI, startCli } from '../helpers/cli';
+import { CLI, runCli, startCli, stopCli } from '../helpers/cli';
 import { frontDoorUnavailableReason } from '../../server/src/index';
 import { fixtures, scratchDir, sha256 } from '../helpers/fixtures';
 import { connect, readResponses, requestText } from '../helpers/raw-http';
@@ -23,17 +23,9 @@ function makeSite(): string {
   return root;
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
 /** The CLI's exit code and stderr for `args` (it must refuse them before listening). */
 function refused(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args, '--port', '0'], { encoding: 'utf8', timeout: 10_000 });
+  const r = runCli([...args, '--port', '0']);
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -66,7 +58,7 @@ describe('cli: --header and --cross-origin-isolated', () => {
     child = started.child;
     base = `http://127.0.0.1:${started.port}`;
   });
-  after(() => stop(child));
+  after(() => stopCli(child));
 
   const expectFields = (res: { headers: Record<string, unknown> }, what: string): void => {
     assert.equal(res.headers['x-frame-options'], 'DENY', what);
@@ -112,7 +104,7 @@ describe('cli: --header and --cross-origin-isolated', () => {
       assert.equal(res.headers['cross-origin-embedder-policy'], 'require-corp');
       assert.equal(res.headers['x-frame-options'], undefined);
     } finally {
-      await stop(alone.child);
+      await stopCli(alone.child);
     }
   });
 
@@ -133,7 +125,7 @@ describe('cli: --header and --cross-origin-isolated', () => {
   });
 
   it('should list the flags in --help', () => {
-    const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const r = runCli(['--help']);
     for (const flag of ['-H, --header', '--cross-origin-isolated']) assert.ok(r.stdout.includes(flag), flag);
   });
 });
@@ -184,7 +176,7 @@ describe('cli: --health', () => {
       assert.match(out, /"GET \/hello\.txt HTTP\/1\.1" 200 13/);
       assert.doesNotMatch(out, /healthz/);
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
@@ -249,7 +241,7 @@ describe('cli: --health', () => {
       assert.equal(r.status, 2, value);
       assert.match(r.stderr, /^sluice: invalid --health /, value);
     }
-    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const help = runCli(['--help']);
     assert.ok(help.stdout.includes('--health PATH'));
   });
 });
@@ -278,7 +270,7 @@ describe('cli: --mime', () => {
       assert.equal(await type('/scene.sluice'), 'model/x-sluice');
       assert.equal(await type('/hello.txt'), 'text/plain; charset=utf-8');
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
@@ -288,7 +280,7 @@ describe('cli: --mime', () => {
       assert.equal(r.status, 2, value);
       assert.match(r.stderr, /^sluice: invalid --mime /, value);
     }
-    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const help = runCli(['--help']);
     assert.ok(help.stdout.includes('--mime EXT=TYPE'));
   });
 });
@@ -318,7 +310,7 @@ describe('cli: --cors-origins and --cors-headers', () => {
       assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example');
       assert.equal(pre.headers['access-control-allow-headers'], 'X-Token, Content-Type');
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
@@ -332,7 +324,7 @@ describe('cli: --cors-origins and --cors-headers', () => {
       const get = await fetchHead(`http://127.0.0.1:${port}/hello.txt`, { headers: { origin: 'https://any.example' } });
       assert.equal(get.headers['access-control-allow-origin'], '*');
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 
@@ -350,7 +342,7 @@ describe('cli: --cors-origins and --cors-headers', () => {
     const alone = refused([fixtures().root, '--cors-headers', 'X-Token']);
     assert.equal(alone.status, 2);
     assert.match(alone.stderr, /^sluice: --cors-headers needs --cors or --cors-origins/);
-    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const help = runCli(['--help']);
     for (const flag of ['--cors-origins LIST', '--cors-headers LIST']) assert.ok(help.stdout.includes(flag), flag);
   });
 });
@@ -367,7 +359,7 @@ describe('cli: --log-format and --trust-proxy', () => {
       while (out.split('\n').length <= requests.length && Date.now() < until) await sleep(20);
       return out.split('\n').filter((l) => l.includes('hello.txt'));
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   }
 
@@ -414,7 +406,7 @@ describe('cli: --log-format and --trust-proxy', () => {
       assert.equal(r.status, 2, args.join(' '));
       assert.match(r.stderr, message, args.join(' '));
     }
-    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const help = runCli(['--help']);
     for (const flag of ['--log-format F', '--trust-proxy LIST']) assert.ok(help.stdout.includes(flag), flag);
   });
 });
@@ -459,7 +451,7 @@ describe('cli: the operator flags with --front-door', () => {
       }
       if (frontDoorUnavailableReason() === '') assert.match(firstLine, / front-door=on /);
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   });
 });

@@ -1,17 +1,17 @@
 // --proxy and --proxy-timeout through the CLI: a miss reaches the upstream,
 // and bad values are refused with the flag's name (exit 2).
 import { strict as assert } from 'node:assert';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { request } from 'undici';
-import { CLI, startCli } from '../helpers/cli';
+import { runCli, startCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 
 function refused(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args, '--port', '0'], { encoding: 'utf8', timeout: 10_000 });
+  const r = runCli([...args, '--port', '0']);
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -84,7 +84,7 @@ describe('cli: --proxy', function () {
   });
 
   it('should list --proxy in --help', () => {
-    const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const r = runCli(['--help']);
     assert.match(r.stdout, /--proxy URL/);
     assert.match(r.stdout, /--proxy-timeout MS/);
   });

@@ -3,50 +3,22 @@
 // the root refused by default, values refused with their flag's name, the
 // banner's LAN addresses and the drain messages.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as path from 'node:path';
 import { Agent, request } from 'undici';
-import { CLI } from '../helpers/cli';
+import { launchCli, runCli, stopCli, type CliRun, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
-import { cliArgs, engineCases } from '../helpers/server';
+import { engineCases } from '../helpers/server';
 import { testCert } from '../helpers/tls';
 
-interface Started {
-  child: ChildProcess;
-  lines: () => string[];
-  stderr: () => string;
-  url: string;
+/** Starts the CLI and resolves once its first line names the URL (on any address). */
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<StartedCli> {
+  return launchCli(args, { env, ready: /^[^\n]*(https?):\/\/[^\s]+:(\d+)/ });
 }
 
-/** Starts the CLI and resolves once its first line names the URL. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...cliArgs(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const url = /(https?:\/\/[^\s]+:\d+)/.exec(out.split('\n')[0] ?? '')?.[1];
-      if (url && out.includes('\n')) resolve({ child, lines: () => out.split('\n'), stderr: () => err, url: url.replace('0.0.0.0', '127.0.0.1') });
-    });
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, ...env } });
-  return { status: r.status, stderr: r.stderr };
+function run(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  return runCli(args, { env });
 }
 
 function makeSite(): { root: string; outside: string } {
@@ -92,19 +64,19 @@ describe('cli as a drop-in for serve', () => {
       it(`should apply its rules, clean URLs and the 404 page [engine ${c.name}]`, async () => {
         const s = await start([dir, '--port', '0', '--engine', c.name]);
         try {
-          assert.equal((await get(`${s.url}/files/a.txt`)).headers['x-from'], 'serve.json');
-          assert.match((await get(`${s.url}/app/deep/link`)).body, /<title>home/);
-          const old = await get(`${s.url}/old`);
+          assert.equal((await get(`${s.base}/files/a.txt`)).headers['x-from'], 'serve.json');
+          assert.match((await get(`${s.base}/app/deep/link`)).body, /<title>home/);
+          const old = await get(`${s.base}/old`);
           assert.equal(old.status, 302);
           assert.equal(old.headers.location, '/about');
-          assert.equal((await get(`${s.url}/about`)).body, 'about\n');
-          assert.equal((await get(`${s.url}/about.html`)).status, 301);
-          const miss = await get(`${s.url}/nope`);
+          assert.equal((await get(`${s.base}/about`)).body, 'about\n');
+          assert.equal((await get(`${s.base}/about.html`)).status, 301);
+          const miss = await get(`${s.base}/nope`);
           assert.equal(miss.status, 404);
           assert.equal(miss.body, 'custom 404\n');
-          assert.equal((await get(`${s.url}/files`)).status, 200, 'listed where directoryListing allows');
+          assert.equal((await get(`${s.base}/files`)).status, 200, 'listed where directoryListing allows');
         } finally {
-          assert.equal(await stop(s.child), 0);
+          assert.equal(await stopCli(s.child), 0);
         }
       });
     }
@@ -114,9 +86,9 @@ describe('cli as a drop-in for serve', () => {
       fs.writeFileSync(file, JSON.stringify({ headers: [{ source: '**', headers: [{ key: 'X-Custom', value: '1' }] }] }));
       const s = await start([root, '--port', '0', '-c', file]);
       try {
-        assert.equal((await get(`${s.url}/about`)).headers['x-custom'], '1');
+        assert.equal((await get(`${s.base}/about`)).headers['x-custom'], '1');
       } finally {
-        await stop(s.child);
+        await stopCli(s.child);
       }
     });
   });
@@ -148,32 +120,32 @@ describe('cli as a drop-in for serve', () => {
     it('should take -s, -C, -l and -L', async () => {
       const s = await start([root, '-s', '-C', '-L', '-l', 'tcp://127.0.0.1:0']);
       try {
-        const shell = await get(`${s.url}/some/route`);
+        const shell = await get(`${s.base}/some/route`);
         assert.equal(shell.status, 200);
         assert.match(shell.body, /<title>home/);
         assert.equal(shell.headers['cache-control'], 'no-cache');
-        assert.equal((await get(`${s.url}/app.js`)).status, 404);
-        assert.equal((await get(`${s.url}/about`)).headers['access-control-allow-origin'], '*');
-        const preflight = await request(`${s.url}/about`, { method: 'OPTIONS', headers: { origin: 'http://x', 'access-control-request-method': 'GET' } });
+        assert.equal((await get(`${s.base}/app.js`)).status, 404);
+        assert.equal((await get(`${s.base}/about`)).headers['access-control-allow-origin'], '*');
+        const preflight = await request(`${s.base}/about`, { method: 'OPTIONS', headers: { origin: 'http://x', 'access-control-request-method': 'GET' } });
         assert.equal(preflight.statusCode, 204);
         await preflight.body.text();
       } finally {
-        await stop(s.child);
+        await stopCli(s.child);
       }
     });
 
     it('should list directories only with --listing', async () => {
       const plain = await start([root, '--port', '0']);
       try {
-        assert.equal((await get(`${plain.url}/files/`)).status, 404);
+        assert.equal((await get(`${plain.base}/files/`)).status, 404);
       } finally {
-        await stop(plain.child);
+        await stopCli(plain.child);
       }
       const listing = await start([root, '--port', '0', '--listing']);
       try {
-        assert.match((await get(`${listing.url}/files/`)).body, /a\.txt/);
+        assert.match((await get(`${listing.base}/files/`)).body, /a\.txt/);
       } finally {
-        await stop(listing.child);
+        await stopCli(listing.child);
       }
     });
   });
@@ -182,16 +154,16 @@ describe('cli as a drop-in for serve', () => {
     it('should refuse a link leaving the root by default, and follow it with -S or --symlinks follow', async () => {
       const safe = await start([root, '--port', '0']);
       try {
-        assert.equal((await get(`${safe.url}/passwd`)).status, 403);
+        assert.equal((await get(`${safe.base}/passwd`)).status, 403);
       } finally {
-        await stop(safe.child);
+        await stopCli(safe.child);
       }
       for (const flags of [['-S'], ['--symlinks', 'follow']]) {
         const open = await start([root, '--port', '0', ...flags]);
         try {
-          assert.equal((await get(`${open.url}/passwd`)).body, 'outside the root\n');
+          assert.equal((await get(`${open.base}/passwd`)).body, 'outside the root\n');
         } finally {
-          await stop(open.child);
+          await stopCli(open.child);
         }
       }
       assert.match(run([root, '--symlinks=sometimes']).stderr, /invalid --symlinks 'sometimes'/);
@@ -212,9 +184,9 @@ describe('cli as a drop-in for serve', () => {
     it('should take a max-age with a unit', async () => {
       const s = await start([root, '--port', '0', '--max-age', '1h']);
       try {
-        assert.match(String((await get(`${s.url}/files/a.txt`)).headers['cache-control']), /max-age=3600/);
+        assert.match(String((await get(`${s.base}/files/a.txt`)).headers['cache-control']), /max-age=3600/);
       } finally {
-        await stop(s.child);
+        await stopCli(s.child);
       }
     });
   });
@@ -223,13 +195,23 @@ describe('cli as a drop-in for serve', () => {
     it('should keep the first line, add the LAN addresses on 0.0.0.0, and say it drains', async () => {
       const s = await start([root, '--port', '0', '--host', '0.0.0.0']);
       const until = Date.now() + 3000;
-      while (!s.lines().some((l) => l.includes('Local:')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      assert.match(s.lines()[0], /^sluice listening on http:\/\/0\.0\.0\.0:\d+ engine=\w+ workers=1 front-door=(on|off) root=/);
+      while (
+        !s
+          .output()
+          .split('\n')
+          .some((l) => l.includes('Local:')) &&
+        Date.now() < until
+      )
+        await new Promise((r) => setTimeout(r, 20));
+      assert.match(s.output().split('\n')[0], /^sluice listening on http:\/\/0\.0\.0\.0:\d+ engine=\w+ workers=1 front-door=(on|off) root=/);
       assert.ok(
-        s.lines().some((l) => /^ {2}Local: {3}http:\/\/localhost:\d+$/.test(l)),
-        s.lines().join('\n'),
+        s
+          .output()
+          .split('\n')
+          .some((l) => /^ {2}Local: {3}http:\/\/localhost:\d+$/.test(l)),
+        s.output().split('\n').join('\n'),
       );
-      assert.equal(await stop(s.child), 0);
+      assert.equal(await stopCli(s.child), 0);
       assert.match(s.stderr(), /draining 0 open connections/);
       assert.match(s.stderr(), /drained; exiting/);
     });
@@ -256,20 +238,20 @@ describe('cli as a drop-in for serve', () => {
       const s = await start([root, '--port', '0', '--ssl-cert', certFile, '--ssl-key', keyFile]);
       const agent = new Agent({ connect: { rejectUnauthorized: false } });
       try {
-        assert.match(s.lines()[0], /^sluice listening on https:\/\/127\.0\.0\.1:\d+ engine=copy /);
-        const r = await get(`${s.url}/files/a.txt`, {}, agent);
+        assert.match(s.output().split('\n')[0], /^sluice listening on https:\/\/127\.0\.0\.1:\d+ engine=copy /);
+        const r = await get(`${s.base}/files/a.txt`, {}, agent);
         assert.equal(r.status, 200);
         assert.equal(r.body, 'a\n');
       } finally {
         await agent.close();
-        await stop(s.child);
+        await stopCli(s.child);
       }
       assert.match(run([root, '--ssl-cert', certFile, '--ssl-key', keyFile, '--engine', 'sendfile']).stderr, /cannot send over TLS/);
     });
 
     it('should offer HTTP/2 through ALPN with --http2', async () => {
       const s = await start([root, '--port', '0', '--ssl-cert', certFile, '--ssl-key', keyFile, '--http2']);
-      const session = http2.connect(s.url, { rejectUnauthorized: false });
+      const session = http2.connect(s.base, { rejectUnauthorized: false });
       try {
         const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
           const stream = session.request({ ':path': '/files/a.txt' });
@@ -286,7 +268,7 @@ describe('cli as a drop-in for serve', () => {
         assert.equal(session.alpnProtocol, 'h2');
       } finally {
         session.close();
-        await stop(s.child);
+        await stopCli(s.child);
       }
     });
   });

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
-import { startCli } from '../helpers/cli';
+import { startCli, stopCli } from '../helpers/cli';
 import { fixtures, SIZES } from '../helpers/fixtures';
 import { prng } from '../helpers/prng';
 import { eventually } from '../helpers/eventually';
@@ -250,16 +250,6 @@ async function send(base: string, agent: Agent, ex: Exchange): Promise<Reply> {
   return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
-/** Stops the server: SIGTERM lets it drain; SIGKILL if it has not exited after 5 s. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Samples `pid` once a second from now on. */
 function startSampling(pid: number): { samples: Sample[]; stop(): void } {
   const samples: Sample[] = [];
@@ -305,7 +295,7 @@ describe(`soak: the CLI under ${CLIENTS} keep-alive clients for ${SECONDS} s`, f
   // In a hook, so the server goes even when the test times out.
   let child: ChildProcess | null = null;
   after(async () => {
-    if (child) await stop(child);
+    if (child) await stopCli(child, 'SIGTERM', 5000);
   });
 
   it('should answer every request exactly, with flat RSS and fd count', async () => {

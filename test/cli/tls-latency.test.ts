@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { startCli, type StartedCli } from '../helpers/cli';
+import { startCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { testCert } from '../helpers/tls';
 
@@ -23,14 +23,6 @@ const STALL_MS = 35;
  * there at most.
  */
 const MAX_STALLED = 0.1;
-
-function stop(child: StartedCli['child']): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 /**
  * A kept-alive HTTP/1.1 connection over TLS that costs its client little
@@ -132,7 +124,7 @@ for (const h2 of [false, true]) {
       server = await startCli([root, '--port', '0', '--no-compress', ...tls, ...(h2 ? ['--http2'] : [])]);
       port = server.port;
     });
-    after(() => stop(server.child));
+    after(() => stopCli(server.child, 'SIGKILL'));
 
     // 1 KiB goes from memory with its head, in one write.
     it('should answer HTTP/1.1 GET /1k.bin without a delayed-ACK stall', async () => {

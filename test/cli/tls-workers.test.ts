@@ -8,20 +8,12 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { startCli, type StartedCli } from '../helpers/cli';
+import { startCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
 import { testCert } from '../helpers/tls';
 
 /** Connections after the first: with two workers, each reaches either one, so unshared keys fail to resume about half. */
 const RECONNECTS = 12;
-
-function stop(child: StartedCli['child']): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 /** One TLS connection that asks for a page (so the session tickets arrive): whether it resumed, and the session to resume next. */
 function connect(port: number, ca: Buffer, session?: Buffer): Promise<{ reused: boolean; session: Buffer | undefined }> {
@@ -52,7 +44,7 @@ describe('--workers 2 with --ssl-cert', function () {
     fs.writeFileSync(path.join(dir, 'key.pem'), cert.key);
     server = await startCli([root, '--port', '0', '--workers', '2', '--ssl-cert', path.join(dir, 'cert.pem'), '--ssl-key', path.join(dir, 'key.pem')]);
   });
-  after(() => stop(server.child));
+  after(() => stopCli(server.child));
 
   it(`should resume one session on every one of ${RECONNECTS} later connections, whichever worker takes each`, async () => {
     const first = await connect(server.port, cert.cert);

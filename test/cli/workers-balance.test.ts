@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { request } from 'undici';
 import { hasReusePort } from '../../server/src/workers-listen';
 import { fixtures } from '../helpers/fixtures';
-import { CLI, startCli } from '../helpers/cli';
+import { runCli, startCli, stopCli } from '../helpers/cli';
 
 /** The pids owning sockets on `port` in `state` ('listening' or 'established'), one entry per socket. */
 function socketOwners(port: number, state: 'listening' | 'established'): number[] {
@@ -22,14 +22,6 @@ function workerPids(primary: ChildProcess): number[] {
     .split('\n')
     .filter(Boolean)
     .map(Number);
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
 }
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
@@ -86,7 +78,7 @@ describe('cli --workers balance', function () {
         for (const w of workers) assert.ok(owners.has(w), `worker ${w} took none of 40 connections`);
       } finally {
         for (const s of sockets) s.destroy();
-        await stop(child);
+        await stopCli(child);
       }
     });
 
@@ -105,7 +97,7 @@ describe('cli --workers balance', function () {
         const res = await request(`http://127.0.0.1:${port}/hello.txt`, { reset: true });
         assert.equal(await res.body.text(), 'hello, world\n');
       } finally {
-        await stop(child);
+        await stopCli(child);
       }
     });
 
@@ -114,10 +106,7 @@ describe('cli --workers balance', function () {
       await new Promise<void>((resolve) => other.listen({ port: 0, host: '127.0.0.1', reusePort: true } as net.ListenOptions, resolve));
       const { port } = other.address() as net.AddressInfo;
       try {
-        const run = spawnSync(process.execPath, [CLI, fx.root, '--port', String(port), '--workers', '2'], {
-          encoding: 'utf8',
-          timeout: 20_000,
-        });
+        const run = runCli([fx.root, '--port', String(port), '--workers', '2'], { timeoutMs: 20_000 });
         assert.equal(run.status, 2, run.stderr);
         assert.match(run.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
       } finally {
@@ -148,7 +137,7 @@ describe('cli --workers balance', function () {
         const res = await request(`http://127.0.0.1:${port}/hello.txt`, { reset: true });
         assert.equal(await res.body.text(), 'hello, world\n');
       } finally {
-        await stop(child);
+        await stopCli(child);
       }
     });
   });

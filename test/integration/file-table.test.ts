@@ -125,15 +125,14 @@ forEachEngine('freshness', (engine) => {
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   };
 
-  /** Polls until the body is `want`; returns how long that took. */
-  const msUntilServed = async (want: Buffer): Promise<number> => {
-    const start = Date.now();
-    for (;;) {
-      const res = await get();
-      if (res.body.equals(want)) return Date.now() - start;
-      if (Date.now() - start > 3000) throw new Error('change never became visible');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  /**
+   * The body of a request made once a second (the table's trust window)
+   * has passed since `changedAt`: the change must show by then. Timed from
+   * the change rather than polled, so a slow machine cannot stretch it.
+   */
+  const servedAfterASecond = async (changedAt: number): Promise<Buffer> => {
+    await new Promise((r) => setTimeout(r, Math.max(0, changedAt + 1000 - Date.now())));
+    return (await get()).body;
   };
 
   it('should see an atomic replace (rename) within a second', async () => {
@@ -141,13 +140,13 @@ forEachEngine('freshness', (engine) => {
     const tmp = path.join(dir, '.next');
     fs.writeFileSync(tmp, version(1));
     fs.renameSync(tmp, path.join(dir, 'file.bin'));
-    assert.ok((await msUntilServed(version(1))) <= 1100);
+    assert.ok((await servedAfterASecond(Date.now())).equals(version(1)), 'the replaced file was still served after a second');
   });
 
   it('should see an in-place write within a second', async () => {
     await get();
     fs.writeFileSync(path.join(dir, 'file.bin'), version(2));
-    assert.ok((await msUntilServed(version(2))) <= 1100);
+    assert.ok((await servedAfterASecond(Date.now())).equals(version(2)), 'the old bytes were still served after a second');
   });
 
   it('should keep every response self-consistent while the file is replaced 100 times', async () => {

@@ -3,7 +3,8 @@
 // internals touched in one file, no Node-API or libuv in the native core,
 // no function in server/src longer than a screen, no class that every
 // stage calls back into, one home for what used to be kept twice, and
-// every ERR_SLUICE_* error made in errors.ts.
+// every ERR_SLUICE_* error made in errors.ts; and the CLI suites starting
+// the CLI through one helper.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -257,6 +258,17 @@ describe('source structure', () => {
     const copies = filesUnder(TESTS, /\.ts$/)
       .filter((f) => !f.endsWith(path.join('helpers', 'fixtures.ts')))
       .filter((f) => own.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(
+      copies.map((f) => path.relative(REPO, f)),
+      [],
+    );
+  });
+
+  it('should start, stop and run the CLI in test/cli only through test/helpers/cli.ts', () => {
+    // A private spawn of dist/cli.js, or a private stop(), is where the
+    // suites used to disagree on when a server has started and how it ends.
+    const own = /\bspawn(Sync)?\(\s*process\.execPath,\s*\[\s*CLI\b|\bfunction\s+stop\s*\(/;
+    const copies = filesUnder(path.join(TESTS, 'cli'), /\.ts$/).filter((f) => own.test(fs.readFileSync(f, 'utf8')));
     assert.deepEqual(
       copies.map((f) => path.relative(REPO, f)),
       [],
