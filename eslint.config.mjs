@@ -1,6 +1,7 @@
-// Lint rules for the TypeScript (server/src, test): typescript-eslint's
-// type-aware recommended set, plus the limits the design keeps (a function
-// fits on a screen). Formatting is prettier's job (npm run lint runs both).
+// Lint rules for the TypeScript (server/src, test) and the bench scripts:
+// typescript-eslint's type-aware recommended set, plus the limits the design
+// keeps (a function fits on a screen: server/src, bench/, test/helpers).
+// Formatting is prettier's job (npm run lint runs both).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -9,7 +10,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['server/src/**/*.ts'],
+    files: ['server/src/**/*.ts', 'bench/**/*.js', 'test/helpers/**/*.ts'],
     rules: {
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false, IIFEs: true }],
     },

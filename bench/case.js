@@ -9,7 +9,7 @@ const procs = require('./procs');
 const { median, summary } = require('./stats');
 const { launch } = require('./subjects');
 const { verifySubject, startSampler } = require('./verify');
-const { roundOrder } = require('./rounds');
+const { interleaved } = require('./rounds');
 
 const GiB = 2 ** 30;
 const CLIENT_BOUND = 0.9; // client CPU, in cores, from which a case is client-bound
@@ -140,14 +140,9 @@ function summarize(row) {
   if (steal !== null && steal >= NOISE) row.notes.push(`steal up to ${steal.toFixed(2)}`);
 }
 
-/**
- * Runs `kase` for `subjects`. env: { ctx, opts, loadgen, file, progress, skip }
- * where skip is a Map(subject name → reason) shared across cases.
- */
-async function runCase(kase, subjects, env) {
-  const { ctx, opts, loadgen, file, progress, skip } = env;
-  const label = caseLabel(kase, file);
-  const result = {
+/** The result object of a case, its rows filled in by runCase. */
+function caseResult(kase, file, opts, label) {
+  return {
     id: kase.id,
     label,
     size: file.size,
@@ -162,7 +157,11 @@ async function runCase(kase, subjects, env) {
     repeats: opts.repeats,
     rows: [],
   };
-  const rows = subjects.map((subject) => ({
+}
+
+/** A subject's row in a case's result, before it starts. */
+function newRow(subject) {
+  return {
     subject,
     name: subject.name,
     label: subject.label,
@@ -171,158 +170,219 @@ async function runCase(kase, subjects, env) {
     reason: null,
     notes: [],
     runs: [],
-  }));
-  result.rows = rows;
+  };
+}
 
-  const fail = async (row, why) => {
-    row.status = 'failed';
-    row.reason = why;
-    progress(`${label} · ${row.name}: FAILED: ${why}`);
-    if (row.server) {
-      if (!row.server.child.exited) row.peakRssMiB = treePeakRssMiB(row.server.child.pid);
-      await procs.stop(row.server.child);
-      row.server.cleanup();
-      row.server = null;
+/** Stops a row's server and forgets it. */
+async function stopServer(row) {
+  await procs.stop(row.server.child);
+  row.server.cleanup();
+  row.server = null;
+}
+
+/** Marks a row FAILED with `why`, noting its peak memory and stopping its server. */
+async function failRow(cx, row, why) {
+  row.status = 'failed';
+  row.reason = why;
+  cx.progress(`${cx.label} · ${row.name}: FAILED: ${why}`);
+  if (row.server) {
+    if (!row.server.child.exited) row.peakRssMiB = treePeakRssMiB(row.server.child.pid);
+    await stopServer(row);
+  }
+}
+
+/** How a row's server ended, with the tail of its stderr. */
+function died(row) {
+  const c = row.server.child;
+  return `server ${procs.describeExit(c)}${c.stderrTail.trim() ? `; stderr: ${procs.tail(c.stderrTail, 8)}` : ''}`;
+}
+
+/** Notes which engine a sluice subject runs when it is not the one asked for, or when none was. */
+function noteEngine(row) {
+  row.engine = row.server.engine;
+  if (row.subject.engine && row.engine && row.engine !== row.subject.engine) {
+    row.notes.push(`runs engine=${row.engine}`);
+  } else if (!row.subject.engine && row.engine) {
+    row.notes.push(`engine=${row.engine}`);
+  }
+}
+
+/**
+ * Starts a row's server. A subject this machine cannot run (an engine it
+ * lacks) is skipped, and stays skipped in later cases (cx.skip); any other
+ * failure to start fails the row.
+ */
+async function startRow(cx, row) {
+  if (cx.skip.has(row.name)) {
+    row.status = 'skipped';
+    row.reason = cx.skip.get(row.name);
+    return;
+  }
+  try {
+    row.server = await launch(row.subject, cx.ctx, cx.kase);
+    noteEngine(row);
+  } catch (err) {
+    if (err.unavailable) {
+      row.status = 'skipped';
+      row.reason = err.message.replace(/^exited with code \d+: /, '').replace(/^sluice: /, '');
+      cx.skip.set(row.name, row.reason);
+      cx.progress(`${row.name}: skipped: ${row.reason}`);
+    } else {
+      row.status = 'failed';
+      row.reason = `did not start: ${err.message}`;
+      cx.progress(`${cx.label} · ${row.name}: FAILED to start: ${err.message}`);
     }
-  };
-  const died = (row) => {
-    const c = row.server.child;
-    return `server ${procs.describeExit(c)}${c.stderrTail.trim() ? `; stderr: ${procs.tail(c.stderrTail, 8)}` : ''}`;
-  };
+  }
+}
 
-  progress(`${label}: starting ${rows.map((r) => r.name).join(', ')}`);
-  await Promise.all(
-    rows.map(async (row) => {
-      if (skip.has(row.name)) {
-        row.status = 'skipped';
-        row.reason = skip.get(row.name);
-        return;
-      }
-      try {
-        row.server = await launch(row.subject, ctx, kase);
-        row.engine = row.server.engine;
-        if (row.subject.engine && row.engine && row.engine !== row.subject.engine) {
-          row.notes.push(`runs engine=${row.engine}`);
-        } else if (!row.subject.engine && row.engine) {
-          row.notes.push(`engine=${row.engine}`);
-        }
-      } catch (err) {
-        if (err.unavailable) {
-          row.status = 'skipped';
-          row.reason = err.message.replace(/^exited with code \d+: /, '').replace(/^sluice: /, '');
-          skip.set(row.name, row.reason);
-          progress(`${row.name}: skipped: ${row.reason}`);
-        } else {
-          row.status = 'failed';
-          row.reason = `did not start: ${err.message}`;
-          progress(`${label} · ${row.name}: FAILED to start: ${err.message}`);
-        }
-      }
-    }),
-  );
-
-  // Verify before measuring: whole-file sha256 and a byte range.
+/** Verify before measuring: whole-file sha256 and a byte range. */
+async function verifyRows(cx, rows) {
   for (const row of rows) {
     if (row.status !== 'ok') continue;
-    const bad = await verifySubject(row.server.url, file, { ranges: row.subject.ranges !== false });
-    if (bad) await fail(row, `wrong response before load: ${bad}`);
-    else if (row.server.child.exited) await fail(row, died(row));
+    const bad = await verifySubject(row.server.url, cx.file, { ranges: row.subject.ranges !== false });
+    if (bad) await failRow(cx, row, `wrong response before load: ${bad}`);
+    else if (row.server.child.exited) await failRow(cx, row, died(row));
   }
   const verified = rows.filter((r) => r.status === 'ok').map((r) => r.name);
-  progress(`${label}: bytes verified for ${verified.join(', ') || 'nobody'}`);
+  cx.progress(`${cx.label}: bytes verified for ${verified.join(', ') || 'nobody'}`);
+}
 
-  const job = (row, durationSec) => ({
-    loadgen: kase.loadgen,
-    url: `${row.server.url}/${file.name}`,
-    connections: kase.connections,
+/** The load generator's job for one run against a row's server. */
+function loadJob(cx, row, durationSec) {
+  return {
+    loadgen: cx.kase.loadgen,
+    url: `${row.server.url}/${cx.file.name}`,
+    connections: cx.kase.connections,
     durationSec,
     timeoutSec: 10,
-    size: file.size,
+    size: cx.file.size,
     serverPid: row.server.child.pid,
-  });
+  };
+}
 
-  for (let r = 0; r < opts.repeats; r++) {
-    const active = rows.filter((row) => row.status === 'ok');
-    const order = roundOrder(active, r);
-    for (const row of order) {
-      if (row.status !== 'ok') continue;
-      if (row.server.child.exited) {
-        await fail(row, died(row));
-        continue;
-      }
-      const warm = r === 0 ? kase.warmupSec : kase.rewarmSec;
-      // A load generator failure is not the server's: retry once (the
-      // worker is restarted), then give up on this subject.
-      let res = null;
-      let samples = null;
-      let harness = null;
-      let problem = null;
-      for (let attempt = 1; attempt <= 2 && !res && !problem; attempt++) {
-        let loadErr = null;
-        try {
-          if (warm > 0) await loadgen.run(job(row, warm));
-        } catch (err) {
-          loadErr = err;
-        }
-        if (row.server.child.exited) {
-          problem = `during warm-up: ${died(row)}`;
-          break;
-        }
-        if (!loadErr) {
-          const sampled = typeof row.subject.sampleInLoad === 'function' ? row.subject.sampleInLoad(kase) : row.subject.sampleInLoad !== false;
-          const sampler = sampled ? startSampler(row.server.url, file, { ranges: row.subject.ranges !== false }) : null;
-          const harness0 = process.cpuUsage();
-          try {
-            res = await loadgen.run(job(row, kase.durationSec));
-          } catch (err) {
-            loadErr = err;
-          }
-          harness = process.cpuUsage(harness0);
-          samples = sampler ? await sampler.stop() : null;
-          if (row.server.child.exited) {
-            problem = `during run ${r + 1}: ${died(row)}`;
-            break;
-          }
-          if (samples && samples.failures.length) {
-            problem = `wrong bytes during run ${r + 1}: ${samples.failures.join('; ')}`;
-            break;
-          }
-        }
-        if (loadErr) {
-          res = null;
-          if (attempt === 2) problem = `load generator failed twice during run ${r + 1}: ${loadErr.message}`;
-          else progress(`${label} · ${row.name}: load generator failed (${loadErr.message}); retrying`);
-        }
-      }
-      if (problem) {
-        await fail(row, problem);
-        continue;
-      }
-      res.harnessCpuSec = (harness.user + harness.system) / 1e6;
-      const m = metrics(res, ctx.pin ? { serverCpu: ctx.serverCpu, clientCpu: ctx.clientCpu } : null);
-      m.samples = samples ? { checked: samples.samples, errors: samples.errors } : null;
-      row.runs.push(m);
-      const main =
-        kase.kind === 'bulk'
-          ? `${(m.MBps / 1000).toFixed(2)} GB/s, ${m.cpuSecPerGiB === null ? '–' : m.cpuSecPerGiB.toFixed(2)} CPU-s/GiB`
-          : `${Math.round(m.rps).toLocaleString('en-US')} req/s, ${m.MBps.toFixed(1)} MB/s`;
-      progress(`${label} · ${row.name} · run ${r + 1}/${opts.repeats}: ${main}, ${cpuText(m)}${m.errors ? `, ${m.errors} errors` : ''}`);
-    }
+/** The warm-up before a measurement: the load generator's error, or null. */
+async function warmUp(cx, row, warmSec) {
+  try {
+    if (warmSec > 0) await cx.loadgen.run(loadJob(cx, row, warmSec));
+    return null;
+  } catch (err) {
+    return err;
   }
+}
 
-  // Peak memory, then stop everything.
+/**
+ * One measured run, with the byte sampler running beside it when the
+ * subject wants it, and the harness's own CPU time over it.
+ */
+async function measuredRun(cx, row) {
+  const { subject } = row;
+  const sampled = typeof subject.sampleInLoad === 'function' ? subject.sampleInLoad(cx.kase) : subject.sampleInLoad !== false;
+  const sampler = sampled ? startSampler(row.server.url, cx.file, { ranges: subject.ranges !== false }) : null;
+  const harness0 = process.cpuUsage();
+  let res = null;
+  let loadErr = null;
+  try {
+    res = await cx.loadgen.run(loadJob(cx, row, cx.kase.durationSec));
+  } catch (err) {
+    loadErr = err;
+  }
+  const harness = process.cpuUsage(harness0);
+  const samples = sampler ? await sampler.stop() : null;
+  return { res, loadErr, harness, samples };
+}
+
+/**
+ * A warm-up and a measured run: { res, harness, samples } or, when the
+ * server died or sent wrong bytes, { problem }, or { loadErr } when the load
+ * generator failed.
+ */
+async function attemptRun(cx, row, r, warmSec) {
+  const warmErr = await warmUp(cx, row, warmSec);
+  if (row.server.child.exited) return { problem: `during warm-up: ${died(row)}` };
+  if (warmErr) return { loadErr: warmErr };
+  const out = await measuredRun(cx, row);
+  if (row.server.child.exited) return { problem: `during run ${r + 1}: ${died(row)}` };
+  if (out.samples && out.samples.failures.length) return { problem: `wrong bytes during run ${r + 1}: ${out.samples.failures.join('; ')}` };
+  return out;
+}
+
+/**
+ * A load generator failure is not the server's: retry once (the worker is
+ * restarted), then give up on this subject.
+ */
+async function runWithRetry(cx, row, r, warmSec) {
+  for (let attempt = 1; ; attempt++) {
+    const out = await attemptRun(cx, row, r, warmSec);
+    if (out.problem || !out.loadErr) return out;
+    if (attempt === 2) return { problem: `load generator failed twice during run ${r + 1}: ${out.loadErr.message}` };
+    cx.progress(`${cx.label} · ${row.name}: load generator failed (${out.loadErr.message}); retrying`);
+  }
+}
+
+/** The progress line's figures for one measurement: GB/s and CPU per GiB for bulk cases, req/s and MB/s else. */
+function runText(kase, m) {
+  return kase.kind === 'bulk'
+    ? `${(m.MBps / 1000).toFixed(2)} GB/s, ${m.cpuSecPerGiB === null ? '–' : m.cpuSecPerGiB.toFixed(2)} CPU-s/GiB`
+    : `${Math.round(m.rps).toLocaleString('en-US')} req/s, ${m.MBps.toFixed(1)} MB/s`;
+}
+
+/** Adds a measurement to its row and reports it. */
+function recordRun(cx, row, r, { res, harness, samples }) {
+  const { ctx, opts } = cx;
+  res.harnessCpuSec = (harness.user + harness.system) / 1e6;
+  const m = metrics(res, ctx.pin ? { serverCpu: ctx.serverCpu, clientCpu: ctx.clientCpu } : null);
+  m.samples = samples ? { checked: samples.samples, errors: samples.errors } : null;
+  row.runs.push(m);
+  cx.progress(`${cx.label} · ${row.name} · run ${r + 1}/${opts.repeats}: ${runText(cx.kase, m)}, ${cpuText(m)}${m.errors ? `, ${m.errors} errors` : ''}`);
+}
+
+/** Measures a row in round r (0-based): the first round after the full warm-up, later ones after the re-warm-up. */
+async function measureRow(cx, row, r) {
+  if (row.status !== 'ok') return;
+  if (row.server.child.exited) {
+    await failRow(cx, row, died(row));
+    return;
+  }
+  const warmSec = r === 0 ? cx.kase.warmupSec : cx.kase.rewarmSec;
+  const out = await runWithRetry(cx, row, r, warmSec);
+  if (out.problem) await failRow(cx, row, out.problem);
+  else recordRun(cx, row, r, out);
+}
+
+/** Peak memory, then stop everything; a server that exited during the case fails its row. */
+async function stopRows(cx, rows) {
   await Promise.all(
     rows.map(async (row) => {
       if (!row.server) return;
       if (!row.server.child.exited) row.peakRssMiB = treePeakRssMiB(row.server.child.pid);
-      else if (row.status === 'ok') await fail(row, died(row));
-      if (row.server) {
-        await procs.stop(row.server.child);
-        row.server.cleanup();
-        row.server = null;
-      }
+      else if (row.status === 'ok') await failRow(cx, row, died(row));
+      if (row.server) await stopServer(row);
     }),
   );
+}
+
+/**
+ * Runs `kase` for `subjects`. env: { ctx, opts, loadgen, file, progress, skip }
+ * where skip is a Map(subject name → reason) shared across cases.
+ */
+async function runCase(kase, subjects, env) {
+  const { ctx, opts, loadgen, file, progress, skip } = env;
+  const label = caseLabel(kase, file);
+  const cx = { kase, ctx, opts, loadgen, file, progress, skip, label };
+  const result = caseResult(kase, file, opts, label);
+  const rows = subjects.map(newRow);
+  result.rows = rows;
+
+  progress(`${label}: starting ${rows.map((r) => r.name).join(', ')}`);
+  await Promise.all(rows.map((row) => startRow(cx, row)));
+  await verifyRows(cx, rows);
+  // Each round rotates the rows still measured (a failed one drops out).
+  await interleaved(
+    () => rows.filter((row) => row.status === 'ok'),
+    opts.repeats,
+    (row, r) => measureRow(cx, row, r),
+  );
+  await stopRows(cx, rows);
 
   for (const row of rows) {
     if (row.runs.length) summarize(row);

@@ -389,19 +389,15 @@ async function main() {
     await wrk(server.url, opts.connections, opts.warmup);
     servers.push({ subject, server, rps: [], wire: [], cpu: [], p99: [], errors: 0 });
   }
-  for (let round = 0; round < opts.rounds; round++) {
-    for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
-      const m = await measure(s.server, opts.connections, opts.duration);
-      s.rps.push(m.rps);
-      s.wire.push(m.wireBytes);
-      s.cpu.push(m.cpuUs);
-      s.p99.push(m.p99);
-      s.errors += m.errors;
-      process.stderr.write(
-        `round ${round + 1} ${s.subject.name}: ${Math.round(m.rps)} req/s, ${Math.round(m.wireBytes)} B/resp, ${m.cpuUs.toFixed(1)} µs/req\n`,
-      );
-    }
-  }
+  await interleaved(servers, opts.rounds, async (s, round) => {
+    const m = await measure(s.server, opts.connections, opts.duration);
+    s.rps.push(m.rps);
+    s.wire.push(m.wireBytes);
+    s.cpu.push(m.cpuUs);
+    s.p99.push(m.p99);
+    s.errors += m.errors;
+    process.stderr.write(`round ${round + 1} ${s.subject.name}: ${Math.round(m.rps)} req/s, ${Math.round(m.wireBytes)} B/resp, ${m.cpuUs.toFixed(1)} µs/req\n`);
+  });
   for (const s of servers) {
     await procs.stop(s.server.child);
     s.server.cleanup();

@@ -10,10 +10,16 @@ function roundOrder(list, round) {
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
-/** Awaits `each(item, round)` for every item of `list`, in `rounds` interleaved rounds. */
+/**
+ * Awaits `each(item, round)` for every item of `list`, in `rounds` interleaved
+ * rounds. `list` may be a function of the round returning the items, for a
+ * caller whose list shrinks between rounds (a subject that failed drops out,
+ * and the rest rotate among themselves).
+ */
 async function interleaved(list, rounds, each) {
   for (let round = 0; round < rounds; round++) {
-    for (const item of roundOrder(list, round)) await each(item, round);
+    const items = typeof list === 'function' ? list(round) : list;
+    for (const item of roundOrder(items, round)) await each(item, round);
   }
 }
 

@@ -19,6 +19,7 @@ const { parseArgs } = require('node:util');
 const { request } = require('undici');
 const procs = require('./procs');
 const { startLoadGenerator } = require('./load');
+const { interleaved } = require('./rounds');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 
@@ -90,20 +91,17 @@ async function main() {
   const rps = new Map(servers.map((s) => [s.name, []]));
   const cpu = new Map(servers.map((s) => [s.name, []]));
   try {
-    for (let round = 0; round < opts.rounds; round++) {
-      const order = round % 2 === 0 ? servers : [...servers].reverse();
-      for (const s of order) {
-        const job = { loadgen: opts.loadgen, url: s.url, connections: opts.connections, timeoutSec: 10, size: 1024, serverPid: s.child.pid };
-        await lg.run({ ...job, durationSec: 1 });
-        const r = await lg.run({ ...job, durationSec: opts.duration });
-        if (r.errors || r.non2xx || r.timeouts) throw new Error(`${s.name}: ${r.errors} errors, ${r.non2xx} non-2xx, ${r.timeouts} timeouts`);
-        const perSec = r.requests / r.elapsedSec;
-        const usPerRequest = (r.serverCpuSec / r.requests) * 1e6;
-        rps.get(s.name).push(perSec);
-        cpu.get(s.name).push(usPerRequest);
-        process.stdout.write(`round ${round + 1}  ${s.name.padEnd(10)}  ${Math.round(perSec)} req/s  ${usPerRequest.toFixed(1)} µs CPU/req\n`);
-      }
-    }
+    await interleaved(servers, opts.rounds, async (s, round) => {
+      const job = { loadgen: opts.loadgen, url: s.url, connections: opts.connections, timeoutSec: 10, size: 1024, serverPid: s.child.pid };
+      await lg.run({ ...job, durationSec: 1 });
+      const r = await lg.run({ ...job, durationSec: opts.duration });
+      if (r.errors || r.non2xx || r.timeouts) throw new Error(`${s.name}: ${r.errors} errors, ${r.non2xx} non-2xx, ${r.timeouts} timeouts`);
+      const perSec = r.requests / r.elapsedSec;
+      const usPerRequest = (r.serverCpuSec / r.requests) * 1e6;
+      rps.get(s.name).push(perSec);
+      cpu.get(s.name).push(usPerRequest);
+      process.stdout.write(`round ${round + 1}  ${s.name.padEnd(10)}  ${Math.round(perSec)} req/s  ${usPerRequest.toFixed(1)} µs CPU/req\n`);
+    });
   } finally {
     await lg.close();
     for (const s of servers) await procs.stop(s.child);

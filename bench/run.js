@@ -127,40 +127,37 @@ function fit(caseList, subjectsFor, opts) {
   }
 }
 
-async function main() {
-  let opts;
+/** The options, or exit 2 with the usage on a bad argument. */
+function parseOptions() {
   try {
-    opts = options.parse(process.argv.slice(2));
+    return options.parse(process.argv.slice(2));
   } catch (err) {
     process.stderr.write(`bench: ${err.message}\n\n${options.HELP}`);
     process.exit(2);
   }
-  if (opts.help) {
-    process.stdout.write(options.HELP);
-    return;
-  }
-  const selected = selectSubjects(opts.subjects);
-  if (opts.list) {
-    for (const s of SUBJECTS) process.stdout.write(`${s.name.padEnd(16)} ${s.group.padEnd(8)} ${s.label}\n`);
-    return;
-  }
-  procs.installExitHandlers();
+}
 
+/** Fails early when the run cannot go: sluice not built, or wrk asked for and missing. */
+function checkPrerequisites(opts, selected) {
   if (selected.some((s) => s.group === 'sluice') && !fs.existsSync(CLI)) {
     throw new Error(`${path.relative(process.cwd(), CLI)} is missing: build sluice first (npx tsc -p tsconfig.json)`);
   }
   if (opts.loadgen === 'wrk' && !procs.onPath('wrk')) throw new Error('--loadgen wrk: wrk is not installed');
+}
 
-  const env = envInfo.collect();
+/** Pins the harness to the client's CPU when pinning, and says where everything runs. */
+function pinHarness(opts, env) {
   const pin = pinning(opts, env.nproc);
   if (pin.enabled) procs.pinSelf(pin.clientCpu);
   progress(
     `${env.os}, ${env.cpuModel} × ${env.nproc}, node ${env.node}; ${pin.enabled ? `server on CPU ${pin.serverCpu}, client on CPU ${pin.clientCpu}` : `not pinned (${pin.reason})`}`,
   );
+  return pin;
+}
 
-  const caseList = options.cases(opts);
-  const skip = new Map();
-  const ctx = {
+/** What subjects.launch needs to know about the run; nginx and the C references are filled in when selected. */
+function benchContext(pin) {
+  return {
     root: null,
     pin: pin.enabled,
     serverCpu: pin.serverCpu,
@@ -169,14 +166,20 @@ async function main() {
     cref: { skip: 'not selected' },
     crefEpoll: { skip: 'not selected' },
   };
-  if (selected.some((s) => s.name === 'nginx')) {
-    ctx.nginx = nginx.findNginx();
-    if (ctx.nginx.skip) {
-      skip.set('nginx', ctx.nginx.skip);
-      progress(`nginx: skipped: ${ctx.nginx.skip}`);
-    }
+}
+
+/** Finds nginx when selected (skipped with the reason when missing). */
+function findSelectedNginx(ctx, selected, skip) {
+  if (!selected.some((s) => s.name === 'nginx')) return;
+  ctx.nginx = nginx.findNginx();
+  if (ctx.nginx.skip) {
+    skip.set('nginx', ctx.nginx.skip);
+    progress(`nginx: skipped: ${ctx.nginx.skip}`);
   }
-  // The C references are compiled only when selected and some case needs them.
+}
+
+/** The C references are compiled only when selected and some case needs them. */
+function buildReferences(ctx, selected, caseList, skip) {
   for (const [name, key, build] of [
     ['c-sendfile', 'cref', buildSendfileServer],
     ['c-epoll', 'crefEpoll', buildEpollServer],
@@ -189,8 +192,13 @@ async function main() {
       progress(`${name}: skipped: ${ctx[key].skip}`);
     } else procs.onExit(ctx[key].cleanup);
   }
+}
 
-  // Durations: quick runs are fitted into the time budget.
+/**
+ * Durations: quick runs are fitted into the time budget. Returns the HTTPS
+ * case's timing (null with --no-https) and the nginx it would use.
+ */
+function planDurations(opts, caseList, selected, ctx, skip) {
   const unavailable = unavailableEngines();
   const subjectsFor = (kase) => selected.filter((s) => (!s.appliesTo || s.appliesTo(kase)) && !skip.has(s.name) && !unavailable.has(s.name));
   for (const kase of caseList) {
@@ -207,7 +215,11 @@ async function main() {
   progress(
     `${caseList.length} cases × up to ${selected.length} subjects, ${opts.repeats} rounds of ${[...new Set(caseList.map((k) => k.durationSec))].join('/')} s; estimated ${Math.round(estimate(caseList, subjectsFor, opts) + httpsSec)} s${httpsTiming ? ` (HTTPS case: ${Math.round(httpsSec)} s)` : ''}`,
   );
+  return { httpsTiming, nginxFound };
+}
 
+/** Writes the fixtures every case needs, removed on exit. */
+function prepareFixtures(ctx, caseList) {
   const fixtures = makeFixtures([...new Set(caseList.map((k) => k.sizeKey))]);
   procs.onExit(fixtures.cleanup);
   ctx.root = fixtures.dir;
@@ -216,7 +228,12 @@ async function main() {
       .map((f) => f.label)
       .join(', ')}`,
   );
+  return fixtures;
+}
 
+/** Runs every case in turn on one load generator. */
+async function runCases(caseList, selected, fixtures, env) {
+  const { ctx, opts, pin, skip } = env;
   const loadgen = await startLoadGenerator(pin.enabled ? pin.clientCpu : null);
   const cases = [];
   for (const kase of caseList) {
@@ -226,20 +243,26 @@ async function main() {
     cases.push(await runCase(kase, subjects, { ctx, opts, loadgen, file, progress, skip }));
   }
   await loadgen.close();
+  return cases;
+}
 
-  let httpsCase = null;
-  if (httpsTiming) {
-    progress('https: h2load against sluice --http2, the Node TLS ceilings and nginx with TLS');
-    httpsCase = await https.runHttpsCase({
-      ...httpsTiming,
-      serverCpu: pin.enabled ? pin.serverCpu : null,
-      clientCpu: pin.enabled ? pin.clientCpu : null,
-      progress,
-      nginxFound,
-    });
-    if (httpsCase.skip) progress(`https: skipped: ${httpsCase.skip}`);
-  }
+/** The HTTPS case, or null with --no-https. */
+async function runHttps(httpsTiming, nginxFound, pin) {
+  if (!httpsTiming) return null;
+  progress('https: h2load against sluice --http2, the Node TLS ceilings and nginx with TLS');
+  const httpsCase = await https.runHttpsCase({
+    ...httpsTiming,
+    serverCpu: pin.enabled ? pin.serverCpu : null,
+    clientCpu: pin.enabled ? pin.clientCpu : null,
+    progress,
+    nginxFound,
+  });
+  if (httpsCase.skip) progress(`https: skipped: ${httpsCase.skip}`);
+  return httpsCase;
+}
 
+/** Everything the JSON holds: the machine, the options, every measurement, the targets and the noise. */
+function collectResults({ env, opts, pin, ctx, skip, fixtures, cases, httpsCase, httpsTiming }) {
   const results = {
     env,
     options: { ...opts },
@@ -256,10 +279,45 @@ async function main() {
   results.targets = targets.check(results);
   const others = cases.flatMap((k) => k.rows.flatMap((r) => r.runs.map((m) => m.otherOnServerCpu))).filter((v) => typeof v === 'number');
   results.noise = others.length ? { maxOtherOnServerCpu: Math.max(...others), medianOtherOnServerCpu: median(others) } : null;
+  return results;
+}
+
+/** Prints the Markdown report and writes the results files. */
+function writeReport(results, httpsCase, opts) {
   const md = report.markdown(results) + (httpsCase?.markdown ?? (httpsCase?.skip ? `\n## HTTPS\n\nSkipped: ${httpsCase.skip}.\n` : ''));
   process.stdout.write(md);
   const written = report.write(results, md, { dir: path.join(__dirname, 'results'), jsonPath: opts.json });
   progress(`done in ${Math.round(results.elapsedSec)} s; wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+}
+
+async function main() {
+  const opts = parseOptions();
+  if (opts.help) {
+    process.stdout.write(options.HELP);
+    return;
+  }
+  const selected = selectSubjects(opts.subjects);
+  if (opts.list) {
+    for (const s of SUBJECTS) process.stdout.write(`${s.name.padEnd(16)} ${s.group.padEnd(8)} ${s.label}\n`);
+    return;
+  }
+  procs.installExitHandlers();
+  checkPrerequisites(opts, selected);
+
+  const env = envInfo.collect();
+  const pin = pinHarness(opts, env);
+  const caseList = options.cases(opts);
+  const skip = new Map();
+  const ctx = benchContext(pin);
+  findSelectedNginx(ctx, selected, skip);
+  buildReferences(ctx, selected, caseList, skip);
+  const { httpsTiming, nginxFound } = planDurations(opts, caseList, selected, ctx, skip);
+  const fixtures = prepareFixtures(ctx, caseList);
+
+  const cases = await runCases(caseList, selected, fixtures, { ctx, opts, pin, skip });
+  const httpsCase = await runHttps(httpsTiming, nginxFound, pin);
+  const results = collectResults({ env, opts, pin, ctx, skip, fixtures, cases, httpsCase, httpsTiming });
+  writeReport(results, httpsCase, opts);
 }
 
 main().then(

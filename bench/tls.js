@@ -26,6 +26,7 @@ const { parseArgs } = require('node:util');
 const procs = require('./procs');
 const cpu = require('./cpu');
 const nginx = require('./nginx');
+const { interleaved } = require('./rounds');
 const { CEILING, need, makeCert, fixtures, subjects, launch, runPinned, median, throughput, throughputReport } = require('./tls-lib');
 
 function options() {
@@ -62,19 +63,18 @@ async function handshakes(server, seconds) {
 
 async function handshakeReport(root, dir, opts) {
   const rows = [];
-  for (let round = 0; round < opts.rounds; round++) {
-    for (const kind of round % 2 === 0 ? ['ec', 'rsa'] : ['rsa', 'ec']) {
-      const tls = makeCert(dir, kind);
-      for (const s of subjects(root, tls, { skip: 'handshakes: Node servers only' }).filter((x) => x.name === 'sluice' || x.name === CEILING.h1)) {
-        const server = await launch(s);
-        try {
-          rows.push({ kind, name: s.name, ...(await handshakes(server, opts.duration)) });
-        } finally {
-          await procs.stop(server.child);
-        }
+  // Each round runs both certificates, alternating which goes first.
+  await interleaved(['ec', 'rsa'], opts.rounds, async (kind) => {
+    const tls = makeCert(dir, kind);
+    for (const s of subjects(root, tls, { skip: 'handshakes: Node servers only' }).filter((x) => x.name === 'sluice' || x.name === CEILING.h1)) {
+      const server = await launch(s);
+      try {
+        rows.push({ kind, name: s.name, ...(await handshakes(server, opts.duration)) });
+      } finally {
+        await procs.stop(server.child);
       }
     }
-  }
+  });
   const lines = ['', '### TLS 1.3 handshakes, one connection at a time (openssl s_time -www /1k.bin)', ''];
   lines.push('| certificate | subject | full: /s | full: server CPU µs | resumed: /s | resumed: server CPU µs |', '|---|---|---:|---:|---:|---:|');
   for (const kind of ['ec', 'rsa']) {

@@ -15,6 +15,18 @@ export function connect(port: number): Promise<net.Socket> {
   });
 }
 
+/** The status and headers (names lower-cased) of a response head, without its blank line. */
+function parseHead(head: Buffer): { status: number; headers: Record<string, string> } {
+  const lines = head.toString('latin1').split('\r\n');
+  const status = Number(lines[0]?.split(' ')[1]);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status, headers };
+}
+
 /**
  * Reads `count` responses off `socket` (bodies framed by Content-Length;
  * `headOnly[i]` marks responses to HEAD). Rejects if the connection closes
@@ -52,16 +64,7 @@ export function readResponses(socket: net.Socket, count: number, headOnly: boole
           pending = joined.length ? [joined] : [];
           const end = joined.indexOf('\r\n\r\n');
           if (end < 0) return;
-          const lines = take(end + 4)
-            .subarray(0, end)
-            .toString('latin1')
-            .split('\r\n');
-          const status = Number(lines[0]?.split(' ')[1]);
-          const headers: Record<string, string> = {};
-          for (const line of lines.slice(1)) {
-            const i = line.indexOf(':');
-            headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-          }
+          const { status, headers } = parseHead(take(end + 4).subarray(0, end));
           const bodyless = headOnly[responses.length] === true || status === 304 || status === 204;
           current = { status, headers, length: bodyless ? 0 : Number(headers['content-length'] ?? 0) };
         }
