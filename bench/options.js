@@ -26,8 +26,9 @@ Options:
                          nginx, c-sendfile, fetch-sluice (file() under
                          createServer({ fetch })), fetch-hono (@hono/node-server
                          returning a Web stream),
-                         baseline-auto: the build of sluice in the checkout
-                         $SLUICE_BENCH_BASELINE names, to measure a change)
+                         baseline-auto, baseline-no-front-door: the build of
+                         sluice in the checkout $SLUICE_BENCH_BASELINE names,
+                         to measure a change)
   --sizes 1k,64k,...     file sizes (${Object.keys(SIZES).join(', ')})
   --connections 1,50     connection counts (applied to every size)
   --duration S           seconds per measurement (default: 3 with --full; quick:

@@ -31,7 +31,7 @@ function selectSubjects(names) {
   // when @nestjs/serve-static is (NEST_SERVE_STATIC_DIR), or when named.
   if (!names) {
     return SUBJECTS.filter(
-      (s) => (s.name !== 'baseline-auto' || process.env.SLUICE_BENCH_BASELINE) && (s.name.split('-')[0] !== 'nest' || process.env.NEST_SERVE_STATIC_DIR),
+      (s) => (!s.name.startsWith('baseline-') || process.env.SLUICE_BENCH_BASELINE) && (s.name.split('-')[0] !== 'nest' || process.env.NEST_SERVE_STATIC_DIR),
     );
   }
   const picked = new Set();

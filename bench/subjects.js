@@ -146,20 +146,25 @@ const SUBJECTS = [
       env: { ...NODE_ENV, SLUICE_URING_TASKRUN: mode },
     }),
   })),
-  {
-    // Another build of sluice (a checkout given by SLUICE_BENCH_BASELINE),
-    // so a change is measured against what it changes, in the same run.
-    name: 'baseline-auto',
-    label: 'sluice --engine auto (baseline build)',
+  // Another build of sluice (a checkout given by SLUICE_BENCH_BASELINE), so
+  // a change is measured against what it changes, in the same run: as the
+  // CLI starts by default (front door on where it can be), and with the
+  // front door off (every request through Node's HTTP layer, as sluice-auto).
+  ...[
+    { name: 'baseline-auto', label: 'sluice --engine auto (baseline build)', flags: [] },
+    { name: 'baseline-no-front-door', label: 'sluice --engine auto --no-front-door (baseline build)', flags: ['--no-front-door'] },
+  ].map(({ name, label, flags }) => ({
+    name,
+    label,
     group: 'sluice',
     engine: 'auto',
     available: () => (process.env.SLUICE_BENCH_BASELINE ? null : 'set SLUICE_BENCH_BASELINE to a built checkout to measure it'),
     command: (ctx) => ({
       cmd: process.execPath,
-      args: [path.join(path.resolve(process.env.SLUICE_BENCH_BASELINE), 'dist', 'cli.js'), ctx.root, '--host', '127.0.0.1', '--port', '0'],
+      args: [path.join(path.resolve(process.env.SLUICE_BENCH_BASELINE), 'dist', 'cli.js'), ctx.root, '--host', '127.0.0.1', '--port', '0', ...flags],
       env: NODE_ENV,
     }),
-  },
+  })),
   {
     name: 'sluice-express',
     label: 'express + sluice serveStatic (auto)',

@@ -10,7 +10,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { compressCounts, FALLBACK_REASONS, fallbacks, precompressedHits } from './counters';
 import { deliveryOf, recordDeliveries } from './deliver';
 import { isCaptureSocket } from './engines/capture';
@@ -19,6 +19,15 @@ import { connectionCount } from './engines/socket';
 import { fileTable } from './file-table';
 
 type FrontDoorStats = ReturnType<FrontDoorControl['stats']>;
+
+type PromClient = typeof import('prom-client');
+let prom: PromClient | undefined;
+
+/** prom-client, loaded by the first server with metrics: a server without them never pays its memory. */
+function promClient(): PromClient {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (prom ??= require('prom-client') as PromClient);
+}
 
 /** Where the metrics listener listens. */
 export interface MetricsListen {
@@ -112,7 +121,7 @@ interface ConnectionStates {
 
 /** The metrics of one server, and the listener that serves them when asked. */
 export class ServerMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly tally = new Tally();
   /** Node's requests between 'request' and their response's close. */
   private inFlight = 0;
@@ -124,6 +133,8 @@ export class ServerMetrics {
   private server: http.Server | null = null;
 
   constructor() {
+    const { collectDefaultMetrics, Registry } = promClient();
+    this.registry = new Registry();
     collectDefaultMetrics({ register: this.registry });
     this.defineTraffic();
     this.defineState();
@@ -203,6 +214,7 @@ export class ServerMetrics {
   }
 
   private defineTraffic(): void {
+    const { Counter } = promClient();
     const snapshot = (): Tally => this.snapshot();
     const registers = [this.registry];
     new Counter({
@@ -239,6 +251,7 @@ export class ServerMetrics {
   }
 
   private defineState(): void {
+    const { Counter, Gauge } = promClient();
     const registers = [this.registry];
     const states = (): ConnectionStates => this.connectionStates();
     const inFlight = (): number => this.inFlight + (this.doorStats()?.asking ?? 0) + (this.doorStats()?.writing ?? 0);
@@ -278,6 +291,7 @@ export class ServerMetrics {
   }
 
   private defineCaches(): void {
+    const { Counter, Gauge } = promClient();
     const registers = [this.registry];
     new Gauge({
       name: 'sluice_file_table_files',
@@ -348,6 +362,7 @@ export class ServerMetrics {
 }
 
 function defineCompress(registers: Registry[]): void {
+  const { Counter, Gauge } = promClient();
   new Gauge({
     name: 'sluice_compress_queue',
     help: 'Variants waiting for the compressing worker (queued) and being made (running) (this process)',
@@ -427,12 +442,14 @@ export function metricsListener(text: () => Promise<string>, contentType: string
  * IPC channel, which both ways of sharing the port keep).
  */
 export function shareWithPrimary(registry: Registry): void {
+  const { AggregatorRegistry } = promClient();
   AggregatorRegistry.setRegistries([registry]);
   new AggregatorRegistry();
 }
 
 /** In the --workers primary: serves the sum over every worker's metrics on `listen`. */
 export function serveClusterMetrics(listen: MetricsListen, ready: (server: http.Server) => void, failed: (err: Error) => void): void {
+  const { AggregatorRegistry } = promClient();
   const aggregator = new AggregatorRegistry();
   const listener = metricsListener(() => aggregator.clusterMetrics(), aggregator.contentType);
   listener.once('error', failed);

@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import * as tls from 'node:tls';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { trackDelivery } from './deliver';
 import { isCaptureSocket } from './engines/capture';
 import type { ProxyOption } from './options';
@@ -161,7 +161,10 @@ export class FallbackProxy {
     /** Whether the server's upgrades are forwarded. */
     readonly upgrades = true,
   ) {
-    this.pool = new Pool(target.origin, { headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
+    // undici loads with the first proxy: a server without one never pays its memory.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Pool: UpstreamPool } = require('undici') as typeof import('undici');
+    this.pool = new UpstreamPool(target.origin, { headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
   }
 
   /** Forwards one request and streams the upstream's answer back. */
