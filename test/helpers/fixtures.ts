@@ -74,6 +74,24 @@ export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
+/** What each open fd of this process is (its /proc/self/fd link), by number. */
+export function openFds(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // Closed between the listing and the link (the listing's own fd, say).
+    }
+  }
+  return out;
+}
+
+/** The fds in `now` that were not open (or were something else) in `before`, as "fd -> what". */
+export function fdsAdded(before: Map<string, string>, now: Map<string, string>): string[] {
+  return [...now].filter(([fd, what]) => before.get(fd) !== what).map(([fd, what]) => `${fd} -> ${what}`);
+}
+
 /** The files under `dir` this process holds open, sorted. */
 export function fdsUnder(dir: string): string[] {
   const found: string[] = [];
