@@ -23,6 +23,7 @@
             "src/uring_transfer.cc",
             "src/core/dup_socket.cc",
             "src/core/force_errno.cc",
+            "src/core/front/access_line.cc",
             "src/core/front/reply.cc",
             "src/core/front/request_head.cc",
             "src/core/front/send_reply.cc",

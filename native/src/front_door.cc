@@ -92,6 +92,11 @@ void DiscardPending(int fd) {
 
 }  // namespace
 
+// Access log lines go to onLog once this much is held, or this long after
+// the first of them was.
+constexpr size_t kLogFlushBytes = 64 * 1024;
+constexpr uint64_t kLogFlushMs = 200;
+
 struct FrontDoor::Conn {
   enum class State { kReading, kAsking, kWriting, kGone };
   FrontDoor* door;
@@ -127,6 +132,9 @@ struct FrontDoor::Conn {
   // whether the request is a HEAD.
   uint64_t request_ns = 0;
   bool is_head = false;
+  // The client's address as Node names it (adopt's second argument), for
+  // the access log.
+  std::string remote;
 };
 
 // classifyRequestHead(buffer) -> { status, headLength, isHead, minorVersion }:
@@ -169,7 +177,9 @@ Napi::Function FrontDoor::Define(Napi::Env env) {
        InstanceMethod<&FrontDoor::TallySends>("tallySends"),
        InstanceMethod<&FrontDoor::SendTally>("sendTally"),
        InstanceMethod<&FrontDoor::PassThrough>("passThrough"),
-       InstanceMethod<&FrontDoor::SetKeepAlive>("setKeepAlive")});
+       InstanceMethod<&FrontDoor::SetKeepAlive>("setKeepAlive"),
+       InstanceMethod<&FrontDoor::LogReplies>("logReplies"),
+       InstanceMethod<&FrontDoor::TakeLogLines>("takeLogLines")});
 }
 
 // new FrontDoor({ onMiss(id, head), onHandOver(id), onClosed(id, reason) },
@@ -220,10 +230,15 @@ FrontDoor::~FrontDoor() {
     uv_close(reinterpret_cast<uv_handle_t*>(tick_),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   }
+  if (log_timer_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(log_timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
 }
 
-// adopt(fd) -> a connection id (> 0), or -errno when no duplicate or poll
-// could be made (JS then gives the connection to Node as it is).
+// adopt(fd, remoteAddress?) -> a connection id (> 0), or -errno when no
+// duplicate or poll could be made (JS then gives the connection to Node as
+// it is). remoteAddress is what the access log names the client.
 Napi::Value FrontDoor::Adopt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) {
@@ -241,6 +256,7 @@ Napi::Value FrontDoor::Adopt(const Napi::CallbackInfo& info) {
   c->door = this;
   c->id = next_id_++;
   c->fd = dup_fd;
+  if (info[1].IsString()) c->remote = info[1].As<Napi::String>().Utf8Value();
   int rc = uv_poll_init(loop_, &c->poll, dup_fd);
   if (rc != 0) {
     close(dup_fd);
@@ -357,6 +373,101 @@ Napi::Value FrontDoor::SetKeepAlive(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// logReplies({ format: 'combined' | 'json', health }, onLog(lines)) makes
+// the access log line of every reply sent from now on here, and gives the
+// lines to onLog (a Buffer of whole lines) in batches (see logging_);
+// logReplies(null) stops. health: a path whose answers are not logged.
+Napi::Value FrontDoor::LogReplies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) {
+    FlushLog();
+    logging_ = false;
+    on_log_.Reset();
+    return env.Undefined();
+  }
+  Napi::Object opts = info[0].As<Napi::Object>();
+  Napi::Value format = opts.Get("format");
+  Napi::Value health = opts.Get("health");
+  if (!info[1].IsFunction() || !format.IsString() ||
+      !(health.IsString() || health.IsUndefined() || health.IsNull())) {
+    Napi::TypeError::New(env,
+                         "logReplies({ format, health }, onLog) takes a format "
+                         "string, a health path or none, and a function")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = format.As<Napi::String>().Utf8Value();
+  if (name != "combined" && name != "json") {
+    Napi::RangeError::New(env, "format must be 'combined' or 'json'")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  log_format_ = name == "json" ? core::front::LogFormat::kJson
+                               : core::front::LogFormat::kCombined;
+  log_health_ = health.IsString() ? health.As<Napi::String>().Utf8Value() : "";
+  on_log_ = Napi::Persistent(info[1].As<Napi::Function>());
+  if (log_timer_ == nullptr) {
+    log_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, log_timer_);
+    log_timer_->data = this;
+    // Held lines must not keep the process alive: JS takes what is left
+    // when it exits (takeLogLines).
+    uv_unref(reinterpret_cast<uv_handle_t*>(log_timer_));
+  }
+  logging_ = true;
+  return env.Undefined();
+}
+
+void FrontDoor::LogReply(Conn* c) {
+  timespec now = {};
+  clock_gettime(CLOCK_REALTIME, &now);
+  core::front::LoggedReply reply;
+  reply.remote = c->remote;
+  reply.request_head = c->sent_head;
+  reply.status = c->sent_status;
+  reply.body_bytes = c->sent_bytes;
+  reply.ms = c->sent_ms;
+  reply.now_ms =
+      static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+  bool first = log_lines_.empty();
+  if (!core::front::AppendAccessLine(log_format_, log_health_, reply,
+                                     &log_lines_)) {
+    return;
+  }
+  if (log_lines_.size() >= kLogFlushBytes) {
+    FlushLog();
+  } else if (first) {
+    uv_timer_start(log_timer_, OnLogTimer, kLogFlushMs, 0);
+  }
+}
+
+void FrontDoor::OnLogTimer(uv_timer_t* handle) {
+  FrontDoor* door = static_cast<FrontDoor*>(handle->data);
+  Napi::HandleScope scope(door->Env());
+  door->FlushLog();
+}
+
+// takeLogLines() -> the access log lines held and not yet given to onLog
+// (a Buffer, maybe empty), for JS to write as the process exits.
+Napi::Value FrontDoor::TakeLogLines(const Napi::CallbackInfo& info) {
+  if (log_timer_ != nullptr) uv_timer_stop(log_timer_);
+  Napi::Buffer<char> lines = Napi::Buffer<char>::Copy(
+      info.Env(), log_lines_.data(), log_lines_.size());
+  log_lines_.clear();
+  return lines;
+}
+
+void FrontDoor::FlushLog() {
+  if (log_timer_ != nullptr) uv_timer_stop(log_timer_);
+  if (log_lines_.empty() || on_log_.IsEmpty()) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::Buffer<char> lines =
+      Napi::Buffer<char>::Copy(env, log_lines_.data(), log_lines_.size());
+  log_lines_.clear();
+  CallJs(on_log_, {lines});
+}
+
 // passThrough(): from now on every connection is Node's, each at its next
 // request boundary (idle ones at once); returns how many went now.
 Napi::Value FrontDoor::PassThrough(const Napi::CallbackInfo& info) {
@@ -467,7 +578,7 @@ void FrontDoor::Serve(Conn* c, std::shared_ptr<const Reply> reply,
     Release(c, "error", false);
     return;
   }
-  if (report_sends_) c->sent_head.assign(request_head);
+  if (report_sends_ || logging_) c->sent_head.assign(request_head);
   c->is_head = !request_head.empty() && request_head[0] == 'H';
   c->reply = std::move(reply);
   core::front::StartReply(*c->reply, time(nullptr), &c->cursor);
@@ -636,11 +747,18 @@ void FrontDoor::CallJs(const Napi::FunctionReference& fn, int64_t id,
 }
 
 void FrontDoor::NoteSent(Conn* c) {
-  if ((!report_sends_ && !tally_sends_) || c->sent_noted || !c->reply) return;
+  if ((!report_sends_ && !tally_sends_ && !logging_) || c->sent_noted ||
+      !c->reply) {
+    return;
+  }
   const std::string& head = c->reply->head();
   // "HTTP/1.1 200 ...": Node wrote it, so the three digits are there.
   c->sent_status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
-  uint64_t head_bytes = c->cursor.head.size();
+  // Node may have written a small body in the same chunk as its head (an
+  // error page, say): the body starts after the blank line either way.
+  size_t blank = c->cursor.head.find("\r\n\r\n");
+  uint64_t head_bytes =
+      blank == std::string::npos ? c->cursor.head.size() : blank + 4;
   c->sent_bytes = c->cursor.sent > head_bytes ? c->cursor.sent - head_bytes : 0;
   c->sent_ms = uv_now(loop_) - c->request_at;
   c->sent_noted = true;
@@ -709,6 +827,7 @@ Napi::Value FrontDoor::SendTally(const Napi::CallbackInfo& info) {
 void FrontDoor::ReportSent(Conn* c) {
   if (!c->sent_noted) return;
   c->sent_noted = false;
+  if (logging_) LogReply(c);
   if (!report_sends_ || on_sent_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);

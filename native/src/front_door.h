@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/front/access_line.h"
 #include "core/front/reply.h"
 #include "core/front/send_reply.h"
 
@@ -53,10 +54,13 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   Napi::Value SendTally(const Napi::CallbackInfo& info);
   Napi::Value PassThrough(const Napi::CallbackInfo& info);
   Napi::Value SetKeepAlive(const Napi::CallbackInfo& info);
+  Napi::Value LogReplies(const Napi::CallbackInfo& info);
+  Napi::Value TakeLogLines(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTick(uv_timer_t* handle);
   static void OnConnClosed(uv_handle_t* handle);
+  static void OnLogTimer(uv_timer_t* handle);
 
   void ReadRequest(Conn* c);
   void Serve(Conn* c, std::shared_ptr<const core::front::Reply> reply,
@@ -76,6 +80,10 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   // onSent(id, requestHead, status, bodyBytes, ms) for a noted reply.
   void ReportSent(Conn* c);
   void StartTicking();
+  // Appends the access log line of `c`'s noted reply, while logging_.
+  void LogReply(Conn* c);
+  // onLog(lines): the lines made since the last call.
+  void FlushLog();
   Conn* Find(const Napi::CallbackInfo& info);
 
   uv_loop_t* loop_;
@@ -114,6 +122,17 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
     std::vector<double> buckets;
   } tally_;
   void Tally(bool is_head, int status, uint64_t bytes, double seconds);
+  // While logging_: every reply sent here has its access log line made
+  // here, and the lines go to onLog in batches, as nginx's access_log
+  // buffer= flush= writes them: once 64 KiB are held, or 200 ms after the
+  // first line held (a timer); not one call into JS, or one write, per
+  // reply.
+  bool logging_ = false;
+  core::front::LogFormat log_format_ = core::front::LogFormat::kCombined;
+  std::string log_health_;
+  std::string log_lines_;
+  Napi::FunctionReference on_log_;
+  uv_timer_t* log_timer_ = nullptr;
 };
 
 }  // namespace sluice

@@ -1,12 +1,14 @@
 // Standalone test of the front door's core (native/src/core/front): the
-// request-head classifier, fuzzed with mutations of real heads, and the
-// reply cache's bounds. .ci/run builds it with AddressSanitizer and
+// request-head classifier, fuzzed with mutations of real heads, the
+// reply cache's bounds, and the access log lines (known lines, and any
+// bytes as a head). .ci/run builds it with AddressSanitizer and
 // UndefinedBehaviorSanitizer:
 //
 //   g++ -std=c++17 -Wall -Wextra -Werror -g -O1
 //     -fsanitize=address,undefined -fno-sanitize-recover=all -Inative/src
 //     native/test/front_core_test.cc native/src/core/front/request_head.cc
-//     native/src/core/front/reply.cc -o /tmp/front_core_test
+//     native/src/core/front/reply.cc native/src/core/front/access_line.cc
+//     -o /tmp/front_core_test
 //   /tmp/front_core_test [iterations]
 //
 // Prints "N passed, M failed" and exits non-zero on any failure.
@@ -24,14 +26,18 @@
 #include <string_view>
 #include <vector>
 
+#include "core/front/access_line.h"
 #include "core/front/reply.h"
 #include "core/front/request_head.h"
 
 namespace {
 
+using sluice::core::front::AppendAccessLine;
 using sluice::core::front::FormatImfDate;
 using sluice::core::front::HeadStatus;
 using sluice::core::front::kMaxHeadBytes;
+using sluice::core::front::LogFormat;
+using sluice::core::front::LoggedReply;
 using sluice::core::front::ParseRequestHead;
 using sluice::core::front::Reply;
 using sluice::core::front::ReplyCache;
@@ -265,6 +271,98 @@ void TestDate() {
         "IMF-fixdate of RFC 9110's example");
 }
 
+std::string LineFor(LogFormat format, const std::string& head, int status,
+                    uint64_t bytes, const std::string& health = "",
+                    int64_t now_ms = 784111777123) {
+  // A heap copy of exactly the bytes, so ASan sees any read past them.
+  std::vector<char> copy(head.begin(), head.end());
+  LoggedReply reply;
+  reply.remote = "127.0.0.1";
+  reply.request_head = std::string_view(copy.data(), copy.size());
+  reply.status = status;
+  reply.body_bytes = bytes;
+  reply.ms = 7;
+  reply.now_ms = now_ms;  // by default Sun, 06 Nov 1994 08:49:37.123 GMT
+  std::string out;
+  if (!AppendAccessLine(format, health, reply, &out)) return "(none)";
+  return out;
+}
+
+void TestAccessLines() {
+  const std::string get =
+      "GET /a?b=\"c\" HTTP/1.1\r\nHost: h\r\nuser-agent:  ua \"x\"\\ \r\n"
+      "User-Agent: second\r\nReferer: http://r/\r\n\r\n";
+  Check(LineFor(LogFormat::kCombined, get, 200, 13) ==
+            "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a?b=\\x22c\\x22 "
+            "HTTP/1.1\" 200 13 \"http://r/\" \"ua \\x22x\\x22\\x5c\"\n",
+        "a combined line: escaped, first User-Agent, trimmed");
+  Check(LineFor(LogFormat::kJson, get, 200, 13) ==
+            "{\"time\":\"1994-11-06T08:49:37.123Z\",\"remote\":\"127.0.0.1\","
+            "\"peer\":\"127.0.0.1\",\"method\":\"GET\",\"url\":\"/"
+            "a?b=\\\"c\\\"\","
+            "\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":13,\"ms\":7,"
+            "\"referer\":\"http://r/\",\"agent\":\"ua \\\"x\\\"\\\\\"}\n",
+        "a JSON line as JSON.stringify writes it");
+  // The date of each second is made once: a later second must show.
+  const std::string later =
+      LineFor(LogFormat::kJson, get, 200, 13, "", 1764108301005);
+  Check(
+      later.find("\"time\":\"2025-11-25T22:05:01.005Z\"") != std::string::npos,
+      "a later second's ISO time");
+  Check(LineFor(LogFormat::kCombined, get, 200, 13, "", 1764108301999)
+                .find("[25/Nov/2025:22:05:01 +0000]") != std::string::npos,
+        "a later second's CLF time");
+  const std::string head = "HEAD /x HTTP/1.0\r\n\r\n";
+  Check(LineFor(LogFormat::kCombined, head, 200, 5) ==
+            "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"HEAD /x HTTP/1.0\" "
+            "200 - \"-\" \"-\"\n",
+        "HEAD: no bytes, no fields");
+  Check(
+      LineFor(LogFormat::kJson, head, 304, 5)
+              .find("\"bytes\":0,\"ms\":7,\"referer\":null,\"agent\":null}") !=
+          std::string::npos,
+      "JSON: null for absent fields, 0 bytes without a body");
+  const std::string probe = "GET /healthz?x HTTP/1.1\r\n\r\n";
+  Check(LineFor(LogFormat::kCombined, probe, 200, 2, "/healthz") == "(none)",
+        "a health check is not logged");
+  Check(LineFor(LogFormat::kCombined, "GET /healthzz HTTP/1.1\r\n\r\n", 404, 0,
+                "/healthz") != "(none)",
+        "a longer path is not the health path");
+  Check(LineFor(LogFormat::kCombined, "POST / HTTP/1.1\r\n\r\n", 200, 0) ==
+            "(none)",
+        "not a GET/HEAD request line: no line");
+}
+
+// Any bytes as a head: no read past them (ASan), and a line is one line.
+void TestFuzzedAccessLines(uint64_t iterations) {
+  std::mt19937_64 rng(0x10au);
+  const std::string seed =
+      "GET /p?q HTTP/1.1\r\nUser-Agent: a\r\nReferer: b\r\n\r\n";
+  uint64_t bad = 0;
+  for (uint64_t n = 0; n < iterations; n++) {
+    std::string s = seed;
+    int edits = 1 + static_cast<int>(rng() % 6);
+    for (int e = 0; e < edits && !s.empty(); e++) {
+      size_t at = rng() % s.size();
+      if (rng() % 3 == 0) {
+        s.erase(at, 1 + rng() % 4);
+      } else {
+        s[at] = static_cast<char>(rng() % 256);
+      }
+    }
+    for (LogFormat format : {LogFormat::kCombined, LogFormat::kJson}) {
+      std::string line = LineFor(format, s, 200, 1);
+      if (line == "(none)") continue;
+      size_t newline = line.find('\n');
+      if ((newline != line.size() - 1 ||
+           line.find('\r') != std::string::npos) &&
+          bad++ < 5) {
+        Check(false, "one line for \"" + Printable(s) + "\"");
+      }
+    }
+  }
+  Check(bad == 0, "every fuzzed head's line is one line");
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -273,6 +371,8 @@ int main(int argc, char** argv) {
   TestFuzzedHeads(iterations);
   TestReplyCache();
   TestDate();
+  TestAccessLines();
+  TestFuzzedAccessLines(iterations / 4);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

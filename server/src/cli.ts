@@ -363,20 +363,23 @@ async function freeSocketPaths(targets: readonly ListenTarget[]): Promise<void> 
  * write for every response finished in it, as nginx's `buffer=`), and
  * whatever is left when the process exits.
  */
-function batchedWriter(): (line: string) => void {
-  let pending = '';
+/** Writes access log lines to stdout once per loop turn, in the order they came (the front door's in batches). */
+function batchedWriter(): (lines: string | Buffer) => void {
+  let pending: (string | Buffer)[] = [];
   const flush = (): void => {
-    if (pending === '') return;
     const out = pending;
-    pending = '';
-    process.stdout.write(out);
+    pending = [];
+    for (const chunk of out) process.stdout.write(chunk);
   };
   process.on('exit', () => {
-    if (pending !== '') fs.writeSync(1, pending);
+    for (const chunk of pending) fs.writeSync(1, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   });
-  return (line: string): void => {
-    if (pending === '') setImmediate(flush);
-    pending += line;
+  return (lines: string | Buffer): void => {
+    const last = pending.length - 1;
+    if (last < 0) setImmediate(flush);
+    // Node's lines join into one string until a batch of the front door's comes between.
+    if (typeof lines === 'string' && typeof pending[last] === 'string') pending[last] += lines;
+    else pending.push(lines);
   };
 }
 
@@ -469,7 +472,15 @@ function attachLog(server: AnyServer, log: AccessLogOptions): void {
     'request',
     frontDoorAware((req: IncomingMessage, res: ServerResponse) => logResponse(req, res, write, log)),
   );
-  // What the front door sends never reaches 'request'.
+  // What the front door sends never reaches 'request'. The addon makes
+  // those lines itself unless the client's address comes from trusted
+  // proxies' headers.
+  const door = 'frontDoor' in server.sluice ? server.sluice.frontDoor : null;
+  if (door !== null && log.trust === null) {
+    door.logReplies({ format: log.format, health: log.health }, write);
+    process.on('exit', () => fs.writeSync(1, door.takeLogLines()));
+    return;
+  }
   server.on('frontDoorResponse', (r: FrontDoorResponse) => {
     const line = formatFrontDoorResponse(r, new Date(), log);
     if (line !== '') write(line);

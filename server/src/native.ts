@@ -151,8 +151,8 @@ export interface FrontDoorSendTally {
 }
 
 export interface NativeFrontDoor {
-  /** Takes the accepted socket `fd` (the addon works on a duplicate): an id > 0, or -errno. */
-  adopt(fd: number): number;
+  /** Takes the accepted socket `fd` (the addon works on a duplicate), whose client the access log names `remoteAddress`: an id > 0, or -errno. */
+  adopt(fd: number, remoteAddress?: string): number;
   /** Answers the head onMiss asked about; publishMs > 0 keeps the reply for the same head bytes that long. */
   answer(
     id: number,
@@ -174,6 +174,14 @@ export interface NativeFrontDoor {
   stats(): FrontDoorStats;
   /** Whether onSent hears of every reply sent (off: nothing is copied for it). */
   reportSends(on: boolean): void;
+  /**
+   * Makes the access log line of every reply sent from now on in the addon,
+   * and gives them to `onLog` (whole lines) once 64 KiB are held or 200 ms
+   * after the first; null stops.
+   */
+  logReplies(opts: { format: 'combined' | 'json'; health?: string | null } | null, onLog?: (lines: Buffer) => void): void;
+  /** The lines logReplies holds and has not yet given to onLog (for the process's exit). */
+  takeLogLines(): Buffer;
   /** Counts every reply sent from now on, durations (s) against the ascending `bounds`, with no call into JS. */
   tallySends(bounds: readonly number[]): void;
   /** What tallySends() counted. */
