@@ -437,13 +437,23 @@ function startPrimary(setup: Setup): void {
 function createServers(setup: Setup): AnyServer[] {
   const compress = setup.options.compress;
   const warms = typeof compress === 'object' && compress.warm === true && (cluster.worker?.id ?? 1) === 1;
+  const servers: AnyServer[] = [];
   return setup.targets.map((_, i) => {
     const server = createOrFail(i === 0 ? (warms ? setup : withoutWarm(setup)) : withoutMetrics(withoutWarm(setup)));
     if (setup.log !== null) attachLog(server, setup.log);
     if (i === 0) withMetrics(server, setup);
+    else countInFirstMetrics(servers[0], server);
+    servers.push(server);
     if (warms && i === 0) server.on('compressWarm', (s: WarmSummary) => process.stdout.write(warmLine(s)));
     return server;
   });
+}
+
+/** A second or later listener's traffic, counted in the first's metrics (--metrics serves one set for all). */
+function countInFirstMetrics(first: AnyServer | undefined, server: AnyServer): void {
+  const metrics = first?.sluice.metrics ?? null;
+  if (metrics === null) return;
+  metrics.watch(server as unknown as Server, 'frontDoor' in server.sluice ? server.sluice.frontDoor : null);
 }
 
 /** The setup of a second or later listener: --metrics has one listener, the first server's. */

@@ -89,7 +89,7 @@ class Tally {
       sum.requests.set(method, byStatus);
     }
     for (const [engine, n] of this.bytes) sum.bytes.set(engine, n);
-    if (t.bytes > 0) sum.bytes.set(FRONT_DOOR, t.bytes);
+    if (t.bytes > 0) sum.bytes.set(FRONT_DOOR, (sum.bytes.get(FRONT_DOOR) ?? 0) + t.bytes);
     this.buckets.forEach((n, i) => (sum.buckets[i] = n + (t.buckets[i] ?? 0)));
     sum.durationSum = this.durationSum + t.sum;
     sum.durationCount = this.durationCount + t.count;
@@ -129,8 +129,9 @@ export class ServerMetrics {
   private awaitingFirst = 0;
   private readonly fresh = new WeakSet<Socket>();
   private listener: http.Server | null = null;
-  private door: FrontDoorControl | null = null;
-  private server: http.Server | null = null;
+  /** The servers counted (several with several -l), and their front doors. */
+  private readonly doors: FrontDoorControl[] = [];
+  private readonly servers: http.Server[] = [];
 
   constructor() {
     const { collectDefaultMetrics, Registry } = promClient();
@@ -141,10 +142,14 @@ export class ServerMetrics {
     this.defineCaches();
   }
 
-  /** Counts `server`'s requests and connections from now on (and `door`'s replies). */
+  /**
+   * Counts `server`'s requests and connections from now on (and `door`'s
+   * replies), with those of every server watched before (one set of
+   * metrics for all of a CLI's listeners).
+   */
   watch(server: http.Server, door: FrontDoorControl | null): void {
-    this.server = server;
-    this.door = door;
+    this.servers.push(server);
+    if (door !== null) this.doors.push(door);
     recordDeliveries();
     server.prependListener(
       'connection',
@@ -195,22 +200,28 @@ export class ServerMetrics {
     this.tally.add(method, res.statusCode, NODE_WRITTEN, length, (performance.now() - started) / 1000);
   }
 
+  /** The active front doors' stats, summed; null with none. */
   private doorStats(): FrontDoorStats | null {
-    return this.door !== null && this.door.active() ? this.door.stats() : null;
+    const active = this.doors.filter((d) => d.active()).map((d) => d.stats());
+    if (active.length <= 1) return active[0] ?? null;
+    const sum = { ...active[0] } as FrontDoorStats;
+    const fields = Object.keys(sum) as (keyof FrontDoorStats)[];
+    for (const stats of active.slice(1)) for (const k of fields) sum[k] += stats[k];
+    return sum;
   }
 
   /** Reading: a request head partly received; writing: a request being answered; idle: the rest (kept alive, or silent). */
   connectionStates(): ConnectionStates {
     const door = this.doorStats();
-    const total = this.server === null ? 0 : connectionCount(this.server);
+    const total = this.servers.reduce((n, server) => n + connectionCount(server), 0);
     const reading = (door?.partial ?? 0) + this.awaitingFirst;
     const writing = (door === null ? 0 : door.asking + door.writing) + this.inFlight;
     return { reading, writing, idle: Math.max(0, total - reading - writing) };
   }
 
-  /** The counts to scrape: this server's, with its front door's. */
+  /** The counts to scrape: the servers', with their front doors'. */
   private snapshot(): Tally {
-    return this.tally.addingFrontDoor(this.door);
+    return this.doors.reduce((tally, door) => tally.addingFrontDoor(door), this.tally);
   }
 
   private defineTraffic(): void {

@@ -137,6 +137,28 @@ describe('cli: --metrics', function () {
     });
   });
 
+  describe('with two listeners (-l twice)', () => {
+    it("should count both listeners' traffic, the front door's included", async () => {
+      const started = await startWithMetrics([site.root, '-l', '127.0.0.1:0', '-l', '127.0.0.1:0', '--metrics', '127.0.0.1:0']);
+      try {
+        const ports = [...started.firstLine.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+        assert.equal(ports.length, 2, started.firstLine);
+        // Half the known traffic on each: the sums must be the whole.
+        let received = await knownTraffic(`http://127.0.0.1:${ports[0]}`, N);
+        for (let i = 0; i < N; i++) {
+          const res = await request(`http://127.0.0.1:${ports[1]}/small.txt`);
+          received += Buffer.from(await res.body.arrayBuffer()).length;
+        }
+        const { families } = await scrape(started.metricsUrl);
+        assert.equal(total(families, 'sluice_requests_total'), 2 * N + 2);
+        assert.equal(total(families, 'sluice_body_bytes_total'), received);
+        assert.equal(histogram(families, 'sluice_request_duration_seconds').count, 2 * N + 2);
+      } finally {
+        await stopCli(started.child);
+      }
+    });
+  });
+
   describe('with a bad value', () => {
     for (const bad of ['abc', '70000', 'host:', ':9100', '1.2.3.4:x']) {
       it(`should refuse --metrics ${bad} with the flag's name and exit 2`, () => {
