@@ -193,32 +193,53 @@ export function fieldNames(fields: readonly string[]): ReadonlySet<string> {
   return names;
 }
 
+/** A file response's fields, and the Content-Type they carry. */
+export interface FileFields {
+  /** Every field but Content-Length (a 206 adds Content-Range and its own length). */
+  readonly fields: readonly string[];
+  /** For a 304: the fields without content metadata. */
+  readonly notModified: readonly string[];
+  readonly type: string;
+}
+
 /**
- * send's field order: caching fields, then content metadata. An extra
- * field replaces sluice's own of its name; an extra Vary names
- * Accept-Encoding too when variants exist.
+ * The one builder of a file response's header fields, for every path: the
+ * version's cached lists (nothing set on the response yet), a response
+ * with fields set before sluice's (Express middleware, a Fastify hook:
+ * `preset`, and the names a rule removed: `omit`), and so the front door,
+ * which sends the head Node's path wrote from these. send's field order:
+ * caching fields, then content metadata. Ours go in where nothing was set
+ * before and no rule removed them; an extra field (CORS, the headers
+ * option) stands in for sluice's own of its name; a Vary, extra or set
+ * before, names Accept-Encoding too when variants exist.
  */
-function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
+export function fileFields(policy: HeadPolicy, rep: Representation, preset: Preset = {}, omit: readonly string[] = []): FileFields {
+  const open = (name: string): boolean => preset[name] === undefined && !omit.includes(name);
   const taken = fieldNames(policy.extra);
-  const ours = (name: string): boolean => !taken.has(name);
+  const ours = (name: string): boolean => open(name) && !taken.has(name);
   const caching: string[] = [];
   if (policy.acceptRanges && ours('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
   if (policy.cacheControl !== null && ours('cache-control')) caching.push('Cache-Control', policy.cacheControl);
   if (policy.lastModified && ours('last-modified')) caching.push('Last-Modified', rep.lastModified);
   if (policy.etag && ours('etag')) caching.push('ETag', rep.etag);
   for (let i = 0; i < policy.extra.length; i += 2) {
+    const name = policy.extra[i].toLowerCase();
     const value = policy.extra[i + 1];
-    caching.push(policy.extra[i], rep.vary && policy.extra[i].toLowerCase() === 'vary' ? (varyWithAcceptEncoding(value) ?? value) : value);
+    if (open(name)) caching.push(policy.extra[i], name === 'vary' && rep.vary ? (varyWithAcceptEncoding(value) ?? value) : value);
   }
-  const vary = rep.vary && ours('vary') ? ['Vary', 'Accept-Encoding'] : [];
+  const presetType = preset['content-type'];
+  const type = presetType === undefined ? rep.type : String(presetType);
+  const content = ours('content-type') && policy.contentType ? ['Content-Type', type] : [];
+  const vary = rep.vary && !(taken.has('vary') && open('vary')) ? varyWithAcceptEncoding(preset.vary) : null;
+  const varyField = vary !== null ? ['Vary', vary] : [];
   const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
-  const type = policy.contentType && ours('content-type') ? ['Content-Type', rep.type] : [];
-  const partial = [...caching, ...type, ...vary, ...encoding];
-  return {
-    whole: [...partial, 'Content-Length', String(rep.version.size)],
-    partial,
-    notModified: [...caching, ...vary],
-  };
+  return { fields: [...caching, ...content, ...varyField, ...encoding], notModified: [...caching, ...varyField], type };
+}
+
+/** The lists a file version keeps: its fields with nothing set on the response before. */
+function buildLists(policy: HeadPolicy, rep: Representation): HeadLists {
+  const { fields, notModified } = fileFields(policy, rep);
+  return { whole: [...fields, 'Content-Length', String(rep.version.size)], partial: fields, notModified };
 }
 
 /** Headers already on the response (lower-case names), as res.getHeaders() gives them. */

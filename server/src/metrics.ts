@@ -112,6 +112,16 @@ class Tally {
   }
 }
 
+/** The active front doors' stats, summed; null with none. */
+function summedStats(doors: readonly FrontDoorControl[]): FrontDoorStats | null {
+  const active = doors.filter((d) => d.active()).map((d) => d.stats());
+  if (active.length <= 1) return active[0] ?? null;
+  const sum = { ...active[0] } as FrontDoorStats;
+  const fields = Object.keys(sum) as (keyof FrontDoorStats)[];
+  for (const stats of active.slice(1)) for (const k of fields) sum[k] += stats[k];
+  return sum;
+}
+
 /** What the connection gauges read: nginx's stub_status states. */
 interface ConnectionStates {
   reading: number;
@@ -200,14 +210,8 @@ export class ServerMetrics {
     this.tally.add(method, res.statusCode, NODE_WRITTEN, length, (performance.now() - started) / 1000);
   }
 
-  /** The active front doors' stats, summed; null with none. */
   private doorStats(): FrontDoorStats | null {
-    const active = this.doors.filter((d) => d.active()).map((d) => d.stats());
-    if (active.length <= 1) return active[0] ?? null;
-    const sum = { ...active[0] } as FrontDoorStats;
-    const fields = Object.keys(sum) as (keyof FrontDoorStats)[];
-    for (const stats of active.slice(1)) for (const k of fields) sum[k] += stats[k];
-    return sum;
+    return summedStats(this.doors);
   }
 
   /** Reading: a request head partly received; writing: a request being answered; idle: the rest (kept alive, or silent). */

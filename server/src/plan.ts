@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { fileBody, type Body } from './body';
 import { evaluatePreconditions, isRangeFresh, type Validators } from './conditional';
 import type { HeadLists } from './file-table';
-import { contentRange, fieldNames, varyWithAcceptEncoding, type Head, type HeadPolicy, type Preset, type Representation } from './head';
+import { contentRange, fileFields, type Head, type HeadPolicy, type Preset, type Representation } from './head';
 import { multipartBody } from './multipart';
 import { parseRange } from './range';
 
@@ -147,34 +147,15 @@ function cachedFields(lists: HeadLists, rep: Representation, policy: HeadPolicy)
  * request is judged by are the ones the response will carry.
  */
 function presetFields(preset: Preset, rep: Representation, policy: HeadPolicy, omit: readonly string[]): Fields {
-  // Ours go in where nothing was set before and no rule removed them.
-  const open = (name: string): boolean => preset[name] === undefined && !omit.includes(name);
-  // An extra field (CORS, the headers option) stands in for sluice's own of its name.
-  const taken = fieldNames(policy.extra);
-  const ours = (name: string): boolean => open(name) && !taken.has(name);
-  const caching: string[] = [];
-  if (policy.acceptRanges && ours('accept-ranges')) caching.push('Accept-Ranges', 'bytes');
-  if (policy.cacheControl !== null && ours('cache-control')) caching.push('Cache-Control', policy.cacheControl);
-  if (policy.lastModified && ours('last-modified')) caching.push('Last-Modified', rep.lastModified);
-  if (policy.etag && ours('etag')) caching.push('ETag', rep.etag);
-  for (let i = 0; i < policy.extra.length; i += 2) {
-    const name = policy.extra[i].toLowerCase();
-    if (open(name))
-      caching.push(policy.extra[i], name === 'vary' && rep.vary ? (varyWithAcceptEncoding(policy.extra[i + 1]) ?? policy.extra[i + 1]) : policy.extra[i + 1]);
-  }
-  const presetType = preset['content-type'];
-  const type = presetType === undefined ? rep.type : String(presetType);
-  const content = ours('content-type') && policy.contentType ? ['Content-Type', type] : [];
-  const vary = rep.vary && !(taken.has('vary') && open('vary')) ? varyWithAcceptEncoding(preset.vary) : null;
-  const varyField = vary !== null ? ['Vary', vary] : [];
-  const encoding = rep.coding !== null ? ['Content-Encoding', rep.coding] : [];
+  const { fields, notModified, type } = fileFields(policy, rep, preset, omit);
+  // The validators the request is judged by: those set before sluice's, else its own.
   const etag = typeof preset.etag === 'string' ? preset.etag : policy.etag && !omit.includes('etag') ? rep.etag : undefined;
   const lastModified = preset['last-modified'];
   const validators: Validators = {};
   if (etag !== undefined) validators.etag = etag;
   if (typeof lastModified === 'string') validators.lastModified = Date.parse(lastModified);
   else if (policy.lastModified) validators.lastModified = rep.lastModifiedMs;
-  return { fields: [...caching, ...content, ...varyField, ...encoding], notModified: [...caching, ...varyField], validators, type };
+  return { fields, notModified, validators, type };
 }
 
 /** `fields` with `name` set to `value`: in place if present (setHeader keeps a field's position), else appended. */

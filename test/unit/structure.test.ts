@@ -264,6 +264,13 @@ describe('source structure', () => {
     );
   });
 
+  it("should build a file response's fields in head.ts only (fileFields), for every adapter and the front door", () => {
+    // Express's preset path and the cached lists each built them once.
+    const field = /'(Accept-Ranges|Last-Modified|ETag|Content-Encoding)'/;
+    const builders = sources.filter((s) => s.module !== 'head' && field.test(s.text)).map((s) => s.module);
+    assert.deepEqual(builders, []);
+  });
+
   it('should start, stop and run the CLI in test/cli only through test/helpers/cli.ts', () => {
     // A private spawn of dist/cli.js, or a private stop(), is where the
     // suites used to disagree on when a server has started and how it ends.

@@ -207,24 +207,9 @@ class Door {
     return this.toNode !== null;
   }
 
-  stats(): FrontDoorStats {
-    return this.door.stats();
-  }
-
-  tallySends(bounds: readonly number[]): void {
-    this.door.tallySends(bounds);
-  }
-
-  logReplies(opts: { format: 'combined' | 'json'; health?: string | null }, write: (lines: Buffer) => void): void {
-    this.door.logReplies(opts, write);
-  }
-
-  takeLogLines(): Buffer {
-    return this.door.takeLogLines();
-  }
-
-  sendTally(): FrontDoorSendTally {
-    return this.door.sendTally();
+  /** What FrontDoorControl passes to the addon as it is: counts, tallies, log lines. */
+  get counting(): Pick<NativeFrontDoor, 'stats' | 'tallySends' | 'sendTally' | 'logReplies' | 'takeLogLines'> {
+    return this.door;
   }
 
   drain(): void {
@@ -381,11 +366,11 @@ export function attachFrontDoor(server: http.Server, opts: FrontDoorOptions): Fr
     return 'the server has no TCP listener of its own: its connections come through node:cluster';
   };
   return {
-    stats: () => door.stats(),
-    tallySends: (bounds) => door.tallySends(bounds),
-    sendTally: () => door.sendTally(),
-    logReplies: (opts, write) => door.logReplies(opts, write),
-    takeLogLines: () => door.takeLogLines(),
+    stats: () => door.counting.stats(),
+    tallySends: (bounds) => door.counting.tallySends(bounds),
+    sendTally: () => door.counting.sendTally(),
+    logReplies: (opts, write) => door.counting.logReplies(opts, write),
+    takeLogLines: () => door.counting.takeLogLines(),
     active: () => started && !door.isPassing(),
     offReason,
   };
