@@ -450,22 +450,25 @@ void FrontDoor::OnLogTimer(uv_timer_t* handle) {
 // takeLogLines() -> the access log lines held and not yet given to onLog
 // (a Buffer, maybe empty), for JS to write as the process exits.
 Napi::Value FrontDoor::TakeLogLines(const Napi::CallbackInfo& info) {
-  if (log_timer_ != nullptr) uv_timer_stop(log_timer_);
-  Napi::Buffer<char> lines = Napi::Buffer<char>::Copy(
-      info.Env(), log_lines_.data(), log_lines_.size());
-  log_lines_.clear();
-  return lines;
+  return TakeLines(info.Env());
 }
 
 void FrontDoor::FlushLog() {
-  if (log_timer_ != nullptr) uv_timer_stop(log_timer_);
-  if (log_lines_.empty() || on_log_.IsEmpty()) return;
+  if (log_lines_.empty() || on_log_.IsEmpty()) {
+    if (log_timer_ != nullptr) uv_timer_stop(log_timer_);
+    return;
+  }
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
+  CallJs(on_log_, {TakeLines(env)});
+}
+
+Napi::Buffer<char> FrontDoor::TakeLines(Napi::Env env) {
+  if (log_timer_ != nullptr) uv_timer_stop(log_timer_);
   Napi::Buffer<char> lines =
       Napi::Buffer<char>::Copy(env, log_lines_.data(), log_lines_.size());
   log_lines_.clear();
-  CallJs(on_log_, {lines});
+  return lines;
 }
 
 // passThrough(): from now on every connection is Node's, each at its next

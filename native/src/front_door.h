@@ -84,6 +84,8 @@ class FrontDoor : public Napi::ObjectWrap<FrontDoor> {
   void LogReply(Conn* c);
   // onLog(lines): the lines made since the last call.
   void FlushLog();
+  // The lines held, as a Buffer, and none held after.
+  Napi::Buffer<char> TakeLines(Napi::Env env);
   Conn* Find(const Napi::CallbackInfo& info);
 
   uv_loop_t* loop_;

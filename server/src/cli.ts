@@ -360,10 +360,10 @@ async function freeSocketPaths(targets: readonly ListenTarget[]): Promise<void> 
 
 /**
  * Access log lines, written together once per turn of the event loop (one
- * write for every response finished in it, as nginx's `buffer=`), and
- * whatever is left when the process exits.
+ * write for every response finished in it, as nginx's `buffer=`), in the
+ * order they came (the front door's in batches), and whatever is left when
+ * the process exits.
  */
-/** Writes access log lines to stdout once per loop turn, in the order they came (the front door's in batches). */
 function batchedWriter(): (lines: string | Buffer) => void {
   let pending: (string | Buffer)[] = [];
   const flush = (): void => {
@@ -437,13 +437,13 @@ function startPrimary(setup: Setup): void {
 function createServers(setup: Setup): AnyServer[] {
   const compress = setup.options.compress;
   const warms = typeof compress === 'object' && compress.warm === true && (cluster.worker?.id ?? 1) === 1;
-  const servers: AnyServer[] = [];
+  let first: AnyServer | undefined;
   return setup.targets.map((_, i) => {
     const server = createOrFail(i === 0 ? (warms ? setup : withoutWarm(setup)) : withoutMetrics(withoutWarm(setup)));
     if (setup.log !== null) attachLog(server, setup.log);
     if (i === 0) withMetrics(server, setup);
-    else countInFirstMetrics(servers[0], server);
-    servers.push(server);
+    else countInFirstMetrics(first, server);
+    first ??= server;
     if (warms && i === 0) server.on('compressWarm', (s: WarmSummary) => process.stdout.write(warmLine(s)));
     return server;
   });
