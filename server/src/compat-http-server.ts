@@ -47,6 +47,8 @@ const SPEC: readonly { name: string; kind: Kind; also: readonly string[] }[] = [
   { name: 'panic', kind: 'bool', also: [] },
   { name: 'h', kind: 'bool', also: ['help'] },
   { name: 'v', kind: 'bool', also: ['version'] },
+  // sluice's own, which http-server has no word for.
+  { name: 'front-door', kind: 'bool', also: [] },
   // Refused below, with the reason.
   { name: 'base-dir', kind: 'value', also: [] },
   { name: 'dir-overrides-404', kind: 'bool', also: [] },
@@ -90,6 +92,7 @@ options:
                --websocket accepted)
   -T --title   Process title suffix
   -o, --hide-permissions, --no-panic  accepted, change nothing
+  --no-front-door  sluice's own: every request through Node's HTTP layer
   -h --help    Print this list and exit
   -v --version Print the version and exit
 
@@ -389,6 +392,7 @@ export function httpServerMode(args: readonly string[], env: NodeJS.ProcessEnv):
     if (values.websocket === undefined || isFalse(values.websocket)) mode.overrides.upgrades = false;
   }
   smallFlags(values, argv, mode);
+  if (values['front-door'] !== undefined) argv.push(isFalse(values['front-door']) ? '--no-front-door' : '--front-door');
   mode.overrides.intercept = intercepts(values, env);
   return mode;
 }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Agent, request } from 'undici';
 import { CLI, launchCli, runCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
+import { cliArgs } from '../helpers/server';
 import { testCert } from '../helpers/tls';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'dist', 'http-server-sluice.js');
@@ -33,10 +34,14 @@ function makeSite(): string {
   return root;
 }
 
-/** Starts the http-server mode (by its own bin unless `viaSluice`) and waits for its URL. */
+/**
+ * Starts the http-server mode (by its own bin unless `viaSluice`) and waits
+ * for its URL; with --no-front-door under SLUICE_TEST_FRONT_DOOR=0, as
+ * launchCli adds it to sluice's own command line.
+ */
 function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; viaSluice?: boolean } = {}): Promise<StartedCli> {
   const commandArgs = opts.viaSluice ? [CLI, '--compat', 'http-server'] : [BIN];
-  return launchCli(args, { commandArgs, cwd: opts.cwd, env: opts.env, ready: /(https?):\/\/[^\s]*?:(\d+)/ });
+  return launchCli(opts.viaSluice ? args : cliArgs(args), { commandArgs, cwd: opts.cwd, env: opts.env, ready: /(https?):\/\/[^\s]*?:(\d+)/ });
 }
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET', dispatcher?: Agent) {
@@ -207,6 +212,21 @@ describe('http-server mode: -P, -t, -S/-C/-K, environment, ./public', function (
       await stopCli(s?.child);
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
     }
+  });
+
+  it("--no-front-door (sluice's own flag): every request through Node's HTTP layer", async () => {
+    const s = await start([root, '-p', '0', '-a', '127.0.0.1', '--no-front-door', '-s']);
+    try {
+      assert.match(s.output(), /front-door=off/);
+      assert.equal((await get(`${s.base}/page.html`)).body, 'page html\n');
+    } finally {
+      await stopCli(s?.child);
+    }
+    if (process.env.SLUICE_TEST_FRONT_DOOR === '0') return;
+    const on = await start([root, '-p', '0', '-a', '127.0.0.1', '-s']);
+    const printed = on.output();
+    await stopCli(on.child);
+    assert.match(printed, /front-door=on/);
   });
 
   it('-t 1: an idle connection is closed after a second', async () => {

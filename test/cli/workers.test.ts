@@ -54,7 +54,6 @@ describe('--workers when workers die', () => {
       this.timeout(60_000);
       const { child, port } = await startCli([fixtures().root, '--port', '0', '--workers', '2', '--engine', c.name]);
       try {
-        const outcomes: Outcome[] = [];
         for (let round = 0; round < 3; round++) {
           assert.ok(await servedWithin(port, 10_000), 'no worker came back');
           const [victim] = workerPids(child);
@@ -64,11 +63,15 @@ describe('--workers when workers die', () => {
             if (i === 75) process.kill(victim as number, 'SIGKILL');
             await sleep(1);
           }
-          outcomes.push(...(await Promise.all(pending)));
+          const outcomes = await Promise.all(pending);
+          const count = (o: Outcome): number => outcomes.filter((x) => x === o).length;
+          const tally = `round ${round + 1}: ${count('served')} served, ${count('closed')} closed, ${count('hung')} hung`;
+          assert.equal(count('hung'), 0, `connections got neither a response nor a close (${tally})`);
+          // How many are closed depends on how many the victim had been
+          // handed and not yet answered (from a few to two fifths of them
+          // in runs here), so of the rest only this is required: some served.
+          assert.ok(count('served') > 0, `the surviving worker served none (${tally})`);
         }
-        const hung = outcomes.filter((o) => o === 'hung').length;
-        assert.equal(hung, 0, `${hung} of ${outcomes.length} connections got neither a response nor a close`);
-        assert.ok(outcomes.filter((o) => o === 'served').length > outcomes.length / 2);
       } finally {
         child.kill('SIGKILL');
       }
