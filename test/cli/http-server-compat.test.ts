@@ -10,12 +10,9 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Agent, request } from 'undici';
-import { CLI, launchCli, runCli, stopCli, type StartedCli } from '../helpers/cli';
+import { CLI, HTTP_SERVER_BIN as BIN, launchCli, runCli, stopCli, type StartedCli } from '../helpers/cli';
 import { scratchDir } from '../helpers/fixtures';
-import { cliArgs } from '../helpers/server';
 import { testCert } from '../helpers/tls';
-
-const BIN = path.resolve(__dirname, '..', '..', '..', 'dist', 'http-server-sluice.js');
 
 function makeSite(): string {
   const root = path.join(scratchDir(), 'hs-site');
@@ -34,14 +31,10 @@ function makeSite(): string {
   return root;
 }
 
-/**
- * Starts the http-server mode (by its own bin unless `viaSluice`) and waits
- * for its URL; with --no-front-door under SLUICE_TEST_FRONT_DOOR=0, as
- * launchCli adds it to sluice's own command line.
- */
+/** Starts the http-server mode (by its own bin unless `viaSluice`) and waits for its URL. */
 function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; viaSluice?: boolean } = {}): Promise<StartedCli> {
   const commandArgs = opts.viaSluice ? [CLI, '--compat', 'http-server'] : [BIN];
-  return launchCli(opts.viaSluice ? args : cliArgs(args), { commandArgs, cwd: opts.cwd, env: opts.env, ready: /(https?):\/\/[^\s]*?:(\d+)/ });
+  return launchCli(args, { commandArgs, cwd: opts.cwd, env: opts.env, ready: /(https?):\/\/[^\s]*?:(\d+)/ });
 }
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET', dispatcher?: Agent) {

@@ -6,6 +6,10 @@ import * as path from 'node:path';
 import { cliArgs } from './server';
 
 export const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
+/** The http-server mode's own bin, which takes sluice's --no-front-door too. */
+export const HTTP_SERVER_BIN = path.resolve(__dirname, '..', '..', '..', 'dist', 'http-server-sluice.js');
+/** The programs whose arguments get --no-front-door under SLUICE_TEST_FRONT_DOOR=0 (cliArgs). */
+const SLUICE_BINS: readonly string[] = [CLI, HTTP_SERVER_BIN];
 
 /** A URL on the loopback address, as the start line prints it: scheme, port. */
 const LOOPBACK_URL = /(https?):\/\/127\.0\.0\.1:(\d+)/;
@@ -55,7 +59,7 @@ export function startCli(args: string[], command?: string, commandArgs?: string[
 /** startCli with every choice named. */
 export function launchCli(args: string[], how: Launch = {}): Promise<StartedCli> {
   const commandArgs = how.commandArgs ?? [CLI];
-  const child = spawn(how.command ?? process.execPath, [...commandArgs, ...(commandArgs[0] === CLI ? cliArgs(args) : args)], {
+  const child = spawn(how.command ?? process.execPath, [...commandArgs, ...(SLUICE_BINS.includes(commandArgs[0] ?? '') ? cliArgs(args) : args)], {
     cwd: how.cwd,
     env: { ...process.env, ...how.env },
     uid: how.uid,
