@@ -140,7 +140,7 @@ async function soakOne(engine, opts) {
     const { child, base, note } = started;
     const pid = child.pid;
     const loop = [];
-    child.on('message', (m) => loop.push(m));
+    child.on('message', (m) => loop.push({ ...m, at: Date.now() }));
     await prime({ base, site });
     await sleep(1500);
     const baseline = descriptors(pid);
@@ -168,7 +168,7 @@ async function soakOne(engine, opts) {
     const after = descriptors(pid);
     await procs.stop(child);
     const files = site.count(FILE_INACTIVE_MS) + countFiles(path.join(dir, 'cache'));
-    return { engine, note, files, baseline, after, settled, samples, loop, tally: load.tally, codings: load.codings, windowMs: opts.windowMs };
+    return { engine, note, files, baseline, after, settled, samples, loop, t0, tally: load.tally, codings: load.codings, windowMs: opts.windowMs };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -186,6 +186,14 @@ function rssGrowth(r) {
   const warm = peak(1);
   const end = peak(2);
   return { warm, end, growth: warm > 0 ? end / warm - 1 : 0 };
+}
+
+/** V8's heap and the memory outside it (Buffers, the addon) over the same cycles, in the server's own words. */
+function memoryGrowth(r) {
+  const cycle = r.windowMs / CYCLES;
+  const inCycle = (k) => r.loop.filter((l) => l.heapUsed !== undefined && l.at - r.t0 > k * cycle && l.at - r.t0 <= (k + 1) * cycle);
+  const peak = (k, field) => Math.max(0, ...inCycle(k).map((l) => l[field]));
+  return { heap: [peak(1, 'heapUsed'), peak(2, 'heapUsed')], external: [peak(1, 'external'), peak(2, 'external')] };
 }
 
 const rssJudged = (r) => r.windowMs / CYCLES >= RSS_JUDGED_CYCLE_MS;
@@ -211,19 +219,20 @@ function report(results, opts) {
   const lines = [
     `sluice soak · ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length} · node ${process.version} · ${(opts.windowMs / 1000).toFixed(0)} s per engine, ${MIN_LANES}–${opts.lanes} connections, send timeout ${SEND_TIMEOUT_MS} ms`,
     '',
-    '| engine | requests | verified MiB | wrong bytes | failed | aborted | cut off | RSS warm → end MiB | growth | fds base → peak → after (sock/pipe/file/other) | loop p99 median / max ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| engine | requests | verified MiB | wrong bytes | failed | aborted | cut off | RSS warm → end MiB | growth | heap / external warm → end MiB | fds base → peak → after (sock/pipe/file/other) | loop p99 median / max ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const r of results) {
     if (r.skipped) {
-      lines.push(`| ${r.engine} | skipped: ${r.skipped} | | | | | | | | | |`);
+      lines.push(`| ${r.engine} | skipped: ${r.skipped} | | | | | | | | | | |`);
       continue;
     }
     const { warm, end, growth } = rssGrowth(r);
     const peak = r.samples.reduce((p, s) => (s.fds && s.fds.sockets + s.fds.pipes + s.fds.files > p.sockets + p.pipes + p.files ? s.fds : p), r.baseline);
     const p99s = r.loop.map((l) => l.loopP99);
+    const { heap, external } = memoryGrowth(r);
     lines.push(
-      `| ${r.engine} | ${r.tally.total()} | ${mib(r.tally.bytes)} | ${r.tally.wrongBytes} | ${r.tally.errorCount()} | ${r.tally.aborted} | ${r.tally.cutOff} | ${mib(warm)} → ${mib(end)} | ${(growth * 100).toFixed(1)}%${rssJudged(r) ? '' : ' (not judged)'} | ${fdText(r.baseline)} → ${fdText(peak)} → ${fdText(r.after)} | ${median(p99s).toFixed(1)} / ${Math.max(0, ...p99s).toFixed(1)} |`,
+      `| ${r.engine} | ${r.tally.total()} | ${mib(r.tally.bytes)} | ${r.tally.wrongBytes} | ${r.tally.errorCount()} | ${r.tally.aborted} | ${r.tally.cutOff} | ${mib(warm)} → ${mib(end)} | ${(growth * 100).toFixed(1)}%${rssJudged(r) ? '' : ' (not judged)'} | ${mib(heap[0])} → ${mib(heap[1])} / ${mib(external[0])} → ${mib(external[1])} | ${fdText(r.baseline)} → ${fdText(peak)} → ${fdText(r.after)} | ${median(p99s).toFixed(1)} / ${Math.max(0, ...p99s).toFixed(1)} |`,
     );
   }
   lines.push('');
@@ -254,7 +263,7 @@ async function main() {
   process.stdout.write(`${report(results, opts)}\n`);
   if (opts.json) {
     const plain = results.map((r) =>
-      r.skipped ? r : { ...r, tally: { ...r.tally, errors: Object.fromEntries(r.tally.errors) }, rss: rssGrowth(r), misses: misses(r) },
+      r.skipped ? r : { ...r, tally: { ...r.tally, errors: Object.fromEntries(r.tally.errors) }, rss: rssGrowth(r), memory: memoryGrowth(r), misses: misses(r) },
     );
     fs.writeFileSync(opts.json, `${JSON.stringify(plain, null, 2)}\n`);
   }

@@ -2,7 +2,9 @@
 // sluice's createServer for the soak (bench/soak.js): one engine, a compress
 // cache, a short send timeout (so stalled readers are cut off within the
 // run), and the event loop's delay sent over IPC once a second (p99 and max
-// of that second, ms). The harness samples RSS and descriptors from /proc.
+// of that second, ms) with V8's heap and the memory outside it (Buffers,
+// the addon), so that RSS growth can be told apart: the heap settling or
+// native memory growing. The harness samples RSS and descriptors from /proc.
 // keepAliveTimeout is a minute: that timer starts once the last byte is in
 // the kernel's socket buffers, and a load generator short of CPU can take
 // longer than the default 5 s to read them out after a large body; its next
@@ -36,7 +38,8 @@ const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 const ms = (ns) => ns / 1e6;
 setInterval(() => {
-  process.send?.({ loopP99: ms(delay.percentile(99)), loopMax: ms(delay.max) });
+  const { heapUsed, external } = process.memoryUsage();
+  process.send?.({ loopP99: ms(delay.percentile(99)), loopMax: ms(delay.max), heapUsed, external });
   delay.reset();
 }, 1000).unref();
 
