@@ -263,7 +263,9 @@ async function main() {
   process.stdout.write(`${report(results, opts)}\n`);
   if (opts.json) {
     const plain = results.map((r) =>
-      r.skipped ? r : { ...r, tally: { ...r.tally, errors: Object.fromEntries(r.tally.errors) }, rss: rssGrowth(r), memory: memoryGrowth(r), misses: misses(r) },
+      r.skipped
+        ? r
+        : { ...r, tally: { ...r.tally, errors: Object.fromEntries(r.tally.errors) }, rss: rssGrowth(r), memory: memoryGrowth(r), misses: misses(r) },
     );
     fs.writeFileSync(opts.json, `${JSON.stringify(plain, null, 2)}\n`);
   }
