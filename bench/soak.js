@@ -179,21 +179,24 @@ const median = (xs) => {
   return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** The peak of `field` over `points` (each `t` ms after the load began) in load cycle k, from 0. */
+function cyclePeak(r, points, k, field) {
+  const cycle = r.windowMs / CYCLES;
+  return Math.max(0, ...points.filter((p) => p.t > k * cycle && p.t <= (k + 1) * cycle).map((p) => p[field]));
+}
+
 /** RSS after warm-up (the second cycle's peak) and at the end (the third's). */
 function rssGrowth(r) {
-  const cycle = r.windowMs / CYCLES;
-  const peak = (k) => Math.max(0, ...r.samples.filter((s) => s.t > k * cycle && s.t <= (k + 1) * cycle).map((s) => s.rss));
-  const warm = peak(1);
-  const end = peak(2);
+  const warm = cyclePeak(r, r.samples, 1, 'rss');
+  const end = cyclePeak(r, r.samples, 2, 'rss');
   return { warm, end, growth: warm > 0 ? end / warm - 1 : 0 };
 }
 
 /** V8's heap and the memory outside it (Buffers, the addon) over the same cycles, in the server's own words. */
 function memoryGrowth(r) {
-  const cycle = r.windowMs / CYCLES;
-  const inCycle = (k) => r.loop.filter((l) => l.heapUsed !== undefined && l.at - r.t0 > k * cycle && l.at - r.t0 <= (k + 1) * cycle);
-  const peak = (k, field) => Math.max(0, ...inCycle(k).map((l) => l[field]));
-  return { heap: [peak(1, 'heapUsed'), peak(2, 'heapUsed')], external: [peak(1, 'external'), peak(2, 'external')] };
+  const points = r.loop.map((l) => ({ ...l, t: l.at - r.t0 }));
+  const peaks = (field) => [1, 2].map((k) => cyclePeak(r, points, k, field));
+  return { heap: peaks('heapUsed'), external: peaks('external') };
 }
 
 const rssJudged = (r) => r.windowMs / CYCLES >= RSS_JUDGED_CYCLE_MS;
